@@ -1,0 +1,73 @@
+"""chainrule: neural networks that learn by backpropagation, built from the ground up on NumPy.
+
+    import chainrule as cr
+    from chainrule import nn, optim
+    import chainrule.nn.functional as F
+
+Only NumPy is imported eagerly; subpackages (``nn``, ``optim``, ``data``, ``training``,
+``io``, ``viz``, ``playground``) and the functions that live in them load on first use.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .errors import *  # noqa: F401,F403
+from .errors import __all__ as _error_names
+from .rng import manual_seed, get_rng
+from .tensor import (
+    Tensor,
+    tensor,
+    from_numpy,
+    zeros,
+    ones,
+    zeros_like,
+    ones_like,
+    randn,
+    rand,
+    arange,
+    no_grad,
+    enable_grad,
+    is_grad_enabled,
+    detect_anomaly,
+)
+from .ops.combine import concatenate, stack, where, maximum, minimum
+from .gradcheck import gradcheck
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {"nn", "optim", "data", "training", "io", "viz", "playground", "functional"}
+# name -> (module, attribute) for functions that live in lazily loaded subpackages
+_LAZY = {
+    "save": ("chainrule.io", "save"),
+    "load": ("chainrule.io", "load"),
+    "save_checkpoint": ("chainrule.io", "save_checkpoint"),
+    "load_checkpoint": ("chainrule.io", "load_checkpoint"),
+    "fit": ("chainrule.training", "fit"),
+    "evaluate": ("chainrule.training", "evaluate"),
+    "predict": ("chainrule.training", "predict"),
+    "explain": ("chainrule.explain", "explain"),
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        mod = importlib.import_module("chainrule.nn.functional" if name == "functional" else f"chainrule.{name}")
+        globals()[name] = mod
+        return mod
+    if name in _LAZY:
+        modname, attr = _LAZY[name]
+        value = getattr(importlib.import_module(modname), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES | set(_LAZY))
+
+
+__all__ = [
+    "Tensor", "tensor", "from_numpy", "zeros", "ones", "zeros_like", "ones_like", "randn", "rand",
+    "arange", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "concatenate", "stack",
+    "where", "maximum", "minimum", "gradcheck", "manual_seed", "get_rng", *_error_names, *_LAZY,
+]

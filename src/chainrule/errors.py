@@ -1,0 +1,60 @@
+"""The error hierarchy: every mistake a user can make raises a ``ChainruleError``.
+
+Each subclass also derives from the built-in exception a Python user would expect
+(``ValueError``, ``FileNotFoundError`` ...), so ``except ValueError`` keeps working.
+Messages name the op or file, the values seen, and what was expected.
+"""
+
+
+class ChainruleError(Exception):
+    """Base class of every error a user of chainrule can cause."""
+
+
+class ShapeError(ChainruleError, ValueError):
+    """An op received operands whose shapes do not fit together."""
+
+
+class BackwardError(ChainruleError, RuntimeError):
+    """``backward()`` was called in a way that cannot produce gradients."""
+
+
+class GradcheckError(ChainruleError, AssertionError):
+    """An analytic gradient disagrees with its finite-difference estimate."""
+
+
+class AnomalyError(ChainruleError, FloatingPointError):
+    """NaN or Inf appeared in a forward or backward pass under ``detect_anomaly()``."""
+
+
+class ConfigError(ChainruleError, ValueError):
+    """A bad argument or hyperparameter (negative learning rate, unknown reduction ...)."""
+
+
+class DataError(ChainruleError, ValueError):
+    """A data file (IDX, CSV ...) is malformed, or data does not fit what was asked."""
+
+
+class DatasetNotFoundError(ChainruleError, FileNotFoundError):
+    """A data set's files are not where they were looked for, and download is off."""
+
+
+class DownloadError(ChainruleError, OSError):
+    """A download failed, or its checksum did not match."""
+
+
+class ModelFileError(ChainruleError, ValueError):
+    """A model or checkpoint file is malformed, hostile, or does not fit the model."""
+
+
+__all__ = [
+    "ChainruleError",
+    "ShapeError",
+    "BackwardError",
+    "GradcheckError",
+    "AnomalyError",
+    "ConfigError",
+    "DataError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "ModelFileError",
+]

@@ -1,0 +1,26 @@
+"""``chainrule.nn.functional`` (imported as ``F``): the ops as functions, PyTorch-style.
+
+    import chainrule.nn.functional as F
+    loss = F.cross_entropy(F.relu(F.linear(x, w, b)), labels)
+"""
+from __future__ import annotations
+
+from ..ops.activation import gelu, leaky_relu, log_softmax, logsumexp, softmax
+from ..ops.linear import dropout, linear
+from ..ops.loss import (
+    REDUCTIONS,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
+from ..ops.unary import relu, sigmoid, tanh
+
+__all__ = [
+    "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "logsumexp",
+    "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "linear", "dropout", "REDUCTIONS",
+]

@@ -1,0 +1,41 @@
+"""The ops, one file per family, each op a forward computation beside its VJP.
+
+This module also binds them to :class:`~chainrule.tensor.Tensor` as operators and methods,
+so ``a * b``, ``x.sum(axis=0)`` and ``x.relu()`` reach the same functions.
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import activation, arithmetic, combine, linear, loss, reduce, shape, unary
+from .activation import gelu, leaky_relu, log_softmax, logsumexp, softmax
+from .arithmetic import add, div, matmul, mul, neg, power, sub
+from .combine import concatenate, maximum, minimum, stack, where
+from .reduce import max, mean, min, sum, var  # noqa: A004
+from .shape import flatten, getitem, reshape, transpose
+from .unary import abs, clip, exp, log, relu, sigmoid, sqrt, tanh  # noqa: A004
+
+Tensor.__add__ = add
+Tensor.__radd__ = lambda self, other: add(other, self)
+Tensor.__sub__ = sub
+Tensor.__rsub__ = lambda self, other: sub(other, self)
+Tensor.__mul__ = mul
+Tensor.__rmul__ = lambda self, other: mul(other, self)
+Tensor.__truediv__ = div
+Tensor.__rtruediv__ = lambda self, other: div(other, self)
+Tensor.__pow__ = power
+Tensor.__rpow__ = lambda self, other: power(other, self)
+Tensor.__matmul__ = matmul
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+Tensor.__neg__ = neg
+Tensor.__pos__ = lambda self: self
+Tensor.__getitem__ = getitem
+
+for _name, _fn in {
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid,
+    "relu": relu, "clip": clip, "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
+    "reshape": reshape, "transpose": transpose, "flatten": flatten, "softmax": softmax,
+    "log_softmax": log_softmax, "logsumexp": logsumexp, "pow": power, "matmul": matmul,
+}.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(transpose, doc="The tensor with its axes reversed (a matrix transposed).")
+Tensor.__abs__ = abs

@@ -1,0 +1,58 @@
+"""Layers' ops: the fused affine map ``linear`` and ``dropout``."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, ShapeError
+from ..rng import get_rng
+from ..tensor import Tensor, lift, make
+
+
+def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """``x @ wᵀ + b`` as one node. x: (..., in), w: (out, in) as in PyTorch, b: (out,).
+
+    Fusing matmul, transpose and bias into one node saves two graph nodes and two
+    temporaries per layer; the VJPs are the matrix-calculus identities below.
+    """
+    x = lift(x, w)
+    if w.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features); got {w.shape}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {w.shape}: the last "
+            f"dimension of the input must be in_features = {w.shape[1]}")
+    if b is not None and b.shape != (w.shape[0],):
+        raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}; "
+                         f"expected ({w.shape[0]},)")
+    out = x.data @ w.data.T
+    if b is not None:
+        out += b.data
+    lead = x.shape[:-1]
+
+    def vjp_x(g):  # ∂L/∂x = G W
+        return g @ w.data
+
+    def vjp_w(g):  # ∂L/∂W = Gᵀ X  (over all leading positions)
+        if len(lead) == 1:
+            return g.T @ x.data
+        return g.reshape(-1, g.shape[-1]).T @ x.data.reshape(-1, x.shape[-1])
+
+    edges = [(x, vjp_x), (w, vjp_w)]
+    if b is not None:  # ∂L/∂b = Σ over positions of G
+        edges.append((b, lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)))
+    return make(out, "linear", *edges)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` (training
+    only), so the expected value is unchanged and evaluation needs no rescaling."""
+    if not 0 <= p < 1:
+        raise ConfigError(f"dropout: p must be in [0, 1); got {p}")
+    if not training or p == 0:
+        return x
+    keep = (get_rng().random(x.shape, dtype=np.float32) >= p)
+    scale = np.asarray(1 / (1 - p), dtype=x.dtype)
+    mask = keep * scale
+    return make(x.data * mask, "dropout", (x, lambda g: g * mask))

@@ -1,0 +1,218 @@
+"""Loss functions, each one fused node: its value and its gradient written together.
+
+Every loss takes ``reduction='mean' | 'sum' | 'none'``. For a loss ``L = reduce(ℓ)`` the
+VJP is ``∂L/∂input = w · ∂ℓ/∂input`` with ``w = g/n`` (mean), ``g`` (sum) or ``gᵢ`` (none);
+``_weights`` builds that ``w`` and the per-loss code gives ``∂ℓ/∂input``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ConfigError, DataError, ShapeError
+from ..tensor import Tensor, lift, make
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"{op}: reduction must be one of {', '.join(map(repr, REDUCTIONS))}; "
+                          f"got {reduction!r}")
+
+
+def _reduce(per: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "none":
+        return per
+    return np.asarray(per.sum() if reduction == "sum" else per.mean(), dtype=per.dtype)
+
+
+def _weights(g: np.ndarray, per_shape: tuple, reduction: str, ndim: int) -> np.ndarray:
+    """Chain-rule factor from the reduction: g/n, g, or g per element, shaped to broadcast
+    against an array of ``ndim`` dims whose leading dims are ``per_shape``."""
+    if reduction == "mean":
+        return g / max(int(np.prod(per_shape)), 1)
+    if reduction == "sum":
+        return g
+    return g.reshape(g.shape + (1,) * (ndim - g.ndim))
+
+
+def _same_shape(op: str, pred: Tensor, target: Tensor) -> None:
+    if pred.shape != target.shape:
+        hint = ""
+        if pred.size == target.size:
+            hint = f" (reshape one of them, e.g. pred.reshape({target.shape}))"
+        raise ShapeError(f"{op}: prediction of shape {pred.shape} and target of shape "
+                         f"{target.shape} must have the same shape{hint}")
+
+
+def _elementwise(op: str, pred: Any, target: Any, reduction: str,
+                 per_fn: Callable, grad_fn: Callable, target_grad_fn: Callable | None = None
+                 ) -> Tensor:
+    """A loss ℓ(pred, target) applied elementwise: ``per_fn`` gives ℓ, ``grad_fn`` ∂ℓ/∂pred,
+    ``target_grad_fn`` ∂ℓ/∂target (defaults to -∂ℓ/∂pred, right for functions of pred-target)."""
+    _check_reduction(op, reduction)
+    if not isinstance(pred, Tensor):
+        pred = lift(pred, target) if isinstance(target, Tensor) else Tensor(pred)
+    target = lift(target, pred)
+    _same_shape(op, pred, target)
+    p, t = pred.data, target.data
+    per = per_fn(p, t)
+    out = _reduce(per, reduction)
+
+    def vjp_pred(g):
+        return _weights(g, per.shape, reduction, per.ndim) * grad_fn(p, t)
+
+    def vjp_target(g):
+        local = target_grad_fn(p, t) if target_grad_fn else -grad_fn(p, t)
+        return _weights(g, per.shape, reduction, per.ndim) * local
+
+    return make(out, op, (pred, vjp_pred), (target, vjp_target))
+
+
+def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error ``(pred - target)²``; ∂ℓ/∂pred = 2(pred - target)."""
+    return _elementwise("mse_loss", pred, target, reduction,
+                        lambda p, t: (p - t) ** 2, lambda p, t: 2 * (p - t))
+
+
+def l1_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``|pred - target|``; ∂ℓ/∂pred = sign(pred - target)."""
+    return _elementwise("l1_loss", pred, target, reduction,
+                        lambda p, t: np.abs(p - t), lambda p, t: np.sign(p - t))
+
+
+def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Quadratic within ``delta`` of the target, linear beyond; ∂ℓ/∂pred = clip(d, ±delta)."""
+    if delta <= 0:
+        raise ConfigError(f"huber_loss: delta must be positive; got {delta}")
+
+    def per(p, t):
+        d = np.abs(p - t)
+        return np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+
+    return _elementwise("huber_loss", pred, target, reduction, per,
+                        lambda p, t: np.clip(p - t, -delta, delta))
+
+
+_LOG_FLOOR = -100.0  # PyTorch clamps log(p) at -100 in binary_cross_entropy
+
+
+def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """BCE of probabilities ``p`` in [0, 1]: ``-(t·log p + (1-t)·log(1-p))``."""
+    pd = p.data if isinstance(p, Tensor) else np.asarray(p)
+    if pd.size and (pd.min() < 0 or pd.max() > 1):
+        raise DataError(f"binary_cross_entropy: inputs must be probabilities in [0, 1]; got "
+                        f"values in [{pd.min():.4g}, {pd.max():.4g}] (for logits use "
+                        f"binary_cross_entropy_with_logits)")
+
+    def logs(p_, t_):
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.log(p_), _LOG_FLOOR), np.maximum(np.log1p(-p_), _LOG_FLOOR)
+
+    def per(p_, t_):
+        lp, l1p = logs(p_, t_)
+        return -(t_ * lp + (1 - t_) * l1p)
+
+    def grad(p_, t_):  # ∂ℓ/∂p = (p - t) / (p(1-p))
+        return (p_ - t_) / np.maximum(p_ * (1 - p_), 1e-12)
+
+    def grad_t(p_, t_):  # ∂ℓ/∂t = log(1-p) - log p
+        lp, l1p = logs(p_, t_)
+        return l1p - lp
+
+    return _elementwise("binary_cross_entropy", p, target, reduction, per, grad, grad_t)
+
+
+def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """BCE of ``sigmoid(z)`` computed from logits ``z`` without overflow:
+    ``max(z,0) - z·t + log(1 + e^{-|z|})``; ∂ℓ/∂z = σ(z) - t, ∂ℓ/∂t = -z."""
+    def per(z_, t_):
+        return np.maximum(z_, 0) - z_ * t_ + np.log1p(np.exp(-np.abs(z_)))
+
+    def grad(z_, t_):
+        return np.exp(-np.logaddexp(0, -z_)) - t_
+
+    return _elementwise("binary_cross_entropy_with_logits", z, target, reduction, per, grad,
+                        lambda z_, t_: -z_)
+
+
+def _labels(op: str, target: Any, n: int, c: int) -> np.ndarray:
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if y.dtype.kind == "f":
+        if y.size and not np.all(np.mod(y, 1) == 0):
+            raise DataError(f"{op}: class labels must be whole numbers; got non-integer values")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iub":
+        raise DataError(f"{op}: class labels must be integers; got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ShapeError(f"{op}: expected {n} class labels of shape ({n},) for input of "
+                         f"{n} rows; got labels of shape {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= c):
+        raise DataError(f"{op}: class labels must lie in [0, {c - 1}] for {c} classes; got "
+                        f"values from {y.min()} to {y.max()}")
+    return y
+
+
+def _as_2d(op: str, x: Any) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: expected input of shape (N, C) — N examples, C classes; "
+                         f"got shape {x.shape}")
+    return x
+
+
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of logits (N, C) against integer labels (N,) or probability
+    targets (N, C), fused: ``ℓᵢ = logsumexp(zᵢ) - z_{i,yᵢ}`` and ``∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ)``.
+
+    Stable for any magnitude of logits (the max is subtracted before exponentiating).
+    """
+    _check_reduction("cross_entropy", reduction)
+    logits = _as_2d("cross_entropy", logits)
+    z = logits.data
+    n, c = z.shape
+    shifted = z - z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    logp = shifted - lse                                   # log softmax, (N, C)
+    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t_arr.shape == z.shape and t_arr.dtype.kind == "f":   # probability targets
+        target = lift(target, logits)
+        t = target.data
+        per = -(t * logp).sum(axis=1)
+
+        def vjp_z(g):  # Σ_c t_c = s  ⇒  ∂ℓ/∂z = softmax·s - t
+            return _weights(g, (n,), reduction, 2) * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t)
+
+        edges = [(logits, vjp_z), (target, lambda g: _weights(g, (n,), reduction, 2) * -logp)]
+        return make(_reduce(per, reduction), "cross_entropy", *edges)
+    y = _labels("cross_entropy", target, n, c)
+    rows = np.arange(n)
+    per = -logp[rows, y]
+
+    def vjp(g):
+        grad = np.exp(logp)
+        grad[rows, y] -= 1
+        grad *= _weights(g, (n,), reduction, 2)
+        return grad
+
+    return make(_reduce(per, reduction), "cross_entropy", (logits, vjp))
+
+
+def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
+    _check_reduction("nll_loss", reduction)
+    log_probs = _as_2d("nll_loss", log_probs)
+    n, c = log_probs.shape
+    y = _labels("nll_loss", target, n, c)
+    rows = np.arange(n)
+    per = -log_probs.data[rows, y]
+
+    def vjp(g):  # ∂ℓᵢ/∂log_probs[i, yᵢ] = -1, zero elsewhere
+        grad = np.zeros_like(log_probs.data)
+        grad[rows, y] = -1
+        return grad * _weights(g, (n,), reduction, 2)
+
+    return make(_reduce(per, reduction), "nll_loss", (log_probs, vjp))

@@ -1,0 +1,86 @@
+"""Reductions: sum mean max min var over ``axis`` (int, tuple or None) with ``keepdims``.
+
+The VJP of a reduction spreads the output gradient back over the reduced axes: first it
+re-inserts them (so shapes broadcast), then it weights each input element by its share.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..tensor import Tensor, make
+
+Axis = Any  # int | tuple[int, ...] | None
+
+
+def _axes(x: Tensor, axis: Axis) -> tuple[int, ...]:
+    """Normalise ``axis`` to a sorted tuple of non-negative ints, checking the range."""
+    if axis is None:
+        return tuple(range(x.ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in items:
+        if not isinstance(a, (int, np.integer)) or not -x.ndim <= a < builtins.max(x.ndim, 1):
+            raise ShapeError(f"axis {a!r} is out of range for a tensor of shape {x.shape} "
+                             f"(valid: {-x.ndim}..{x.ndim - 1})")
+        out.append(int(a) % builtins.max(x.ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _expand(g: np.ndarray, x: Tensor, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    """Put back the reduced axes as size-1 dims so ``g`` broadcasts against ``x``."""
+    return g if keepdims or x.ndim == 0 else np.expand_dims(g, axes)
+
+
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    axes = _axes(x, axis)
+    out = np.sum(x.data, axis=axes, keepdims=keepdims)
+    # each input element contributes once: ∂out/∂x = 1
+    return make(np.asarray(out), "sum",
+                (x, lambda g: np.broadcast_to(_expand(g, x, axes, keepdims), x.shape)))
+
+
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    axes = _axes(x, axis)
+    n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
+    out = np.mean(x.data, axis=axes, keepdims=keepdims)
+    # ∂mean/∂x = 1/n for every element reduced
+    return make(np.asarray(out, dtype=x.dtype), "mean",
+                (x, lambda g: np.broadcast_to(_expand(g, x, axes, keepdims) / n, x.shape)))
+
+
+def _extremum(op: str, fn, x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
+    axes = _axes(x, axis)
+    if x.size == 0:
+        raise ShapeError(f"{op}() of an empty tensor of shape {x.shape}")
+    out = fn(x.data, axis=axes, keepdims=True)
+
+    def vjp(g):
+        # the gradient goes to the element(s) that attained the extremum; ties share it equally
+        hit = x.data == out
+        share = hit / hit.sum(axis=axes, keepdims=True)
+        return _expand(g, x, axes, keepdims) * share
+
+    return make(out if keepdims else np.asarray(np.squeeze(out, axis=axes)), op, (x, vjp))
+
+
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _extremum("max", np.max, x, axis, keepdims)
+
+
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _extremum("min", np.min, x, axis, keepdims)
+
+
+def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance ``Σ(x-μ)²/(n-ddof)`` (NumPy's default ``ddof=0``, the biased estimate)."""
+    axes = _axes(x, axis)
+    n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
+    centred = x.data - x.data.mean(axis=axes, keepdims=True)
+    out = np.sum(centred * centred, axis=axes, keepdims=keepdims) / (n - ddof)
+    # ∂var/∂xᵢ = 2(xᵢ-μ)/(n-ddof)  (the terms through μ sum to zero)
+    return make(np.asarray(out, dtype=x.dtype), "var",
+                (x, lambda g: _expand(g, x, axes, keepdims) * (2 / (n - ddof)) * centred))

@@ -1,0 +1,57 @@
+"""Elementwise functions of one tensor: exp log sqrt abs tanh sigmoid relu clip.
+
+Each VJP multiplies the incoming gradient by the function's derivative at the input,
+usually written in terms of the output (cheaper: no recomputation).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, make
+
+
+def exp(x: Tensor) -> Tensor:
+    out = np.exp(x.data)
+    return make(out, "exp", (x, lambda g: g * out))  # (eˣ)' = eˣ
+
+
+def log(x: Tensor) -> Tensor:
+    out = np.log(x.data)
+    return make(out, "log", (x, lambda g: g / x.data))  # (ln x)' = 1/x
+
+
+def sqrt(x: Tensor) -> Tensor:
+    out = np.sqrt(x.data)
+    return make(out, "sqrt", (x, lambda g: g * 0.5 / out))  # (√x)' = 1/(2√x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - the NumPy name
+    out = np.abs(x.data)
+    return make(out, "abs", (x, lambda g: g * np.sign(x.data)))  # |x|' = sign(x), 0 at 0
+
+
+def tanh(x: Tensor) -> Tensor:
+    out = np.tanh(x.data)
+    return make(out, "tanh", (x, lambda g: g * (1 - out * out)))  # tanh' = 1 - tanh²
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    # σ(x) = 1/(1+e^{-x}) = exp(-log(1+e^{-x})): stable for large |x| of either sign
+    out = np.exp(-np.logaddexp(0, -x.data)).astype(x.data.dtype, copy=False)
+    return make(out, "sigmoid", (x, lambda g: g * out * (1 - out)))  # σ' = σ(1-σ)
+
+
+def relu(x: Tensor) -> Tensor:
+    out = np.maximum(x.data, 0)
+    return make(out, "relu", (x, lambda g: g * (out > 0)))  # relu' = 1 where x > 0, else 0
+
+
+def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """Limit values to [lo, hi]; the gradient passes only where the value was inside."""
+    out = np.clip(x.data, lo, hi)
+    inside = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        inside &= x.data >= lo
+    if hi is not None:
+        inside &= x.data <= hi
+    return make(out, "clip", (x, lambda g: g * inside))

@@ -1,0 +1,509 @@
+"""Tensor: an ndarray that remembers how it was made, and backpropagation over that record.
+
+Every op (see ``chainrule/ops``) computes its output with NumPy and, when gradients are wanted,
+records one *edge* per input that requires a gradient: ``(input, vjp)``, where ``vjp`` is the
+vector-Jacobian product that maps the gradient of the loss with respect to the op's output,
+``g = ∂L/∂out``, to the gradient with respect to that input, ``∂L/∂in = g · ∂out/∂in``
+(the chain rule, one factor at a time). ``backward()`` walks the recorded graph once, output
+first, in reverse topological order, and sums the contributions each tensor receives.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+import traceback
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import AnomalyError, BackwardError, ConfigError, DataError, ShapeError
+from .rng import get_rng
+
+DEFAULT_DTYPE = np.float32
+
+
+class _Mode(threading.local):
+    """Per-thread switches (grad recording, anomaly detection), as PyTorch keeps them."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+_mode = _Mode()
+
+
+# ----------------------------------------------------------------------------- grad mode
+class no_grad(contextlib.ContextDecorator):
+    """Context manager (or decorator) under which ops record no graph: for evaluation.
+
+    Inside it, results have ``requires_grad=False`` and hold no references to their inputs,
+    so evaluation is faster and uses less memory.
+    """
+
+    def __enter__(self) -> "no_grad":
+        self._prev = _mode.grad_enabled
+        _mode.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.grad_enabled = self._prev
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Turn graph recording back on inside a ``no_grad`` block."""
+
+    def __enter__(self) -> "enable_grad":
+        self._prev = _mode.grad_enabled
+        _mode.grad_enabled = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.grad_enabled = self._prev
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph (False inside ``no_grad``)."""
+    return _mode.grad_enabled
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Raise :class:`AnomalyError` naming the op as soon as NaN or Inf appears.
+
+    Checks every op's output in the forward pass and every gradient in the backward pass,
+    and names the line of user code that created the op. Slower; use while debugging.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> "detect_anomaly":
+        self._prev = _mode.anomaly
+        _mode.anomaly = self.enabled
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.anomaly = self._prev
+
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_frame() -> str:
+    """'file:line' of the innermost stack frame outside the chainrule package."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(_PKG_DIR):
+            return f"{frame.filename}:{frame.lineno}"
+    return "<chainrule>"
+
+
+def _nonfinite(a: np.ndarray) -> bool:
+    return a.dtype.kind == "f" and not np.isfinite(a).all()
+
+
+# ----------------------------------------------------------------------------- Tensor
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for backpropagation.
+
+    Attributes:
+        data: the values, a ``numpy.ndarray`` (float32 unless asked otherwise).
+        grad: ``∂loss/∂self`` after ``loss.backward()``, an ndarray of ``data``'s shape and
+            dtype, or ``None`` before any backward pass reached it.
+        requires_grad: whether gradients flow to (and are stored for) this tensor.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_edges", "_op", "_acc", "_retain", "name",
+                 "_where", "__weakref__")
+    # Make NumPy defer to Tensor's reflected operators: ndarray * Tensor -> Tensor.__rmul__.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise ConfigError(
+                f"only floating-point tensors can require gradients; got dtype {self.data.dtype}")
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._edges: tuple = ()
+        self._op = "leaf"
+        self._acc = None
+        self._retain = False
+        self.name: str | None = None
+        self._where = None
+
+    # --- array-like attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def op(self) -> str:
+        """Name of the op that produced this tensor (``'leaf'`` for inputs and parameters)."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple["Tensor", ...]:
+        """The inputs of the op that produced this tensor and that require gradients."""
+        return tuple(p for p, _ in self._edges)
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self._edges
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise ShapeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
+                               prefix="tensor(")
+        extra = ""
+        if self.data.dtype != DEFAULT_DTYPE:
+            extra += f", dtype={self.data.dtype}"
+        if self._edges:
+            extra += f", op={self._op}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ShapeError(f"the truth value of a tensor with shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    # --- comparisons give plain boolean arrays (they have no gradient)
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _raw(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _raw(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _raw(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _raw(other)
+
+    # --- conversions
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ShapeError(f"item() needs a tensor with one element; got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return _leaf(self.data)
+
+    def astype(self, dtype: Any) -> "Tensor":
+        """A copy in another dtype; gradients flow back, cast to this tensor's dtype."""
+        src = self.data.dtype
+        return make(self.data.astype(dtype), "astype", (self, lambda g: g.astype(src)))
+
+    def argmax(self, axis: int | None = None) -> np.ndarray:
+        """Indices of the largest values (an ndarray: argmax has no gradient)."""
+        return self.data.argmax(axis=axis)
+
+    def argmin(self, axis: int | None = None) -> np.ndarray:
+        return self.data.argmin(axis=axis)
+
+    # --- gradients
+    def zero_grad(self) -> None:
+        """Forget the stored gradient (``grad = None``), so the next backward starts afresh."""
+        self.grad = None
+
+    def retain_grad(self) -> "Tensor":
+        """Keep this intermediate tensor's gradient in ``.grad`` after ``backward()``."""
+        if not self.requires_grad:
+            raise BackwardError("retain_grad() on a tensor that does not require grad")
+        self._retain = True
+        return self
+
+    def backward(self, grad: Any = None) -> None:
+        """Backpropagate: fill ``.grad`` of every leaf (and retained tensor) this one depends on.
+
+        ``grad`` is ``∂L/∂self``; it may be omitted only when this tensor holds a single
+        value (a scalar loss), in which case it is 1. Gradients *accumulate*: each call adds
+        to ``.grad``, so a second ``backward()`` of the same graph (which stays valid) adds the
+        same gradients again; call ``zero_grad()`` (or ``optimizer.zero_grad()``) in between.
+        """
+        if not self.requires_grad:
+            raise BackwardError(
+                "backward() on a tensor that does not require grad: no input of the ops that "
+                "made it has requires_grad=True (or it was computed under no_grad())")
+        if grad is None:
+            if self.data.size != 1:
+                raise BackwardError(
+                    f"backward() without a gradient needs a scalar (one-element) tensor; this one "
+                    f"has shape {self.shape}. Reduce it first (e.g. .sum() or .mean()) or pass "
+                    f"grad= an array of shape {self.shape}")
+            seed = np.ones(self.shape, dtype=self.data.dtype)
+        else:
+            seed = np.asarray(_raw(grad), dtype=self.data.dtype)
+            if seed.shape != self.shape:
+                raise ShapeError(
+                    f"backward(grad=...) got a gradient of shape {seed.shape} for a tensor of "
+                    f"shape {self.shape}; they must match")
+        _backpropagate(self, seed)
+
+    # --- operators are bound in chainrule/ops/__init__.py (one file per op family)
+
+
+def _leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t._edges = ()
+    t._op = "leaf"
+    t._acc = None
+    t._retain = False
+    t.name = None
+    t._where = None
+    return t
+
+
+def make(data: np.ndarray, op: str, *edges: tuple[Tensor, Callable[[np.ndarray], np.ndarray]]
+         ) -> Tensor:
+    """Wrap an op's output and, if gradients are wanted, record its edges.
+
+    ``edges`` are ``(input_tensor, vjp)`` pairs; only inputs that require a gradient are kept.
+    Each ``vjp(g)`` must return a *new* array (or ``g`` itself or a view of it) of the input's
+    shape, and must never modify ``g`` in place.
+    """
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t._op = op
+    t._acc = None
+    t._retain = False
+    t.name = None
+    t._where = None
+    if _mode.grad_enabled:
+        kept = tuple(e for e in edges if e[0].requires_grad)
+        t._edges = kept
+        t.requires_grad = bool(kept)
+    else:
+        t._edges = ()
+        t.requires_grad = False
+    if _mode.anomaly:
+        t._where = _user_frame()
+        if _nonfinite(data):
+            bad_in = [i for i, (p, _) in enumerate(edges) if _nonfinite(p.data)]
+            why = (f"; its input(s) #{bad_in} already held NaN/Inf" if bad_in
+                   else "; its inputs were finite")
+            raise AnomalyError(
+                f"forward pass: op '{op}' produced NaN/Inf in its output of shape {data.shape}"
+                f" at {t._where}{why}")
+    return t
+
+
+def _toposort(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root``, each after all of its inputs (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent, _ in node._edges:
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _backpropagate(root: Tensor, seed: np.ndarray) -> None:
+    order = _toposort(root)
+    # Arrays handed to some .grad in this pass: a second holder must get its own copy, so that
+    # later in-place accumulation (+=) or clipping of one .grad never changes another.
+    handed: set[int] = {id(seed)}
+    anomaly = _mode.anomaly
+    root._acc = seed
+    for node in reversed(order):
+        g = node._acc
+        node._acc = None
+        if g is None:
+            continue
+        edges = node._edges
+        if not edges or node._retain:
+            _store_grad(node, g, handed)
+        for i, (parent, vjp) in enumerate(edges):
+            pg = vjp(g)
+            if anomaly and _nonfinite(pg):
+                raise AnomalyError(
+                    f"backward pass: the gradient that op '{node._op}' (created at {node._where}) "
+                    f"sends to its input #{i} of shape {parent.shape} holds NaN/Inf")
+            acc = parent._acc
+            # a tensor used in several places receives the sum of their gradients
+            parent._acc = pg if acc is None else acc + pg
+
+
+def _store_grad(node: Tensor, g: np.ndarray, handed: set[int]) -> None:
+    if g.shape != node.data.shape:  # engine invariant; a vjp returned a wrong shape
+        raise BackwardError(
+            f"internal error: gradient of shape {g.shape} for tensor of shape {node.shape}")
+    if g.dtype != node.data.dtype:
+        g = g.astype(node.data.dtype)
+    elif g.base is not None or id(g) in handed or not g.flags.writeable:
+        g = g.copy()
+    if node.grad is None:
+        node.grad = g
+        handed.add(id(g))
+    else:
+        node.grad += g
+
+
+# ----------------------------------------------------------------------------- helpers
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"cannot make a tensor from {type(data).__name__}: {exc}") from None
+    if dtype is None:
+        if arr.dtype.kind in "biuf":
+            if arr.dtype != DEFAULT_DTYPE:
+                arr = arr.astype(DEFAULT_DTYPE)
+        else:
+            raise DataError(
+                f"cannot make a tensor from data of dtype {arr.dtype}; expected numbers "
+                f"(bool, int or float)")
+    return arr
+
+
+def lift(x: Any, like: Tensor) -> Tensor:
+    """Turn a Python number or ndarray operand into a constant tensor of ``like``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"cannot combine a tensor with a {type(x).__name__} of dtype {arr.dtype}")
+    if arr.dtype != like.data.dtype and like.data.dtype.kind == "f":
+        arr = arr.astype(like.data.dtype)
+    return _leaf(arr)
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving it ``shape``.
+
+    If ``x`` of shape ``shape`` was broadcast to ``g``'s shape, each element of ``x`` was used
+    in every position along those axes, so its gradient is the sum over them.
+    """
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+# ----------------------------------------------------------------------------- creation
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new leaf tensor. Numbers become float32 unless ``dtype`` says otherwise."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """Wrap an ndarray without copying it, keeping its dtype (e.g. float64)."""
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"from_numpy expects a numpy.ndarray; got {type(array).__name__}")
+    return Tensor(array, requires_grad=requires_grad, dtype=array.dtype)
+
+
+def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        dims = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ConfigError(f"a shape must be integers; got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ConfigError(f"a shape cannot have negative dimensions; got {dims}")
+    return dims
+
+
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad, dtype)
+
+
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad, dtype)
+
+
+def zeros_like(t: Any, requires_grad: bool = False) -> Tensor:
+    arr = _raw(t)
+    return Tensor(np.zeros_like(arr), requires_grad, arr.dtype)
+
+
+def ones_like(t: Any, requires_grad: bool = False) -> Tensor:
+    arr = _raw(t)
+    return Tensor(np.ones_like(arr), requires_grad, arr.dtype)
+
+
+def randn(*shape: Any, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+    """Standard normal samples from the global generator (``cr.manual_seed``)."""
+    data = get_rng().standard_normal(_shape_arg(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad, dtype)
+
+
+def rand(*shape: Any, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+    """Uniform samples in [0, 1) from the global generator."""
+    data = get_rng().random(_shape_arg(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad, dtype)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, *,
+           requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+    """Evenly spaced values in [start, stop), as ``numpy.arange``."""
+    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    return Tensor(data.astype(dtype), requires_grad, dtype)
+
+
+# Binding the ops as methods needs the class above; importing ops registers them.
+from . import ops as _ops  # noqa: E402,F401
