@@ -1,0 +1,132 @@
+"""Two-dimensional toy problems in the spirit of the TensorFlow Playground.
+
+Convention: points are generated in Playground units (the data fills roughly [-6, 6]²)
+and then divided by 6, so features lie roughly in [-1, 1]² — a good range for a network
+without further scaling (``mean`` 0, ``std`` 1). Labels are 0/1 with classes of (almost)
+equal size. ``noise`` is the jitter: 0 gives clean shapes, 0.5 heavy overlap.
+
+- ``circle``: class 1 a disc of radius 2.5, class 0 a ring between radius 3.5 and 5.
+- ``xor``:    uniform in [-5, 5]², pushed 0.3 off the axes; class 1 where x·y > 0.
+- ``gauss``:  two Gaussian blobs at (2, 2) (class 1) and (-2, -2) (class 0); noise widens them.
+- ``spiral``: two interleaved spirals of 1.75 turns out to radius 5.
+- ``moons``:  two interleaving half circles (as scikit-learn's make_moons), scaled by 3.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..errors import ConfigError
+from .dataset import TensorDataset, train_test_indices
+from .splits import DatasetSplits
+
+TOY2D_NAMES: tuple[str, ...] = ("circle", "xor", "gauss", "spiral", "moons")
+SCALE = 6.0  # Playground units per output unit
+RADIUS = 5.0
+
+
+def _circle(n0: int, n1: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    r = np.concatenate([rng.uniform(0.7 * RADIUS, RADIUS, n0), rng.uniform(0, 0.5 * RADIUS, n1)])
+    t = rng.uniform(0, 2 * np.pi, n0 + n1)
+    pts = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
+    return pts + rng.uniform(-RADIUS, RADIUS, pts.shape) * noise
+
+
+def _xor(n0: int, n1: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    pad = 0.3
+    # draw magnitudes, then choose quadrant signs so the class is fixed: class 1 has x*y > 0
+    mag = rng.uniform(pad, RADIUS + pad, (n0 + n1, 2))
+    sx = rng.choice([-1.0, 1.0], n0 + n1)
+    same = np.concatenate([np.full(n0, -1.0), np.full(n1, 1.0)])
+    pts = mag * np.stack([sx, sx * same], axis=1)
+    return pts + rng.uniform(-RADIUS, RADIUS, pts.shape) * noise
+
+
+def _gauss(n0: int, n1: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    # Playground: variance grows linearly from 0.5 (noise 0) to 4 (noise 0.5)
+    sd = np.sqrt(0.5 + 7.0 * noise)
+    centres = np.concatenate([np.full((n0, 2), -2.0), np.full((n1, 2), 2.0)])
+    return centres + rng.normal(0.0, sd, centres.shape)
+
+
+def _spiral(n0: int, n1: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    frac = rng.uniform(0, 1, n0 + n1)
+    r = frac * RADIUS
+    delta = np.concatenate([np.full(n0, np.pi), np.zeros(n1)])
+    t = 1.75 * 2 * np.pi * frac + delta
+    pts = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
+    return pts + rng.uniform(-1, 1, pts.shape) * noise * RADIUS / 2
+
+
+def _moons(n0: int, n1: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    t = rng.uniform(0, np.pi, n0 + n1)
+    upper = np.stack([np.cos(t), np.sin(t)], axis=1)
+    lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], axis=1)
+    is1 = np.concatenate([np.zeros(n0, bool), np.ones(n1, bool)])[:, None]
+    pts = np.where(is1, lower, upper)
+    pts = pts + rng.normal(0.0, noise, pts.shape)
+    return (pts - [0.5, 0.25]) * 3.0
+
+
+_GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral, "moons": _moons}
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or name.lower() not in _GENERATORS:
+        raise ConfigError(f"unknown toy 2-D data set {name!r}; choose one of: {', '.join(TOY2D_NAMES)}")
+    return name.lower()
+
+
+def generate(name: str, n: int = 500, noise: float = 0.1, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Raw points of a toy problem, shuffled: X ``(n, 2)`` float32 in about [-1, 1], y ``(n,)`` int64.
+
+    Class 0 gets ``n // 2`` points and class 1 the rest. Used by ``toy2d`` and by the
+    playground, which needs points without a train/test split.
+    """
+    key = _check_name(name)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ConfigError(f"toy2d: n must be an integer >= 2, got {n!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
+        raise ConfigError(f"toy2d: noise must be a number in [0, 10], got {noise!r}")
+    rng = np.random.default_rng(seed)
+    n0 = int(n) // 2
+    n1 = int(n) - n0
+    pts = _GENERATORS[key](n0, n1, float(noise), rng)
+    y = np.concatenate([np.zeros(n0, np.int64), np.ones(n1, np.int64)])
+    perm = rng.permutation(int(n))
+    return (pts[perm] / SCALE).astype(np.float32), y[perm]
+
+
+def toy2d(
+    name: str,
+    n: int = 500,
+    noise: float = 0.1,
+    seed: int | None = 0,
+    test_fraction: float = 0.5,
+) -> DatasetSplits:
+    """A toy binary classification problem in 2-D (``circle xor gauss spiral moons``).
+
+    ``n`` points in total, split (stratified, deterministic given ``seed``) into train and
+    test with ``test_fraction`` in test (0.5, as the Playground does). X ``(N, 2)`` float32
+    roughly in [-1, 1]², y ``(N,)`` int64 in {0, 1}. Unknown names raise ``ConfigError``.
+    """
+    key = _check_name(name)
+    x, y = generate(key, n=n, noise=noise, seed=seed)
+    tr, te = train_test_indices(len(y), test_fraction, seed=seed, labels=y)
+    return DatasetSplits(
+        name=key,
+        train=TensorDataset(x[tr], y[tr]),
+        test=TensorDataset(x[te], y[te]),
+        task="classification",
+        num_features=2,
+        num_classes=2,
+        class_names=["0", "1"],
+        feature_names=["x1", "x2"],
+        mean=np.zeros(2, np.float32),
+        std=np.ones(2, np.float32),
+        source=f"synthetic ({key}, n={n}, noise={noise}, seed={seed})",
+    )
+
+
+__all__ = ["toy2d", "generate", "TOY2D_NAMES"]
