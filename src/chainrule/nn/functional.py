@@ -17,10 +17,14 @@ from ..ops.loss import (
     mse_loss,
     nll_loss,
 )
+from ..ops.conv import conv2d
+from ..ops.norm import batch_norm
+from ..ops.pool import avg_pool2d, max_pool2d
 from ..ops.unary import relu, sigmoid, tanh
 
 __all__ = [
     "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "logsumexp",
     "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "linear", "dropout", "REDUCTIONS",
+    "conv2d", "max_pool2d", "avg_pool2d", "batch_norm",
 ]

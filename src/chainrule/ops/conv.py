@@ -1,0 +1,155 @@
+"""2-D convolution (cross-correlation, as in PyTorch), NCHW, as one matrix product.
+
+Notation: input ``x`` (N, C, H, W), weight ``w`` (O, C, KH, KW), bias ``b`` (O,), stride
+(sh, sw), zero padding (ph, pw). With ``xp`` the padded input,
+
+    out[n, o, i, j] = b[o] + Σ_{c, p, q} w[o, c, p, q] · xp[n, c, i·sh + p, j·sw + q]
+    OH = (H + 2ph - KH) // sh + 1,   OW = (W + 2pw - KW) // sw + 1.
+
+*im2col*: gather every receptive field into one row of a matrix
+``cols[(n, i, j), (c, p, q)] = xp[n, c, i·sh + p, j·sw + q]`` (``sliding_window_view`` gives the
+windows as a strided view; one copy lays them out as rows). Then the whole layer is one GEMM
+
+    out2 = cols @ W2ᵀ          with W2 = w reshaped to (O, C·KH·KW), out2: (N·OH·OW, O)
+
+and the calculus is that of ``linear`` (see ops/linear.py), with G2 the output gradient laid
+out like out2:
+
+    ∂L/∂W2   = G2ᵀ cols                   (one GEMM over every sample and position)
+    ∂L/∂cols = G2 W2                      (one GEMM)
+    ∂L/∂b    = Σ_{n,i,j} G[n, :, i, j]
+
+and ``∂L/∂x`` is ``∂L/∂cols`` scattered back to where each window element came from
+(*col2im*): every input pixel receives the sum over all windows that contain it. Windows
+overlap, so this is a sum; it is done with one strided add per kernel offset (p, q) — KH·KW
+vectorised adds over all samples, channels and positions, never a loop over pixels — and the
+padding border is cut off at the end (its gradient belongs to constant zeros).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ConfigError, ShapeError
+from ..tensor import Tensor, lift, make
+
+
+def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints -> (vertical, horizontal), each checked ``>= minimum``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ConfigError(f"{op}: {name} must be an int or a pair of ints; got {v!r}")
+        pair = tuple(v)
+    else:
+        pair = (v, v)
+    try:
+        out = tuple(int(a) for a in pair)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{op}: {name} must be an int or a pair of ints; got {v!r}") from None
+    if any(a != b for a, b in zip(out, pair)) or any(a < minimum for a in out):
+        raise ConfigError(f"{op}: {name} must be integer(s) >= {minimum}; got {v!r}")
+    return out  # type: ignore[return-value]
+
+
+def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
+    if not ph and not pw:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Strided view (N, C, OH, OW, KH, KW) of every receptive field of ``xp``; no copy."""
+    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def col2im(dwin: np.ndarray, padded_shape: tuple[int, ...], sh: int, sw: int) -> np.ndarray:
+    """Adjoint of :func:`windows`: sum window-shaped gradients back onto the padded input.
+
+    ``dwin`` is indexed (N, C, OH, OW, KH, KW) (any memory layout). For each kernel offset
+    (p, q), the window elements at that offset come from the strided slice
+    ``xp[:, :, p : p + sh·OH : sh, q : q + sw·OW : sw]``, so one vectorised add per offset.
+    """
+    n, c, oh, ow, kh, kw = dwin.shape
+    dxp = np.zeros(padded_shape, dtype=dwin.dtype)
+    if sh >= kh and sw >= kw:  # windows do not overlap: every pixel has one source, no sum
+        for p in range(kh):
+            for q in range(kw):
+                dxp[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] = dwin[:, :, :, :, p, q]
+        return dxp
+    for p in range(kh):
+        for q in range(kw):
+            dxp[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += dwin[:, :, :, :, p, q]
+    return dxp
+
+
+def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0) -> Tensor:
+    """2-D convolution. x: (N, C, H, W), w: (O, C, KH, KW), b: (O,) -> (N, O, OH, OW).
+
+    ``stride`` and ``padding`` are an int or a pair (vertical, horizontal); padding is zeros.
+    """
+    if not isinstance(w, Tensor):
+        w = Tensor(w, dtype=np.asarray(w).dtype if np.asarray(w).dtype.kind == "f" else None)
+    x = lift(x, w)
+    sh, sw = _pair(stride, "stride", "conv2d", 1)
+    ph, pw = _pair(padding, "padding", "conv2d", 0)
+    if w.ndim != 4:
+        raise ShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw); "
+                         f"got shape {w.shape}")
+    if x.ndim != 4:
+        raise ShapeError(f"conv2d: input must be 4-D (N, C, H, W); got shape {x.shape}")
+    n, c, h, wd = x.shape
+    o, cw, kh, kw = w.shape
+    if c != cw:
+        raise ShapeError(f"conv2d: input of shape {x.shape} has {c} channels but the weight of "
+                         f"shape {w.shape} expects {cw} input channels")
+    if b is not None:
+        b = lift(b, w)
+        if b.shape != (o,):
+            raise ShapeError(f"conv2d: bias of shape {b.shape} does not fit weight {w.shape}; "
+                             f"expected ({o},)")
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    if hp < kh or wp < kw:
+        raise ShapeError(f"conv2d: kernel {kh}x{kw} is larger than the padded input "
+                         f"{hp}x{wp} (input {x.shape}, padding {(ph, pw)})")
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    dtype = np.result_type(x.dtype, w.dtype)
+
+    xp = _pad(x.data, ph, pw)
+    # cols: (N, OH, OW, C, KH, KW) laid out contiguously -> (N·OH·OW, C·KH·KW): the one copy
+    cols = np.ascontiguousarray(
+        windows(xp, kh, kw, sh, sw).transpose(0, 2, 3, 1, 4, 5), dtype=dtype
+    ).reshape(n * oh * ow, c * kh * kw)
+    w2 = w.data.reshape(o, c * kh * kw).astype(dtype, copy=False)
+    out2 = cols @ w2.T                                   # (N·OH·OW, O), the GEMM
+    if b is not None:
+        out2 += b.data
+    # NCHW for the caller; made contiguous so later reshapes (pooling, flatten) are views
+    out = np.ascontiguousarray(out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+
+    cache: dict = {}
+
+    def g2_of(g: np.ndarray) -> np.ndarray:
+        """The output gradient as G2 (N·OH·OW, O), computed once for all three VJPs."""
+        if cache.get("g") is not g:
+            cache["g"] = g
+            cache["g2"] = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
+        return cache["g2"]
+
+    def vjp_w(g):  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
+        return (g2_of(g).T @ cols).reshape(w.shape).astype(w.dtype, copy=False)
+
+    def vjp_b(g):  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j]
+        return g.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
+
+    def vjp_x(g):  # ∂L/∂cols = G2 W2, then col2im, then drop the padding border
+        dcols = (g2_of(g) @ w2).reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+        dxp = col2im(dcols, xp.shape, sh, sw)
+        return dxp[:, :, ph:ph + h, pw:pw + wd].astype(x.dtype, copy=False)
+
+    edges = [(x, vjp_x), (w, vjp_w)]
+    if b is not None:
+        edges.append((b, vjp_b))
+    return make(out, "conv2d", *edges)

@@ -1,0 +1,119 @@
+"""Batch normalisation, with PyTorch's training and evaluation behaviour.
+
+For input ``x`` of shape (N, C), (N, C, L) or (N, C, H, W), statistics are per channel ``c``
+(axis 1) over the other axes, ``M`` values each:
+
+    training:  μ = mean(x),  σ² = mean((x - μ)²)  (biased)
+               x̂ = (x - μ) / √(σ² + ε),   y = γ·x̂ + β
+               running_mean ← (1 - m)·running_mean + m·μ
+               running_var  ← (1 - m)·running_var  + m·σ²·M/(M - 1)   (unbiased, as PyTorch)
+    eval:      x̂ = (x - running_mean) / √(running_var + ε),   y = γ·x̂ + β   (a fixed affine map)
+
+VJP in training mode (μ and σ² depend on every x of the channel). With ĝ = γ·G and sums over
+the channel's M values,
+
+    ∂L/∂x = (1 / (M·√(σ² + ε))) · (M·ĝ - Σ ĝ - x̂ · Σ(ĝ·x̂))
+
+(the first term is the direct path; the second comes through μ, the third through σ²).
+In evaluation mode the statistics are constants: ∂L/∂x = ĝ / √(running_var + ε).
+In both, ∂L/∂γ = Σ G·x̂ and ∂L/∂β = Σ G.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, ShapeError
+from ..tensor import Tensor, lift, make
+
+
+def _array(v: Any) -> np.ndarray | None:
+    if v is None:
+        return None
+    return v.data if isinstance(v, Tensor) else v
+
+
+def batch_norm(x: Tensor, running_mean: Any = None, running_var: Any = None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (axis 1) to zero mean and unit variance, then scale and shift.
+
+    ``running_mean``/``running_var`` are (C,) arrays or tensors (buffers), updated in place
+    when ``training`` is true; they may be None in training mode (no tracking), and are
+    required in eval mode. ``weight`` (γ) and ``bias`` (β) are optional (C,) tensors.
+    Same signature and behaviour as ``torch.nn.functional.batch_norm``.
+    """
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: input must be (N, C, ...) with at least 2 dimensions; "
+                         f"got shape {x.shape}")
+    if eps <= 0:
+        raise ConfigError(f"batch_norm: eps must be positive; got {eps}")
+    c = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))
+    bshape = (1, c) + (1,) * (x.ndim - 2)          # (C,) arrays broadcast over x like this
+    m_count = x.size // c if c else 0
+    rm, rv = _array(running_mean), _array(running_var)
+    for name, v in (("running_mean", rm), ("running_var", rv)):
+        if v is not None and np.shape(v) != (c,):
+            raise ShapeError(f"batch_norm: {name} of shape {np.shape(v)} does not fit input "
+                             f"{x.shape} with {c} channels; expected ({c},)")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(np.shape(_array(t))) != (c,):
+            raise ShapeError(f"batch_norm: {name} of shape {np.shape(_array(t))} does not fit "
+                             f"input {x.shape} with {c} channels; expected ({c},)")
+    if weight is not None:
+        weight = lift(weight, x)
+    if bias is not None:
+        bias = lift(bias, x)
+    dtype = x.dtype
+
+    if training:
+        if m_count <= 1:
+            raise ShapeError(f"batch_norm: training needs more than one value per channel to "
+                             f"compute a variance; got input shape {x.shape}")
+        mean = x.data.mean(axis=axes)
+        xc = x.data - mean.reshape(bshape)
+        var = (xc * xc).mean(axis=axes)
+        if rm is not None:
+            rm *= 1 - momentum
+            rm += momentum * mean.astype(rm.dtype, copy=False)
+        if rv is not None:
+            rv *= 1 - momentum
+            rv += (momentum * var * (m_count / (m_count - 1))).astype(rv.dtype, copy=False)
+    else:
+        if rm is None or rv is None:
+            raise ConfigError("batch_norm: evaluation mode (training=False) needs "
+                              "running_mean and running_var")
+        mean = np.asarray(rm, dtype=dtype)
+        var = np.asarray(rv, dtype=dtype)
+        xc = x.data - mean.reshape(bshape)
+    invstd = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
+    xhat = xc * invstd.reshape(bshape)
+    del xc
+    out = xhat
+    if weight is not None:
+        out = out * weight.data.reshape(bshape)
+    if bias is not None:
+        out = out + bias.data.reshape(bshape)
+
+    def ghat(g):  # ĝ = γ·G
+        return g if weight is None else g * weight.data.reshape(bshape)
+
+    def vjp_x(g):
+        gh = ghat(g)
+        if not training:  # constant statistics: a per-channel scale
+            return gh * invstd.reshape(bshape)
+        # (1 / (M·√(σ²+ε))) · (M·ĝ - Σĝ - x̂·Σ(ĝ·x̂))
+        sum_g = gh.sum(axis=axes).reshape(bshape)
+        sum_gx = (gh * xhat).sum(axis=axes).reshape(bshape)
+        k = (invstd / m_count).reshape(bshape)
+        return (k * (m_count * gh - sum_g - xhat * sum_gx)).astype(dtype, copy=False)
+
+    edges = [(x, vjp_x)]
+    if weight is not None:  # ∂L/∂γ = Σ G·x̂
+        edges.append((weight, lambda g: (g * xhat).sum(axis=axes).astype(weight.dtype,
+                                                                           copy=False)))
+    if bias is not None:    # ∂L/∂β = Σ G
+        edges.append((bias, lambda g: g.sum(axis=axes).astype(bias.dtype, copy=False)))
+    return make(out, "batch_norm", *edges)
