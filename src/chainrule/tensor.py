@@ -10,11 +10,12 @@ first, in reverse topological order, and sums the contributions each tensor rece
 from __future__ import annotations
 
 import contextlib
-import functools
+import heapq
+import itertools
 import os
 import threading
 import traceback
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class _Mode(threading.local):
 
 
 _mode = _Mode()
+_counter = itertools.count()  # creation order of tensors: inputs always precede outputs
 
 
 # ----------------------------------------------------------------------------- grad mode
@@ -114,7 +116,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_edges", "_op", "_acc", "_retain", "name",
-                 "_where", "__weakref__")
+                 "_where", "_seq", "__weakref__")
     # Make NumPy defer to Tensor's reflected operators: ndarray * Tensor -> Tensor.__rmul__.
     __array_ufunc__ = None
 
@@ -131,6 +133,7 @@ class Tensor:
         self._retain = False
         self.name: str | None = None
         self._where = None
+        self._seq = next(_counter)
 
     # --- array-like attributes
     @property
@@ -290,6 +293,7 @@ def _leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     t._retain = False
     t.name = None
     t._where = None
+    t._seq = next(_counter)
     return t
 
 
@@ -309,8 +313,9 @@ def make(data: np.ndarray, op: str, *edges: tuple[Tensor, Callable[[np.ndarray],
     t._retain = False
     t.name = None
     t._where = None
+    t._seq = next(_counter)
     if _mode.grad_enabled:
-        kept = tuple(e for e in edges if e[0].requires_grad)
+        kept = tuple([e for e in edges if e[0].requires_grad])
         t._edges = kept
         t.requires_grad = bool(kept)
     else:
@@ -328,58 +333,51 @@ def make(data: np.ndarray, op: str, *edges: tuple[Tensor, Callable[[np.ndarray],
     return t
 
 
-def _toposort(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root``, each after all of its inputs (iterative DFS)."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent, _ in node._edges:
-            if id(parent) not in visited:
-                stack.append((parent, False))
-    return order
-
-
 def _backpropagate(root: Tensor, seed: np.ndarray) -> None:
-    order = _toposort(root)
+    """Reverse-mode sweep: visit tensors newest first, each exactly once.
+
+    Every tensor carries a creation number ``_seq``, and an op's inputs always exist before
+    its output, so "largest ``_seq`` first" is a reverse topological order: when a tensor is
+    taken from the heap, every tensor that uses it has already sent its contribution. A tensor
+    enters the heap when it receives its first gradient contribution, so the walk is one
+    iterative pass (no recursion, any depth) with no separate sort.
+    """
     # Arrays handed to some .grad in this pass: a second holder must get its own copy, so that
     # later in-place accumulation (+=) or clipping of one .grad never changes another.
     handed: set[int] = {id(seed)}
     anomaly = _mode.anomaly
     root._acc = seed
-    for node in reversed(order):
+    heap: list[tuple[int, Tensor]] = [(-root._seq, root)]
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        node = pop(heap)[1]
         g = node._acc
         node._acc = None
-        if g is None:
-            continue
         edges = node._edges
         if not edges or node._retain:
             _store_grad(node, g, handed)
-        for i, (parent, vjp) in enumerate(edges):
+        for parent, vjp in edges:
             pg = vjp(g)
             if anomaly and _nonfinite(pg):
                 raise AnomalyError(
                     f"backward pass: the gradient that op '{node._op}' (created at {node._where}) "
-                    f"sends to its input #{i} of shape {parent.shape} holds NaN/Inf")
+                    f"sends to its input #{[p for p, _ in edges].index(parent)} of shape "
+                    f"{parent.shape} holds NaN/Inf")
             acc = parent._acc
-            # a tensor used in several places receives the sum of their gradients
-            parent._acc = pg if acc is None else acc + pg
+            if acc is None:
+                parent._acc = pg
+                push(heap, (-parent._seq, parent))
+            else:  # a tensor used in several places receives the sum of their gradients
+                parent._acc = acc + pg
 
 
 def _store_grad(node: Tensor, g: np.ndarray, handed: set[int]) -> None:
-    if g.shape != node.data.shape:  # engine invariant; a vjp returned a wrong shape
+    data = node.data
+    if g.shape != data.shape:  # engine invariant; a vjp returned a wrong shape
         raise BackwardError(
-            f"internal error: gradient of shape {g.shape} for tensor of shape {node.shape}")
-    if g.dtype != node.data.dtype:
-        g = g.astype(node.data.dtype)
+            f"internal error: gradient of shape {g.shape} for tensor of shape {data.shape}")
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
     elif g.base is not None or id(g) in handed or not g.flags.writeable:
         g = g.copy()
     if node.grad is None:

@@ -28,7 +28,8 @@ def _check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
 
 
 def _binary(op: str, ufunc, a: Any, b: Any):
-    a, b = _pair(a, b)
+    if a.__class__ is not Tensor or b.__class__ is not Tensor:
+        a, b = _pair(a, b)
     try:
         out = ufunc(a.data, b.data)
     except ValueError:
@@ -41,24 +42,24 @@ def add(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("add", np.add, a, b)
     # ∂(a+b)/∂a = ∂(a+b)/∂b = 1
     return make(out, "add",
-                (a, lambda g: unbroadcast(g, a.shape)),
-                (b, lambda g: unbroadcast(g, b.shape)))
+                (a, lambda g: unbroadcast(g, a.data.shape)),
+                (b, lambda g: unbroadcast(g, b.data.shape)))
 
 
 def sub(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("sub", np.subtract, a, b)
     # ∂(a-b)/∂a = 1, ∂(a-b)/∂b = -1
     return make(out, "sub",
-                (a, lambda g: unbroadcast(g, a.shape)),
-                (b, lambda g: unbroadcast(-g, b.shape)))
+                (a, lambda g: unbroadcast(g, a.data.shape)),
+                (b, lambda g: unbroadcast(-g, b.data.shape)))
 
 
 def mul(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("mul", np.multiply, a, b)
     # ∂(ab)/∂a = b, ∂(ab)/∂b = a
     return make(out, "mul",
-                (a, lambda g: unbroadcast(g * b.data, a.shape)),
-                (b, lambda g: unbroadcast(g * a.data, b.shape)))
+                (a, lambda g: unbroadcast(g * b.data, a.data.shape)),
+                (b, lambda g: unbroadcast(g * a.data, b.data.shape)))
 
 
 def div(a: Any, b: Any) -> Tensor:
@@ -89,7 +90,12 @@ def neg(a: Tensor) -> Tensor:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted, leading dims broadcast."""
-    a, b = _pair(a, b)
+    if a.__class__ is not Tensor or b.__class__ is not Tensor:
+        a, b = _pair(a, b)
+    ad, bd = a.data, b.data
+    if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
+        # out = A B  ⇒  ∂L/∂A = G Bᵀ,  ∂L/∂B = Aᵀ G
+        return make(ad @ bd, "matmul", (a, lambda g: g @ bd.T), (b, lambda g: ad.T @ g))
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must have at least 1 dimension; got shapes "
                          f"{a.shape} and {b.shape}")
@@ -104,9 +110,6 @@ def matmul(a: Any, b: Any) -> Tensor:
     except ValueError:
         raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
                          f"broadcast together") from None
-    if a.ndim == 2 and b.ndim == 2:
-        # out = A B  ⇒  ∂L/∂A = G Bᵀ,  ∂L/∂B = Aᵀ G
-        return make(out, "matmul", (a, lambda g: g @ b.data.T), (b, lambda g: a.data.T @ g))
     # general case: promote 1-D operands to matrices, then reduce broadcast batch dims
     a2 = a.data[None, :] if a.ndim == 1 else a.data
     b2 = b.data[:, None] if b.ndim == 1 else b.data

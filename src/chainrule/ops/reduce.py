@@ -14,12 +14,13 @@ from ..errors import ShapeError
 from ..tensor import Tensor, make
 
 Axis = Any  # int | tuple[int, ...] | None
+_ALL = [tuple(range(n)) for n in range(8)]
 
 
 def _axes(x: Tensor, axis: Axis) -> tuple[int, ...]:
     """Normalise ``axis`` to a sorted tuple of non-negative ints, checking the range."""
     if axis is None:
-        return tuple(range(x.ndim))
+        return _ALL[x.ndim] if x.ndim < 8 else tuple(range(x.ndim))
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in items:
@@ -32,15 +33,23 @@ def _axes(x: Tensor, axis: Axis) -> tuple[int, ...]:
 
 def _expand(g: np.ndarray, x: Tensor, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     """Put back the reduced axes as size-1 dims so ``g`` broadcasts against ``x``."""
-    return g if keepdims or x.ndim == 0 else np.expand_dims(g, axes)
+    if keepdims or len(axes) == x.ndim:  # already broadcasts: same rank, or a 0-d scalar
+        return g
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+
+
+def _spread(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A new array of ``shape`` filled by broadcasting ``g`` (writable, unlike broadcast_to)."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     axes = _axes(x, axis)
     out = np.sum(x.data, axis=axes, keepdims=keepdims)
     # each input element contributes once: ∂out/∂x = 1
-    return make(np.asarray(out), "sum",
-                (x, lambda g: np.broadcast_to(_expand(g, x, axes, keepdims), x.shape)))
+    return make(np.asarray(out), "sum", (x, lambda g: _spread(_expand(g, x, axes, keepdims), x.shape)))
 
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -49,7 +58,7 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     out = np.mean(x.data, axis=axes, keepdims=keepdims)
     # ∂mean/∂x = 1/n for every element reduced
     return make(np.asarray(out, dtype=x.dtype), "mean",
-                (x, lambda g: np.broadcast_to(_expand(g, x, axes, keepdims) / n, x.shape)))
+                (x, lambda g: _spread(_expand(g, x, axes, keepdims) / n, x.shape)))
 
 
 def _extremum(op: str, fn, x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
