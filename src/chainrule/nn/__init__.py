@@ -1,2 +1,41 @@
-"""Neural-network building blocks: modules (layers), losses and initialisation."""
+"""Neural-network building blocks: modules (layers), losses and initialisation.
+
+    from chainrule import nn
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    loss_fn = nn.CrossEntropyLoss()
+
+New layer files register their classes in ``nn.registry`` (``@register``) and add their
+imports below, so saved architectures can name them.
+"""
 from . import functional  # noqa: F401
+from . import init  # noqa: F401
+from .registry import LAYERS, from_config, get_layer, register  # noqa: F401
+from .module import (  # noqa: F401
+    IncompatibleKeys,
+    Module,
+    Parameter,
+    Residual,
+    Sequential,
+    allocation_budget,
+)
+from .layers import (  # noqa: F401
+    GELU,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import (  # noqa: F401
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
