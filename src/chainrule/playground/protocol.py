@@ -1,0 +1,232 @@
+"""The playground's websocket protocol: every message from a page is checked here.
+
+A page talks to the server in small JSON objects, each with a ``"type"``. This module turns
+raw text into a validated ``dict`` or raises :class:`ProtocolError` whose message is fit to show
+on the page ("learning rate must be a number in (0, 10], got -1"). Nothing here touches the
+network or the engine, so it is quick to test and safe to call on hostile input.
+
+Messages from the page::
+
+    {"type": "config", <any of CONFIG_FIELDS>}        change the 2-D playground
+    {"type": "mnist_config", <any of MNIST_FIELDS>}   change the MNIST model
+    {"type": "mode", "mode": "playground" | "mnist"}  which model the buttons drive
+    {"type": "play"} {"type": "pause"} {"type": "step"} {"type": "reset"}
+    {"type": "predict", "pixels": [784 ints 0..255]}  a drawn digit, 28x28, row by row
+    {"type": "ping"}
+
+Messages to the page: ``hello``, ``data``, ``frame``, ``state``, ``mnist_status``,
+``mnist_frame``, ``prediction``, ``error``, ``pong``, ``closing`` (see ``server.py``).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..errors import ChainruleError
+
+MAX_MESSAGE_BYTES = 16 * 1024
+
+DATASETS = ("circle", "xor", "gauss", "spiral", "moons")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "gelu")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+MODES = ("playground", "mnist")
+
+MAX_HIDDEN_LAYERS = 6
+MAX_NEURONS = 8
+MNIST_MAX_HIDDEN_LAYERS = 3
+MNIST_MAX_NEURONS = 512
+
+
+class ProtocolError(ChainruleError, ValueError):
+    """A message from the page is malformed or holds a value out of range."""
+
+
+def _number(name: str, label: str, lo: float, hi: float, *, lo_open: bool = False):
+    def check(value: Any) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok:
+            ok = (value > lo if lo_open else value >= lo) and value <= hi
+        if not ok:
+            lo_b = "(" if lo_open else "["
+            raise ProtocolError(f"{label} must be a number in {lo_b}{lo:g}, {hi:g}], got {_show(value)}")
+        return float(value)
+
+    check.__name__ = name
+    return check
+
+
+def _integer(name: str, label: str, lo: int, hi: int):
+    def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+            raise ProtocolError(f"{label} must be a whole number from {lo} to {hi}, got {_show(value)}")
+        return int(value)
+
+    check.__name__ = name
+    return check
+
+
+def _choice(name: str, label: str, options: tuple[str, ...]):
+    def check(value: Any) -> str:
+        if not (isinstance(value, str) and value in options):
+            raise ProtocolError(f"{label} must be one of {', '.join(options)}; got {_show(value)}")
+        return value
+
+    check.__name__ = name
+    return check
+
+
+def _hidden(label: str, max_layers: int, max_neurons: int):
+    def check(value: Any) -> list[int]:
+        if not isinstance(value, list):
+            raise ProtocolError(f"{label} must be a list of layer sizes, got {_show(value)}")
+        if len(value) > max_layers:
+            raise ProtocolError(
+                f"{label}: at most {max_layers} hidden layers, got {len(value)}")
+        out = []
+        for i, n in enumerate(value):
+            if isinstance(n, float) and n.is_integer():
+                n = int(n)
+            if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= max_neurons):
+                raise ProtocolError(
+                    f"{label}: hidden layer {i + 1} must have from 1 to {max_neurons} neurons, "
+                    f"got {_show(n)}")
+            out.append(int(n))
+        return out
+
+    return check
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# 2-D playground settings: name -> checker. Ranges are the bounds a page may ask for.
+CONFIG_FIELDS = {
+    "dataset": _choice("dataset", "dataset", DATASETS),
+    "noise": _number("noise", "noise", 0.0, 0.5),
+    "test_fraction": _number("test_fraction", "test fraction", 0.1, 0.9),
+    "n_points": _integer("n_points", "number of points", 50, 2000),
+    "seed": _integer("seed", "seed", 0, 2**31 - 1),
+    "hidden": _hidden("network", MAX_HIDDEN_LAYERS, MAX_NEURONS),
+    "activation": _choice("activation", "activation", ACTIVATIONS),
+    "lr": _number("lr", "learning rate", 0.0, 10.0, lo_open=True),
+    "batch_size": _integer("batch_size", "batch size", 1, 512),
+    "optimizer": _choice("optimizer", "optimizer", OPTIMIZERS),
+    "l2": _number("l2", "L2 (weight decay)", 0.0, 1.0),
+    "dropout": _number("dropout", "dropout", 0.0, 0.9),
+    "steps_per_frame": _integer("steps_per_frame", "steps per frame", 1, 100),
+}
+
+MNIST_FIELDS = {
+    "hidden": _hidden("MNIST network", MNIST_MAX_HIDDEN_LAYERS, MNIST_MAX_NEURONS),
+    "activation": _choice("activation", "activation", ACTIVATIONS),
+    "lr": _number("lr", "learning rate", 0.0, 10.0, lo_open=True),
+    "batch_size": _integer("batch_size", "batch size", 1, 512),
+    "optimizer": _choice("optimizer", "optimizer", OPTIMIZERS),
+    "l2": _number("l2", "L2 (weight decay)", 0.0, 1.0),
+    "dropout": _number("dropout", "dropout", 0.0, 0.9),
+    "steps_per_frame": _integer("steps_per_frame", "steps per frame", 1, 100),
+}
+
+# message type -> fields it may carry besides "type" (None: the field table decides)
+_SIMPLE = {"play", "pause", "step", "reset", "ping"}
+MESSAGE_TYPES = ("config", "mnist_config", "mode", "predict", *sorted(_SIMPLE))
+
+PIXELS = 28 * 28
+
+
+def parse_message(raw: str | bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> dict:
+    """Decode and validate one message; return a clean ``dict`` or raise ``ProtocolError``.
+
+    The returned dict holds ``"type"`` plus only validated, normalised values (ints as
+    ``int``, numbers as ``float``) -- never anything the page sent that was not checked.
+    """
+    if raw is None:
+        raise ProtocolError("empty message")
+    if isinstance(raw, (bytes, bytearray)):
+        raise ProtocolError("binary messages are not understood; send JSON text")
+    if not isinstance(raw, str):
+        raise ProtocolError("messages must be JSON text")
+    size = len(raw.encode("utf-8", "surrogatepass")) if len(raw) * 4 > max_bytes else len(raw)
+    if size > max_bytes:
+        raise ProtocolError(f"message too large: {size} bytes, the limit is {max_bytes}")
+    try:
+        msg = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("message is not valid JSON") from None
+    return validate_message(msg)
+
+
+def validate_message(msg: Any) -> dict:
+    """Validate an already decoded message (see :func:`parse_message`)."""
+    if not isinstance(msg, dict):
+        raise ProtocolError("a message must be a JSON object with a \"type\"")
+    kind = msg.get("type")
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
+        raise ProtocolError(
+            f"unknown message type {_show(kind)}; expected one of {', '.join(MESSAGE_TYPES)}")
+    rest = {k: v for k, v in msg.items() if k != "type"}
+
+    if kind in _SIMPLE:
+        _no_extra(kind, rest, ())
+        return {"type": kind}
+    if kind == "mode":
+        _no_extra(kind, rest, ("mode",))
+        return {"type": kind, "mode": _choice("mode", "mode", MODES)(rest.get("mode"))}
+    if kind == "predict":
+        _no_extra(kind, rest, ("pixels",))
+        return {"type": kind, "pixels": _pixels(rest.get("pixels"))}
+    table = CONFIG_FIELDS if kind == "config" else MNIST_FIELDS
+    _no_extra(kind, rest, tuple(table))
+    out: dict[str, Any] = {"type": kind}
+    for key, value in rest.items():
+        out[key] = table[key](value)
+    return out
+
+
+def validate_config(values: dict, table: dict = CONFIG_FIELDS) -> dict:
+    """Check a dict of settings against ``table`` (``CONFIG_FIELDS`` or ``MNIST_FIELDS``)."""
+    unknown = sorted(set(values) - set(table))
+    if unknown:
+        raise ProtocolError(f"unknown setting {unknown[0]!r}; known: {', '.join(table)}")
+    return {k: table[k](v) for k, v in values.items()}
+
+
+def _no_extra(kind: str, rest: dict, allowed: tuple[str, ...]) -> None:
+    extra = sorted(k for k in rest if k not in allowed)
+    if extra:
+        what = f"; it takes {', '.join(allowed)}" if allowed else " besides its type"
+        raise ProtocolError(f"'{kind}' message has unknown field {_show(extra[0])}{what}")
+
+
+def _pixels(value: Any) -> list[int]:
+    if not isinstance(value, list) or len(value) != PIXELS:
+        n = len(value) if isinstance(value, list) else _show(value)
+        raise ProtocolError(f"pixels must be a list of {PIXELS} numbers (28x28), got {n}")
+    for v in value:
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255):
+            raise ProtocolError(f"pixel values must be numbers from 0 to 255, got {_show(v)}")
+    return [int(v) for v in value]
+
+
+def encode(msg: dict) -> str:
+    """Serialise a message for the page (compact JSON, no NaN: those become null)."""
+    return json.dumps(_finite(msg), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def error(message: str) -> dict:
+    return {"type": "error", "message": message}

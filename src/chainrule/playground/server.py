@@ -1,0 +1,497 @@
+"""The playground's web server: a Starlette app that streams training frames over websockets.
+
+Each websocket is one session (one browser tab). Training runs in worker threads, a few steps
+at a time, so the event loop stays free to serve other tabs; frames go out at most
+``max_fps`` times a second. Every message from the page passes ``protocol.parse_message``
+and a bad one gets ``{"type": "error", "message": ...}`` back, never a server error.
+
+Starlette and uvicorn are imported only inside :func:`create_app` and :func:`serve`, so
+``import chainrule.playground`` works without the ``playground`` extra.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import sys
+import threading
+import time
+import webbrowser
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ChainruleError, ConfigError
+from . import protocol
+from .protocol import ProtocolError
+from .session import (
+    DigitData,
+    FrameClock,
+    MnistSession,
+    PlaygroundSession,
+    SessionManager,
+    load_digits,
+)
+
+log = logging.getLogger("chainrule.playground")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+EXTRA_MESSAGE = "the playground needs the 'playground' extra: pip install 'chainrule[playground]'"
+
+DEFAULTS = {
+    "max_sessions": 32,
+    "idle_timeout": 600.0,
+    "max_fps": 20.0,
+    "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
+    "tick_budget": 0.15,      # seconds of training per frame at most, whatever steps_per_frame says
+    "inbox_size": 64,         # messages waiting to be handled; more are refused
+    "train_threads": 4,       # worker threads shared by all sessions for training
+}
+
+
+class _Closed(Exception):
+    """The page went away; stop quietly."""
+
+
+class Connection:
+    """One page's session: reads its messages, trains, and sends frames.
+
+    Independent of Starlette: it needs ``receive()`` returning ASGI websocket events,
+    ``send_text(str)`` and ``close(code, reason)``, all awaitable.
+    """
+
+    def __init__(self, sid: str, receive: Callable, send_text: Callable, close: Callable, *,
+                 manager: SessionManager, limiter: Any, options: dict,
+                 playground_factory: Callable[[], PlaygroundSession],
+                 digits_loader: Callable[[], DigitData], clock: Callable[[], float] = time.monotonic):
+        import anyio
+
+        self.sid = sid
+        self._receive = receive
+        self._send_text = send_text
+        self._close = close
+        self.manager = manager
+        self.limiter = limiter
+        self.opt = options
+        self.clock = clock
+        self.frames = FrameClock(options["max_fps"], clock)
+        self.playground_factory = playground_factory
+        self.digits_loader = digits_loader
+        self.playground: PlaygroundSession | None = None
+        self.mnist: MnistSession | None = None
+        self.mode = "playground"
+        self.running = False
+        self.frames_sent = 0
+        self._last_eval = -math.inf
+        self._send_lock = anyio.Lock()
+        self._inbox_send, self._inbox = anyio.create_memory_object_stream(options["inbox_size"])
+        self.closed = False
+
+    # ---- sending ---------------------------------------------------------------------------
+    async def send(self, msg: dict) -> None:
+        if self.closed:
+            raise _Closed
+        text = protocol.encode(msg)
+        async with self._send_lock:
+            try:
+                await self._send_text(text)
+            except Exception as exc:  # the socket is gone (disconnect, reset, closed)
+                self.closed = True
+                raise _Closed from exc
+
+    async def error(self, message: str) -> None:
+        await self.send(protocol.error(message))
+
+    async def _thread(self, fn: Callable, *args, **kwargs):
+        import anyio
+
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
+
+    # ---- the two tasks ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        import anyio
+
+        try:
+            self.playground = await self._thread(self.playground_factory)
+            await self.send({"type": "hello", "session": self.sid, "limits": _limits(self.opt),
+                             "config": self.playground.config, "max_fps": self.opt["max_fps"]})
+            await self.send(self.playground.data_message())
+            await self.send(await self._thread(self.playground.frame))
+            await self._send_state()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._reader)
+                try:
+                    await self._main()
+                finally:
+                    tg.cancel_scope.cancel()
+        except (_Closed, anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            self.closed = True
+            self.manager.close(self.sid)
+
+    async def _reader(self) -> None:
+        import anyio
+
+        try:
+            while True:
+                event = await self._receive()
+                kind = event.get("type")
+                if kind == "websocket.disconnect":
+                    break
+                if kind != "websocket.receive":
+                    continue
+                self.manager.touch(self.sid)
+                raw = event.get("text")
+                if raw is None:
+                    raw = event.get("bytes")
+                try:
+                    msg = protocol.parse_message(raw, self.opt["max_message_bytes"])
+                except ProtocolError as exc:
+                    await self.error(str(exc))
+                    continue
+                try:
+                    self._inbox_send.send_nowait(msg)
+                except anyio.WouldBlock:
+                    await self.error("too many messages at once; this one was dropped")
+        except _Closed:
+            pass
+        except Exception:  # a broken socket ends the session, quietly
+            pass
+        finally:
+            self.closed = True
+            self._inbox_send.close()
+
+    async def _main(self) -> None:
+        import anyio
+
+        while not self.closed:
+            while True:  # everything already waiting, in order
+                try:
+                    msg = self._inbox.receive_nowait()
+                except anyio.WouldBlock:
+                    break
+                await self._handle(msg)
+            if self.manager.is_idle(self.sid):
+                minutes = self.manager.idle_timeout / 60
+                await self.send({"type": "closing", "reason":
+                                 f"session closed after {minutes:g} minutes without input; "
+                                 "reload the page to start again"})
+                self.closed = True
+                await self._close(1000, "idle")
+                return
+            if self.running and self.frames.wait_time() <= 0:
+                await self._tick()
+                continue
+            if self.running:
+                wait = self.frames.wait_time()
+            else:
+                wait = min(self.manager.time_left(self.sid) + 0.01, 5.0)
+            with anyio.move_on_after(wait):
+                msg = await self._inbox.receive()
+                await self._handle(msg)
+
+    # ---- what messages do --------------------------------------------------------------------
+    async def _handle(self, msg: dict) -> None:
+        try:
+            await self._dispatch(msg)
+        except _Closed:
+            raise
+        except ChainruleError as exc:
+            await self.error(str(exc))
+        except Exception as exc:  # an engine bug must not take the page down with it
+            log.exception("playground: %s failed", msg.get("type"))
+            self.running = False
+            await self.error(f"internal error while handling '{msg.get('type')}': "
+                             f"{type(exc).__name__}: {exc}")
+            await self._send_state()
+
+    async def _dispatch(self, msg: dict) -> None:
+        kind = msg["type"]
+        if kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "mode":
+            self.running = False
+            self.mode = msg["mode"]
+            if self.mode == "mnist":
+                await self._ensure_mnist()
+            await self._send_state()
+        elif kind == "play":
+            if self.mode == "mnist":
+                await self._ensure_mnist()
+            self.running = True
+            await self._send_state()
+        elif kind == "pause":
+            self.running = False
+            await self._send_state()
+        elif kind == "step":
+            self.running = False
+            await self._send_state()
+            if self.mode == "mnist":
+                await self._ensure_mnist()
+            sess = self._current()
+            await self._thread(sess.step, 1)
+            await self._send_frame(force_eval=True)
+        elif kind == "reset":
+            sess = self._current() if self.mode == "playground" else await self._ensure_mnist()
+            await self._thread(sess.reset)
+            await self._send_frame(force_eval=True)
+        elif kind == "config":
+            values = {k: v for k, v in msg.items() if k != "type"}
+            what = await self._thread(self.playground.configure, **values)
+            await self.send({"type": "config", "config": self.playground.config, "rebuilt": what})
+            if what == "data":
+                await self.send(self.playground.data_message())
+            if what or self.mode == "playground":
+                await self.send(await self._thread(self.playground.frame))
+        elif kind == "mnist_config":
+            sess = await self._ensure_mnist()
+            values = {k: v for k, v in msg.items() if k != "type"}
+            what = await self._thread(sess.configure, **values)
+            await self.send({"type": "mnist_config", "config": sess.config, "rebuilt": what})
+            await self.send(await self._thread(sess.frame, True))
+        elif kind == "predict":
+            sess = await self._ensure_mnist()
+            await self.send(await self._thread(sess.predict, msg["pixels"]))
+
+    def _current(self):
+        return self.mnist if self.mode == "mnist" else self.playground
+
+    async def _ensure_mnist(self) -> MnistSession:
+        if self.mnist is None:
+            await self.send({"type": "mnist_status", "loading": True, "source": None})
+            digits = await self._thread(self.digits_loader)
+            self.mnist = await self._thread(MnistSession, digits)
+            await self.send({"type": "mnist_status", "loading": False, "source": digits.source,
+                             "side": digits.side, "config": self.mnist.config})
+            await self.send(await self._thread(self.mnist.frame, True))
+        return self.mnist
+
+    async def _send_state(self) -> None:
+        await self.send({"type": "state", "running": self.running, "mode": self.mode})
+
+    async def _send_frame(self, force_eval: bool = False) -> None:
+        sess = self._current()
+        if self.mode == "mnist":
+            now = self.clock()
+            evaluate = force_eval or now - self._last_eval >= 1.0
+            if evaluate:
+                self._last_eval = now
+            frame = await self._thread(sess.frame, evaluate)
+        else:
+            frame = await self._thread(sess.frame)
+        await self.send(frame)
+        self.frames.sent()
+        self.frames_sent += 1
+
+    def _train(self, sess) -> tuple[float | None, int]:
+        budget = self.opt["tick_budget"]
+        start = time.perf_counter()
+        loss, done = None, 0
+        for _ in range(sess.config["steps_per_frame"]):
+            loss = sess.step(1)
+            done += 1
+            if time.perf_counter() - start > budget:
+                break
+        return loss, done
+
+    async def _tick(self) -> None:
+        sess = self._current()
+        loss, _ = await self._thread(self._train, sess)
+        await self._send_frame()
+        if loss is not None and not math.isfinite(loss):
+            self.running = False
+            await self.error("training diverged (the loss is not a finite number): "
+                             "lower the learning rate and press reset")
+            await self._send_state()
+
+
+def _limits(opt: dict) -> dict:
+    return {
+        "hidden_layers": [0, protocol.MAX_HIDDEN_LAYERS],
+        "neurons": [1, protocol.MAX_NEURONS],
+        "mnist_hidden_layers": [1, protocol.MNIST_MAX_HIDDEN_LAYERS],
+        "mnist_neurons": [1, protocol.MNIST_MAX_NEURONS],
+        "lr": [0, 10],
+        "batch_size": [1, 512],
+        "noise": [0, 0.5],
+        "test_fraction": [0.1, 0.9],
+        "l2": [0, 1],
+        "dropout": [0, 0.9],
+        "steps_per_frame": [1, 100],
+        "max_message_bytes": opt["max_message_bytes"],
+        "idle_timeout": opt["idle_timeout"],
+        "datasets": list(protocol.DATASETS),
+        "activations": list(protocol.ACTIVATIONS),
+        "optimizers": list(protocol.OPTIMIZERS),
+    }
+
+
+def _origin_ok(headers) -> bool:
+    """Refuse pages from other sites (a web page may not drive a local playground)."""
+    origin = headers.get("origin")
+    if not origin:
+        return True  # not a browser: scripts and tests
+    host = headers.get("host", "")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max_sessions"],
+               idle_timeout: float = DEFAULTS["idle_timeout"], max_fps: float = DEFAULTS["max_fps"],
+               max_message_bytes: int = DEFAULTS["max_message_bytes"],
+               tick_budget: float = DEFAULTS["tick_budget"], inbox_size: int = DEFAULTS["inbox_size"],
+               train_threads: int = DEFAULTS["train_threads"],
+               playground_factory: Callable[[], PlaygroundSession] | None = None,
+               digits_loader: Callable[[], DigitData] | None = None,
+               clock: Callable[[], float] = time.monotonic):
+    """The Starlette application: the page at ``/``, its files at ``/static``, sessions at ``/ws``.
+
+    ``playground_factory`` and ``digits_loader`` replace how sessions and MNIST data are made
+    (tests use small ones); ``clock`` drives idle timeouts and frame pacing.
+    """
+    try:
+        import anyio
+        from starlette.applications import Starlette
+        from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
+        from starlette.routing import Mount, Route, WebSocketRoute
+        from starlette.staticfiles import StaticFiles
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError(EXTRA_MESSAGE) from exc
+
+    if not 0 < max_fps <= 20:
+        raise ConfigError(f"max_fps must be in (0, 20], got {max_fps}")
+    options = {"max_fps": float(max_fps), "max_message_bytes": int(max_message_bytes),
+               "tick_budget": float(tick_budget), "inbox_size": int(inbox_size),
+               "idle_timeout": float(idle_timeout)}
+    manager = SessionManager(max_sessions, idle_timeout, clock)
+    state: dict = {"limiter": None}
+    make_playground = playground_factory or PlaygroundSession
+    load = digits_loader or (lambda: load_digits(data_dir))
+
+    def limiter():
+        if state["limiter"] is None:  # made inside the running event loop
+            state["limiter"] = anyio.CapacityLimiter(train_threads)
+        return state["limiter"]
+
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                                   "connect-src 'self'; frame-ancestors 'none'",
+    }
+
+    async def index(request):
+        return FileResponse(STATIC_DIR / "index.html", headers=headers)
+
+    async def healthz(request):
+        return JSONResponse({"ok": True, "sessions": len(manager), "max_sessions": manager.max_sessions,
+                             "opened": manager.opened, "refused": manager.refused})
+
+    async def ws_endpoint(websocket):
+        if not _origin_ok(websocket.headers):
+            await websocket.close(code=1008, reason="cross-origin connections are not allowed")
+            return
+        await websocket.accept()
+        sid = manager.open()
+        if sid is None:
+            await websocket.send_text(protocol.encode(protocol.error(
+                f"the playground is full ({manager.max_sessions} sessions are open); "
+                "close another tab or try again later")))
+            await websocket.close(code=1013, reason="too many sessions")
+            return
+
+        async def close(code, reason):
+            try:
+                await websocket.close(code=code, reason=reason)
+            except Exception:
+                pass
+
+        conn = Connection(sid, websocket.receive, websocket.send_text, close, manager=manager,
+                          limiter=limiter(), options=options, playground_factory=make_playground,
+                          digits_loader=load, clock=clock)
+        try:
+            await conn.run()
+        finally:
+            manager.close(sid)
+            if not conn.closed:
+                await close(1000, "bye")
+
+    async def not_found(request, exc):
+        return PlainTextResponse("not found", status_code=404)
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            WebSocketRoute("/ws", ws_endpoint),
+            Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        ],
+        exception_handlers={404: not_found},
+    )
+    app.state.manager = manager
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                          "choose another with --port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
+          data_dir: str | None = None, **options) -> None:
+    """Run the playground until Ctrl+C: ``chainrule playground`` calls this.
+
+    Binds to ``host`` (loopback unless told otherwise), opens the page in the default browser
+    unless ``open_browser`` is false, and trains MNIST from ``data_dir`` (or the cache; the
+    bundled digits when neither has it). ``options`` go to :func:`create_app`.
+    """
+    try:
+        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401
+        import websockets  # noqa: F401
+    except ImportError:
+        raise ConfigError(EXTRA_MESSAGE) from None
+    import uvicorn
+
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port must be a whole number from 0 to 65535, got {port!r}")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise ConfigError(f"--data-dir {data_dir!r} is not a directory")
+    app = create_app(data_dir=data_dir, **options)
+    sock = _bind(host, port)
+    port = sock.getsockname()[1]
+    shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    print(f"chainrule playground: {url}  (Ctrl+C to stop)", flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {host}, so other machines can reach this server", file=sys.stderr)
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 20, ws_ping_interval=20,
+                            ws_ping_timeout=20, timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    if open_browser:
+        def _open():
+            for _ in range(100):
+                if server.started:
+                    break
+                time.sleep(0.05)
+            try:
+                webbrowser.open(url)
+            except Exception:
+                pass
+        threading.Thread(target=_open, daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
