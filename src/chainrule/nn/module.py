@@ -21,18 +21,17 @@ from .registry import LAYERS, from_config, register
 
 
 def Parameter(data: Any, dtype: Any = None) -> Tensor:
-    """A trainable tensor: ``requires_grad=True``, float32 unless ``dtype`` says otherwise.
+    """A trainable tensor: ``requires_grad=True``; an array becomes float32 unless ``dtype``
+    says otherwise (as ``cr.tensor``); a Tensor keeps its dtype.
 
     Create weights *empty* and fill them afterwards (``Parameter(np.empty(shape))`` then an
     ``nn.init`` function): loading an untrusted architecture checks each parameter's size
     when it is assigned to a module, before any memory is written.
     """
-    if isinstance(data, Tensor):
+    if isinstance(data, Tensor):  # a Tensor keeps its dtype (e.g. float64 from from_numpy)
+        dtype = dtype or data.dtype
         data = data.data
-    arr = np.asarray(data)
-    if dtype is None:
-        dtype = arr.dtype if arr.dtype.kind == "f" else DEFAULT_DTYPE
-    return Tensor(arr, requires_grad=True, dtype=dtype)
+    return Tensor(data, requires_grad=True, dtype=dtype or DEFAULT_DTYPE)
 
 
 # ----------------------------------------------------------------------------- allocation budget
@@ -178,11 +177,17 @@ class Module:
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
         """Every trainable tensor (``requires_grad=True``) with its dotted name, each once."""
         seen: set[int] = set()
-        for mname, mod in self.named_modules():
-            for name, value in mod._items():
-                if isinstance(value, Tensor) and value.requires_grad and id(value) not in seen:
-                    seen.add(id(value))
-                    yield (f"{mname}.{name}" if mname else name), value
+        # depth first in attribute-definition order: (name, value) pairs still to visit
+        stack: list[tuple[str, Any]] = list(reversed(list(self._items())))
+        while stack:
+            name, value = stack.pop()
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if isinstance(value, Module):
+                stack.extend(reversed([(f"{name}.{n}", v) for n, v in value._items()]))
+            elif value.requires_grad:
+                yield name, value
 
     def parameters(self) -> list[Tensor]:
         """The trainable tensors, in ``named_parameters`` order (a list, reusable)."""
