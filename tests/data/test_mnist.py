@@ -208,3 +208,18 @@ def test_full_mnist_has_standard_sizes_and_normalised_pixels(shared_mnist):
     assert x.shape == (60000, 784) and len(ds.test) == 10000
     assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1.0) < 0.01
     assert np.bincount(y).min() > 5000
+
+
+def test_download_progress_bar_goes_to_stderr_when_asked(tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    make_tiny_mnist(tmp_path / "mirror")
+    with serve_directory(tmp_path / "mirror") as url:
+        download(tmp_path / "data", mirrors=[url], checksums={f: None for f in FILES}, progress=True)
+    assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
+
+
+def test_download_is_silent_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    make_tiny_mnist(tmp_path / "mirror")
+    with serve_directory(tmp_path / "mirror") as url:
+        download(tmp_path / "data", mirrors=[url], checksums={f: None for f in FILES})
+    assert capsys.readouterr().err == ""

@@ -69,6 +69,10 @@ MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024  # the largest real file is 26 MB; stop a
 DOWNLOAD_TIMEOUT = 30.0  # seconds per network operation
 
 
+class ChecksumMismatchError(DownloadError):
+    """A downloaded file's SHA-256 differs from the published one; the file is not kept."""
+
+
 @dataclass(frozen=True)
 class _Spec:
     name: str  # registry name, also the cache sub-directory
@@ -194,7 +198,7 @@ def _fetch(url: str, target: Path, expected: str | None, progress: bool | None) 
                 raise DownloadError(f"{url}: got {size} bytes, server announced {total}")
             got = digest.hexdigest()
             if expected is not None and got != expected:
-                raise DownloadError(
+                raise ChecksumMismatchError(
                     f"checksum mismatch for {target.name} from {url}: expected sha256 {expected}, got {got}"
                 )
             os.replace(tmp, target)
@@ -233,14 +237,16 @@ def download(
             paths.append(have[0])
             continue
         failures: list[str] = []
-        mismatch: DownloadError | None = None
+        mismatch: ChecksumMismatchError | None = None
         for base in mirrors:
             url = base.rstrip("/") + "/" + fname
             try:
                 paths.append(_fetch(url, d / fname, checksums.get(fname), progress))
                 break
+            except ChecksumMismatchError as e:
+                mismatch = e
+                failures.append(str(e))
             except DownloadError as e:
-                mismatch = e if "checksum" in str(e) else mismatch
                 failures.append(str(e))
             except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as e:
                 failures.append(f"{url}: {getattr(e, 'reason', None) or e}")
@@ -373,6 +379,6 @@ def fashion_mnist(
 
 
 __all__ = [
-    "mnist", "fashion_mnist", "download", "default_cache_dir", "FILES",
+    "mnist", "fashion_mnist", "download", "ChecksumMismatchError", "default_cache_dir", "FILES",
     "MNIST_MIRRORS", "FASHION_MNIST_MIRRORS", "MNIST_SHA256", "FASHION_MNIST_SHA256",
 ]
