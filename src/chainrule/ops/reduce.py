@@ -5,7 +5,6 @@ re-inserts them (so shapes broadcast), then it weights each input element by its
 """
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 import numpy as np
@@ -24,10 +23,12 @@ def _axes(x: Tensor, axis: Axis) -> tuple[int, ...]:
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in items:
-        if not isinstance(a, (int, np.integer)) or not -x.ndim <= a < builtins.max(x.ndim, 1):
+        # as in NumPy, a 0-d tensor has no axes: only axis=None reduces it
+        if not isinstance(a, (int, np.integer)) or not -x.ndim <= a < x.ndim:
+            valid = f"{-x.ndim}..{x.ndim - 1}" if x.ndim else "only axis=None"
             raise ShapeError(f"axis {a!r} is out of range for a tensor of shape {x.shape} "
-                             f"(valid: {-x.ndim}..{x.ndim - 1})")
-        out.append(int(a) % builtins.max(x.ndim, 1))
+                             f"(valid: {valid})")
+        out.append(int(a) % x.ndim)
     return tuple(sorted(set(out)))
 
 
