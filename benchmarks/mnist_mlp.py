@@ -1,0 +1,275 @@
+"""One MNIST MLP epoch in chainrule, in hand-written NumPy backprop, and in PyTorch, side by side.
+
+The model everywhere: 784-256-256-10, ReLU, softmax cross-entropy, SGD with momentum 0.9,
+lr 0.05, batch 128, float32, the 60,000 training images of ../shared/data/mnist. The three
+run interleaved (round 1: each once, round 2: each once, ...) so machine noise hits them alike;
+medians and ratios are printed. Options add the wall time to reach 98% test accuracy with
+Adam (lr 1e-3) and the peak resident memory of a chainrule training process.
+
+    python benchmarks/mnist_mlp.py                 # epoch times, 3 rounds
+    python benchmarks/mnist_mlp.py --to-98         # + time to 98% test accuracy (Adam 1e-3)
+    python benchmarks/mnist_mlp.py --memory        # + peak RSS of a chainrule training process
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.data import DataLoader, TensorDataset, mnist
+import chainrule.nn.functional as F
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+SIZES = (784, 256, 256, 10)
+LR, MOMENTUM, BATCH = 0.05, 0.9, 128
+
+
+def load(data_dir: Path):
+    ds = mnist(data_dir)
+    xtr, ytr = ds.train.arrays
+    xte, yte = ds.test.arrays
+    return xtr, ytr, xte, yte
+
+
+# ----------------------------------------------------------------------------- chainrule
+def chainrule_model(seed: int) -> nn.Module:
+    cr.manual_seed(seed)
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def chainrule_epoch(model, opt, loader) -> None:
+    model.train()
+    for xb, yb in loader:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+
+
+def chainrule_accuracy(model, x, y) -> float:
+    model.eval()
+    with cr.no_grad():
+        pred = np.concatenate([model(x[i:i + 2000]).data.argmax(1) for i in range(0, len(x), 2000)])
+    return float((pred == y).mean())
+
+
+# ----------------------------------------------------------------------------- NumPy by hand
+class NumpyMLP:
+    """The same MLP with its backward pass written out by hand (the baseline to match)."""
+
+    def __init__(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.params = []
+        for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+            bound = 1 / np.sqrt(fan_in)  # PyTorch's default Linear init
+            w = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32)
+            b = rng.uniform(-bound, bound, fan_out).astype(np.float32)
+            self.params += [w, b]
+        self.bufs = [np.zeros_like(p) for p in self.params]
+
+    def forward(self, x):
+        acts = [x]
+        for i in range(0, len(self.params), 2):
+            x = x @ self.params[i] + self.params[i + 1]
+            if i < len(self.params) - 2:
+                x = np.maximum(x, 0)
+            acts.append(x)
+        return acts
+
+    def step(self, x, y) -> None:
+        acts = self.forward(x)
+        z = acts[-1]
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1
+        g = p / len(y)                      # ∂L/∂logits
+        grads = [None] * len(self.params)
+        for layer in reversed(range(len(self.params) // 2)):
+            w = self.params[2 * layer]
+            a_in = acts[layer]
+            grads[2 * layer] = a_in.T @ g
+            grads[2 * layer + 1] = g.sum(0)
+            if layer:
+                g = (g @ w.T) * (a_in > 0)
+        for p_, g_, buf in zip(self.params, grads, self.bufs):
+            buf *= MOMENTUM
+            buf += g_
+            p_ -= LR * buf
+
+    def accuracy(self, x, y) -> float:
+        return float((self.forward(x)[-1].argmax(1) == y).mean())
+
+
+# ----------------------------------------------------------------------------- PyTorch
+def torch_setup(seed: int):
+    import torch
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                torch.nn.Linear(256, 256), torch.nn.ReLU(),
+                                torch.nn.Linear(256, 10))
+    return torch, model
+
+
+def torch_epoch(torch, model, opt, xt, yt, order) -> None:
+    model.train()
+    lossf = torch.nn.functional.cross_entropy
+    for i in range(0, len(order), BATCH):
+        idx = order[i:i + BATCH]
+        opt.zero_grad()
+        loss = lossf(model(xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+
+
+def torch_accuracy(torch, model, x, y) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+# ----------------------------------------------------------------------------- runs
+def epoch_times(data, rounds: int, seed: int) -> dict[str, list[float]]:
+    xtr, ytr, xte, yte = data
+    times: dict[str, list[float]] = {"chainrule": [], "numpy": [], "pytorch": []}
+    cmodel = chainrule_model(seed)
+    copt = optim.SGD(cmodel.parameters(), lr=LR, momentum=MOMENTUM)
+    loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=seed)
+    npm = NumpyMLP(seed)
+    try:
+        torch, tmodel = torch_setup(seed)
+        torch.set_num_threads(2)
+        topt = torch.optim.SGD(tmodel.parameters(), lr=LR, momentum=MOMENTUM)
+        xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    except ImportError:
+        torch = None
+        del times["pytorch"]
+    rng = np.random.default_rng(seed)
+    for r in range(rounds):
+        loader.set_epoch(r)
+        t0 = time.perf_counter()
+        chainrule_epoch(cmodel, copt, loader)
+        times["chainrule"].append(time.perf_counter() - t0)
+
+        order = rng.permutation(len(xtr))
+        t0 = time.perf_counter()
+        for i in range(0, len(order), BATCH):
+            idx = order[i:i + BATCH]
+            npm.step(xtr[idx], ytr[idx])
+        times["numpy"].append(time.perf_counter() - t0)
+
+        if torch is not None:
+            order_t = torch.from_numpy(rng.permutation(len(xtr)))
+            t0 = time.perf_counter()
+            torch_epoch(torch, tmodel, topt, xt, yt, order_t)
+            times["pytorch"].append(time.perf_counter() - t0)
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
+              flush=True)
+    print(f"  test accuracy after {rounds} epochs: chainrule {chainrule_accuracy(cmodel, xte, yte):.4f}, "
+          f"numpy {npm.accuracy(xte, yte):.4f}"
+          + (f", pytorch {torch_accuracy(torch, tmodel, xte, yte):.4f}" if torch else ""))
+    return times
+
+
+def time_to_98(data, seed: int, max_epochs: int = 15) -> dict[str, tuple[int, float, float]]:
+    """Epochs and wall time (training only) until test accuracy >= 98%, Adam lr 1e-3."""
+    xtr, ytr, xte, yte = data
+    results = {}
+    cmodel = chainrule_model(seed)
+    copt = optim.Adam(cmodel.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=seed)
+    spent, acc = 0.0, 0.0
+    for epoch in range(1, max_epochs + 1):
+        loader.set_epoch(epoch)
+        t0 = time.perf_counter()
+        chainrule_epoch(cmodel, copt, loader)
+        spent += time.perf_counter() - t0
+        acc = chainrule_accuracy(cmodel, xte, yte)
+        if acc >= 0.98:
+            break
+    results["chainrule"] = (epoch, spent, acc)
+    try:
+        torch, tmodel = torch_setup(seed)
+        torch.set_num_threads(2)
+    except ImportError:
+        return results
+    topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    gen = torch.Generator().manual_seed(seed)
+    spent, acc = 0.0, 0.0
+    for epoch in range(1, max_epochs + 1):
+        order = torch.randperm(len(xtr), generator=gen)
+        t0 = time.perf_counter()
+        torch_epoch(torch, tmodel, topt, xt, yt, order)
+        spent += time.perf_counter() - t0
+        acc = torch_accuracy(torch, tmodel, xte, yte)
+        if acc >= 0.98:
+            break
+    results["pytorch"] = (epoch, spent, acc)
+    return results
+
+
+def memory_child(data_dir: Path, seed: int) -> None:
+    """Run in a subprocess (no PyTorch loaded): load MNIST, train 2 epochs, report peak RSS."""
+    xtr, ytr, xte, yte = load(data_dir)
+    model = chainrule_model(seed)
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=seed)
+    for epoch in range(2):
+        loader.set_epoch(epoch)
+        chainrule_epoch(model, opt, loader)
+    chainrule_accuracy(model, xte, yte)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"peak_rss_mb": peak_kib / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="MNIST MLP epoch: chainrule vs NumPy vs PyTorch")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--to-98", action="store_true", help="also time training to 98%% test accuracy")
+    parser.add_argument("--memory", action="store_true", help="also measure peak RSS of chainrule training")
+    parser.add_argument("--skip-epochs", action="store_true", help="skip the epoch-time comparison")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.data_dir, args.seed)
+        return
+    data = load(args.data_dir)
+    if not args.skip_epochs:
+        print(f"MNIST MLP 784-256-256-10, SGD momentum {MOMENTUM}, lr {LR}, batch {BATCH}, float32; "
+              f"{args.rounds} interleaved rounds")
+        times = epoch_times(data, args.rounds, args.seed)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print("median epoch time:")
+        for k, v in med.items():
+            print(f"  {k:10s} {v:6.2f} s")
+        print(f"  ratio chainrule/numpy   = {med['chainrule'] / med['numpy']:.2f}  (target <= 1.10)")
+        if "pytorch" in med:
+            print(f"  ratio chainrule/pytorch = {med['chainrule'] / med['pytorch']:.2f}  (target <= 0.80)")
+    if args.to_98:
+        print("time to 98% test accuracy, Adam lr 1e-3, batch 128 (training time, evaluation excluded):")
+        res = time_to_98(data, args.seed)
+        for k, (ep, secs, acc) in res.items():
+            print(f"  {k:10s} {ep:2d} epochs {secs:6.1f} s  (accuracy {acc:.4f})")
+        if "pytorch" in res:
+            print(f"  ratio chainrule/pytorch = {res['chainrule'][1] / res['pytorch'][1]:.2f}  (target <= 0.80)")
+    if args.memory:
+        out = subprocess.run([sys.executable, __file__, "--memory-child", "--data-dir", str(args.data_dir),
+                              "--seed", str(args.seed)], capture_output=True, text=True, check=True)
+        peak = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+        print(f"peak resident memory of a chainrule MNIST MLP training process: {peak:.0f} MB (target <= 400)")
+
+
+if __name__ == "__main__":
+    main()
