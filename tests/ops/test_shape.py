@@ -1,0 +1,153 @@
+"""Shape ops: reshape, transpose/.T, flatten and indexing (basic and integer-array)."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+from conftest import floats64, shapes
+
+
+def t64(a, requires_grad=True):
+    return cr.tensor(a, requires_grad=requires_grad, dtype=np.float64)
+
+
+A = np.arange(24.0).reshape(2, 3, 4)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (((6, 4),), (6, 4)), ((6, 4), (6, 4)), ((-1,), (24,)), ((4, -1), (4, 6)),
+    (((2, 12),), (2, 12)), ((1, 24, 1), (1, 24, 1)),
+])
+def test_reshape_accepts_a_tuple_or_varargs_and_minus_one(args, expected):
+    y = t64(A).reshape(*args)
+    assert y.shape == expected
+    np.testing.assert_array_equal(y.data, A.reshape(expected))
+
+
+@given(data=st.data(), shape=shapes(min_dims=1))
+def test_reshape_passes_gradcheck(data, shape):
+    a = data.draw(floats64(shape))
+    assert cr.gradcheck(lambda x: x.reshape(-1) * np.arange(a.size), [t64(a)])
+
+
+@pytest.mark.parametrize("axes, np_axes", [((), None), ((2, 0, 1), (2, 0, 1)),
+                                           ((0, 2, 1), (0, 2, 1)), ((-1, 0, -2), (2, 0, 1)),
+                                           (((1, 0, 2),), (1, 0, 2))])
+def test_transpose_matches_numpy_and_passes_gradcheck(axes, np_axes):
+    expected = np.transpose(A, np_axes)
+    np.testing.assert_array_equal(t64(A).transpose(*axes).data, expected)
+    w = np.arange(24.0).reshape(expected.shape)
+    assert cr.gradcheck(lambda x: x.transpose(*axes) * w, [t64(A)])
+
+
+def test_T_reverses_the_axes():
+    m = t64(np.arange(6.0).reshape(2, 3))
+    assert m.T.shape == (3, 2)
+    np.testing.assert_array_equal(m.T.data, m.data.T)
+    (m.T * np.arange(6.0).reshape(3, 2)).sum().backward()
+    np.testing.assert_array_equal(m.grad, np.arange(6.0).reshape(3, 2).T)
+
+
+@pytest.mark.parametrize("start, expected", [(0, (24,)), (1, (2, 12)), (2, (2, 3, 4)),
+                                             (-1, (2, 3, 4)), (-2, (2, 12))])
+def test_flatten_merges_the_axes_from_start_axis_on(start, expected):
+    y = t64(A).flatten(start)
+    assert y.shape == expected
+    np.testing.assert_array_equal(y.data.ravel(), A.ravel())
+
+
+def test_flatten_passes_gradcheck():
+    assert cr.gradcheck(lambda x: x.flatten(1) * np.arange(12.0), [t64(A)])
+
+
+# --------------------------------------------------------------- indexing
+BASIC_KEYS = {
+    "int": 1,
+    "negative int": -1,
+    "slice": slice(1, None),
+    "step slice": (slice(None), slice(None, None, 2)),
+    "negative step": (slice(None), slice(None, None, -1)),
+    "int and slice": (0, slice(0, 2)),
+    "ellipsis": (Ellipsis, 1),
+    "newaxis": (None, 0),
+    "scalar element": (1, 2, 3),
+    "boolean mask": A > 10.0,
+    "boolean rows": np.array([True, False]),
+}
+
+
+@pytest.mark.parametrize("key", list(BASIC_KEYS.values()), ids=list(BASIC_KEYS))
+def test_basic_indexing_matches_numpy_and_passes_gradcheck(key):
+    y = t64(A)[key]
+    np.testing.assert_array_equal(y.data, A[key])
+    w = np.arange(A[key].size, dtype=float).reshape(A[key].shape)
+    assert cr.gradcheck(lambda x: x[key] * w, [t64(A)])
+
+
+INT_ARRAY_KEYS = {
+    "repeated rows": np.array([0, 1, 0, 0]),
+    "list": [1, 1, 0],
+    "2-d index array": np.array([[0, 1], [1, 1]]),
+    "pairs with repeats": (np.array([0, 0, 1, 0]), np.array([2, 2, 1, 2])),
+    "slice then array": (slice(None), np.array([2, 0, 2])),
+    "array, slice, array": (np.array([1, 1]), slice(None), np.array([3, 3])),
+    "negative indices": np.array([-1, -1, 0]),
+}
+
+
+@pytest.mark.parametrize("key", list(INT_ARRAY_KEYS.values()), ids=list(INT_ARRAY_KEYS))
+def test_integer_array_indexing_matches_numpy_and_passes_gradcheck(key):
+    y = t64(A)[key]
+    np.testing.assert_array_equal(y.data, A[key])
+    w = np.arange(A[key].size, dtype=float).reshape(A[key].shape)
+    assert cr.gradcheck(lambda x: x[key] * w, [t64(A)])
+
+
+def test_repeated_indices_accumulate_their_gradients_like_np_add_at():
+    x = t64(np.zeros(4))
+    x[np.array([1, 1, 1, 3])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 3.0, 0.0, 1.0])
+
+
+def test_a_tensor_of_indices_can_index():
+    x = t64(np.arange(5.0))
+    idx = cr.tensor([4, 4, 0])  # float32 by default: whole numbers used as indices
+    y = x[idx]
+    np.testing.assert_array_equal(y.data, [4.0, 4.0, 0.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 0.0, 0.0, 2.0])
+
+
+def test_indexing_gradient_has_the_dtype_of_the_source():
+    x = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    x[np.array([0, 0])].sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [[2, 2], [0, 0], [0, 0]])
+
+
+# --------------------------------------------------------------- errors
+def test_reshape_to_a_wrong_size_raises_shape_error_naming_both_shapes():
+    with pytest.raises(cr.ShapeError, match=r"\(2, 3, 4\).*\(5, 5\)"):
+        t64(A).reshape(5, 5)
+
+
+def test_transpose_with_a_non_permutation_raises_shape_error():
+    with pytest.raises(cr.ShapeError, match="permutation"):
+        t64(A).transpose(0, 0, 1)
+
+
+def test_transpose_with_too_few_axes_raises_shape_error():
+    with pytest.raises(cr.ShapeError, match="permutation"):
+        t64(A).transpose(1, 0)
+
+
+@pytest.mark.parametrize("key", [5, (0, 3), np.array([0, 7]), (0, 0, 4)])
+def test_an_index_out_of_range_raises_shape_error_naming_the_shape(key):
+    with pytest.raises(cr.ShapeError, match=r"\(2, 3, 4\)"):
+        t64(A)[key]
+
+
+def test_flatten_start_axis_out_of_range_raises_shape_error():
+    with pytest.raises(cr.ShapeError, match="start_axis"):
+        t64(A).flatten(3)
