@@ -331,8 +331,10 @@ def _flat_index(tensor: Tensor, index: Any) -> int:
                               f"{size} elements (shape {tensor.shape})")
         return int(index)
     try:
+        if isinstance(index, str):
+            raise TypeError
         idx = tuple(int(i) for i in index)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ConfigError(f"explain: index must be a tuple of ints, an int or None; got "
                           f"{index!r}") from None
     if len(idx) != tensor.ndim or any(not -n <= i < n for i, n in zip(idx, tensor.shape)):
@@ -567,3 +569,20 @@ def parse_weight(spec: str) -> tuple[str, tuple[int, ...]]:
         raise ConfigError(f"cannot read the weight {spec!r}; write it like W1[0,1] or b2[0]")
     idx = tuple(int(p) for p in m.group(2).split(",") if p.strip()) if m.group(2) else ()
     return m.group(1), idx
+
+
+# ----------------------------------------------------------------------------- cr.explain
+# ``cr.explain`` is this module's ``explain`` function, loaded lazily by chainrule/__init__.
+# But importing the submodule (``from chainrule.explain import TinyNetwork``) makes Python set
+# the package attribute ``chainrule.explain`` to the *module*, shadowing the function. Making
+# the module callable keeps ``cr.explain(loss, w)`` working whichever happened first.
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Explanation:
+        return explain(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
