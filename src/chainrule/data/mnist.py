@@ -14,12 +14,9 @@ cache), through a temporary file, checks the SHA-256 and renames atomically.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +167,8 @@ def _progress(total: int | None, label: str, enabled: bool | None) -> Iterator:
 
 def _fetch(url: str, target: Path, expected: str | None, progress: bool | None) -> Path:
     """Download ``url`` to ``target`` via a temporary file in the same folder; verify sha256."""
+    import urllib.request  # lazily: only downloads need the network stack
+
     req = urllib.request.Request(url, headers={"User-Agent": "chainrule"})
     with urllib.request.urlopen(req, timeout=DOWNLOAD_TIMEOUT) as resp:
         length = resp.headers.get("Content-Length")
@@ -221,6 +220,9 @@ def download(
     match is never kept. Raises ``DownloadError`` naming the file, and for a mismatch the
     expected and actual digests, when no mirror delivers it. Returns the paths.
     """
+    import http.client
+    import urllib.error
+
     if isinstance(mirrors, str):
         mirrors = [mirrors]
     if not mirrors:
