@@ -1,0 +1,94 @@
+"""The ``chainrule`` command: ``chainrule train``, ``evaluate``, ``predict``, ``playground`` ...
+
+Each subcommand lives in its own module under ``chainrule.commands`` (see that package's
+docstring for the protocol); this file only assembles them and turns errors into one line:
+
+* a bad argument (argparse) or any ``ChainruleError``/``OSError`` -> ``chainrule: error: ...``
+  on stderr, exit status 2, never a traceback;
+* Ctrl-C -> exit status 130 (``train`` first says how to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+from typing import Sequence
+
+from . import __version__
+from .errors import ChainruleError
+
+#: Subcommand modules in the order ``chainrule -h`` lists them; missing ones are skipped,
+#: so each engineer's command appears as soon as its file exists.
+COMMAND_MODULES = ("train", "evaluate", "predict", "playground", "explain", "graph", "plot")
+
+
+def one_line(message: object) -> str:
+    """Squash a message onto one line (error output must be a single line)."""
+    return " ".join(str(message).split())
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``chainrule: error: ...``) and exit 2."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        prog = self.prog.split()[0] if self.prog else "chainrule"
+        self.exit(2, f"{prog}: error: {one_line(message)} (see '{self.prog} -h')\n")
+
+
+def load_commands() -> list[ModuleType]:
+    """Import the subcommand modules that exist. Only the absence of the module itself is
+    tolerated; an ImportError inside an existing module is a bug and propagates."""
+    mods = []
+    for name in COMMAND_MODULES:
+        modname = f"chainrule.commands.{name}"
+        try:
+            mods.append(importlib.import_module(modname))
+        except ModuleNotFoundError as e:
+            if e.name != modname:
+                raise
+    return mods
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="chainrule",
+        description="Train, evaluate and explore neural networks built on chainrule's own backpropagation.",
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for mod in load_commands():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # -h, --version (0) or a usage error (2), already printed
+        return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 2)
+    if getattr(args, "_run", None) is None:
+        names = ", ".join(a.dest for a in parser._subparsers._group_actions[0]._choices_actions)  # type: ignore[union-attr]
+        print(f"chainrule: error: choose a command: {names} (see 'chainrule -h')", file=sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except ChainruleError as e:
+        print(f"chainrule: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # unreadable file, permission denied, disk full ...
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"chainrule: error: {where}{one_line(e.strerror or e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Pieces shared by the ``train``, ``evaluate`` and ``predict`` subcommands.
+
+Argument types here raise ``argparse.ArgumentTypeError`` so a bad value becomes argparse's
+one-line usage error (exit 2) before any work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import Any
+
+DATASET_CHOICES = ("iris", "digits", "mnist", "fashion-mnist", "circle", "xor", "gauss", "spiral", "moons")
+
+
+# ----------------------------------------------------------------------------- argument types
+def _number(text: str, kind: type) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    v = _number(text, int)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    v = _number(text, int)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    v = _number(text, float)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return v
+
+
+def nonneg_float(text: str) -> float:
+    v = _number(text, float)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return v
+
+
+def fraction(text: str) -> float:
+    """A probability-like value in [0, 1)."""
+    v = _number(text, float)
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return v
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``"256,256"`` -> (256, 256); ``""`` or ``"none"`` -> () (a linear model)."""
+    if text.strip().lower() in ("", "none", "0"):
+        return ()
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 256,128, got {text!r}")
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def dataset_name(text: str) -> str:
+    key = text.strip().lower().replace("_", "-")
+    if key == "fashionmnist":
+        key = "fashion-mnist"
+    if key not in DATASET_CHOICES:
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose one of: {', '.join(DATASET_CHOICES)} "
+                                         "(or use --csv PATH for your own table)")
+    return key
+
+
+def existing_file(text: str) -> str:
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a directory, expected a file")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such directory: {text}")
+    return text
+
+
+# ----------------------------------------------------------------------------- data
+def add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | None) -> None:
+    """``--dataset``/``--csv``/``--target``/``--task``/``--data-dir``/``--download``."""
+    g = parser.add_argument_group("data")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--dataset", type=dataset_name, default=None, metavar="NAME",
+                     help=f"one of {', '.join(DATASET_CHOICES)}" + (f" (default: {default_dataset})"
+                                                                   if default_dataset else ""))
+    src.add_argument("--csv", type=existing_file, default=None, metavar="PATH",
+                     help="your own table (header row; numeric and text columns)")
+    g.add_argument("--target", default=None, metavar="COL",
+                   help="the --csv column to predict (default: the last column)")
+    g.add_argument("--task", choices=("classification", "regression"), default=None,
+                   help="for --csv: override the guess made from the target column")
+    g.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="where the MNIST / Fashion-MNIST files are (or go, with --download)")
+    g.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing")
+
+
+def load_data(args: argparse.Namespace, default_dataset: str | None) -> Any:
+    """The ``DatasetSplits`` the data arguments ask for.
+
+    The train/test split is each loader's fixed default (seed 0), independent of ``--seed``,
+    so ``chainrule evaluate`` later sees the same test set the model was never trained on.
+    """
+    from ..data import csv, load_dataset
+    from ..errors import ConfigError
+
+    if args.csv is not None:
+        return csv(args.csv, target=_target(args.target), task=args.task)
+    if args.target is not None or args.task is not None:
+        raise ConfigError("--target and --task apply only to --csv")
+    name = args.dataset or default_dataset
+    if name is None:
+        raise ConfigError("give the data to use: --dataset NAME or --csv PATH")
+    if args.data_dir is not None and not args.download and not os.path.isdir(args.data_dir):
+        raise ConfigError(f"--data-dir {args.data_dir}: no such directory (add --download to create it and "
+                          "fetch the files)")
+    if name in ("mnist", "fashion-mnist"):
+        return load_dataset(name, data_dir=args.data_dir, download=args.download)
+    return load_dataset(name)
+
+
+def _target(text: str | None) -> str | None:
+    """The target column name (None: the table's last column)."""
+    return text
+
+
+__all__ = ["positive_int", "nonneg_int", "positive_float", "nonneg_float", "fraction", "hidden_sizes",
+           "dataset_name", "existing_file", "existing_dir", "add_data_arguments", "load_data", "DATASET_CHOICES"]

@@ -1,0 +1,223 @@
+"""``chainrule train``: train a network on a data set and report its test score.
+
+With no arguments it trains an MLP on the bundled 8x8 digits (no network needed) in a few
+seconds. Every choice has a flag; what is not given comes from the data set's recipe
+(``chainrule.training.recipes``). With ``--out DIR`` the run writes ``model.safetensors``,
+``history.csv``, ``metrics.json`` and, after every epoch, ``checkpoint.safetensors``, which
+``--resume`` continues from.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from typing import Any
+
+from ._common import (
+    add_data_arguments,
+    fraction,
+    hidden_sizes,
+    load_data,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
+
+NAME = "train"
+HELP = "train a network (default: an MLP on the bundled digits) and report test accuracy"
+DESCRIPTION = """Train a network and report its test score.
+
+examples:
+  chainrule train                                   # MLP on the bundled digits, ~5 s
+  chainrule train --dataset iris --epochs 50
+  chainrule train --dataset mnist --data-dir ../shared/data/mnist --epochs 10 --out run
+  chainrule train --csv houses.csv --target price --hidden 64,64 --out run
+  chainrule train --out run --resume                # continue an interrupted run
+"""
+
+DEFAULT_DATASET = "digits"
+CHECKPOINT = "checkpoint.safetensors"
+MODEL = "model.safetensors"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_arguments(parser, DEFAULT_DATASET)
+    m = parser.add_argument_group("model (defaults come from the data set's recipe)")
+    m.add_argument("--model", choices=("mlp", "cnn"), default=None, help="network type (default: mlp)")
+    m.add_argument("--hidden", type=hidden_sizes, default=None, metavar="W1,W2",
+                   help="hidden layer widths, e.g. 256,256 ('none': no hidden layer)")
+    m.add_argument("--activation", choices=("relu", "leaky_relu", "tanh", "sigmoid", "gelu"), default=None)
+    m.add_argument("--dropout", type=fraction, default=None, metavar="P", help="dropout after each hidden layer")
+    o = parser.add_argument_group("optimisation")
+    o.add_argument("--optimizer", choices=("sgd", "momentum", "rmsprop", "adam", "adamw"), default=None)
+    o.add_argument("--lr", type=positive_float, default=None, help="learning rate")
+    o.add_argument("--weight-decay", type=nonneg_float, default=None, metavar="WD")
+    o.add_argument("--schedule", choices=("none", "cosine", "step"), default=None,
+                   help="learning-rate schedule over the epochs")
+    o.add_argument("--batch-size", type=positive_int, default=None, metavar="N")
+    o.add_argument("--epochs", type=positive_int, default=None, metavar="N")
+    o.add_argument("--early-stopping", type=positive_int, default=None, metavar="N",
+                   help="stop when the validation loss has not improved for N epochs; keep the best weights")
+    o.add_argument("--stop-at", type=positive_float, default=None, metavar="ACC",
+                   help="stop once the validation accuracy reaches ACC (e.g. 0.98)")
+    o.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="MAX",
+                   help="scale gradients so their global L2 norm is at most MAX")
+    o.add_argument("--val-fraction", type=fraction, default=None, metavar="F",
+                   help="part of the training data held out for validation (default 0.1; 0: none)")
+    o.add_argument("--seed", type=nonneg_int, default=0, help="random seed for initialisation, shuffling "
+                   "and dropout (default 0)")
+    r = parser.add_argument_group("output")
+    r.add_argument("--out", default=None, metavar="DIR",
+                   help="write model.safetensors, history.csv, metrics.json and a checkpoint here")
+    r.add_argument("--resume", action="store_true",
+                   help="continue from DIR/checkpoint.safetensors (same other arguments)")
+    r.add_argument("--quiet", action="store_true", help="no progress output, only the final result")
+
+
+def _resume_command() -> str:
+    argv = [a for a in sys.argv[1:] if a != "--resume"] if sys.argv[1:2] == ["train"] else ["train", "..."]
+    return "chainrule " + " ".join(shlex.quote(a) for a in argv) + " --resume"
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.data import TensorDataset, random_split
+    from chainrule.errors import ConfigError
+    from chainrule.training import (
+        CSVLogger, EarlyStopping, StopAtTarget, TrainingDiverged, TrainingInterrupted, confusion_matrix,
+        evaluate, fit, predict,
+    )
+    from chainrule.training.recipes import (
+        DEFAULT_LR, build_cnn, build_mlp, build_optimizer, build_scheduler, recipe_for,
+    )
+
+    t_start = time.perf_counter()
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs --out DIR (the folder holding checkpoint.safetensors)")
+    ckpt = os.path.join(args.out, CHECKPOINT) if args.out else None
+    if args.resume and not os.path.isfile(ckpt):
+        raise ConfigError(f"--resume: no checkpoint at {ckpt}; start the run without --resume")
+
+    ds = load_data(args, DEFAULT_DATASET)
+    recipe = recipe_for("csv" if args.csv else ds.name)
+    lr = args.lr
+    if lr is None and args.optimizer is not None and args.optimizer != recipe.optimizer:
+        lr = DEFAULT_LR[args.optimizer]
+    recipe = recipe.replace(model=args.model, hidden=args.hidden, activation=args.activation, dropout=args.dropout,
+                            optimizer=args.optimizer, lr=lr, weight_decay=args.weight_decay, schedule=args.schedule,
+                            batch_size=args.batch_size, epochs=args.epochs, early_stopping=args.early_stopping,
+                            clip_grad_norm=args.clip_grad_norm, val_fraction=args.val_fraction)
+    regression = ds.task == "regression"
+    if regression and args.stop_at is not None:
+        raise ConfigError("--stop-at watches validation accuracy; it does not apply to regression")
+
+    # --- data: train / validation / test, regression targets standardised for training
+    cr.manual_seed(args.seed)
+    x_train, y_train = ds.train.arrays
+    x_test, y_test = ds.test.arrays
+    y_mean, y_std = 0.0, 1.0
+    if regression:
+        y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
+        y_train = ((y_train - y_mean) / y_std).astype(np.float32)
+    train_set = TensorDataset(x_train, y_train)
+    val_set = None
+    if recipe.val_fraction > 0 and len(train_set) >= 10:
+        train_set, val_set = random_split(train_set, [1 - recipe.val_fraction, recipe.val_fraction], seed=args.seed)
+
+    # --- model, loss, optimizer
+    if recipe.model == "cnn":
+        if ds.image_shape is None:
+            raise ConfigError(f"--model cnn needs image data; {ds.name} has no image shape (use --model mlp)")
+        model = build_cnn(ds.image_shape, recipe.channels, recipe.hidden, ds.output_size, recipe.activation,
+                          recipe.dropout)
+    else:
+        model = build_mlp(ds.num_features, recipe.hidden, ds.output_size, recipe.activation, recipe.dropout)
+    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+    optimizer = build_optimizer(recipe.optimizer, model.parameters(), recipe.lr, recipe.weight_decay)
+    scheduler = build_scheduler(recipe.schedule, optimizer, recipe.epochs)
+    metrics = ("r2",) if regression else ("accuracy",)
+
+    callbacks: list[Any] = []
+    if recipe.early_stopping:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=recipe.early_stopping, restore_best=True))
+    if args.stop_at is not None:
+        callbacks.append(StopAtTarget(args.stop_at, monitor="val_accuracy" if val_set is not None else "accuracy"))
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        callbacks.append(CSVLogger(os.path.join(args.out, "history.csv")))
+
+    arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
+    say(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
+        f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
+        f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs")
+
+    # --- train
+    t_fit = time.perf_counter()
+    try:
+        history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
+                      batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
+                      clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
+                      checkpoint=ckpt, resume=args.resume)
+    except TrainingDiverged as e:
+        kept = (f"; the checkpoint in {args.out} keeps the last good epoch" if ckpt and os.path.exists(ckpt)
+                else "")
+        print(f"chainrule: error: {e}{kept}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as e:
+        if e.checkpoint:
+            print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command()}",
+                  file=sys.stderr)
+        elif args.out is None:
+            print("interrupted; nothing was saved (give --out DIR to keep a checkpoint you can --resume)",
+                  file=sys.stderr)
+        else:
+            print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
+        return 130
+    train_seconds = time.perf_counter() - t_fit
+
+    # --- test
+    results: dict[str, Any] = {"dataset": ds.name, "task": ds.task}
+    if regression:
+        pred = predict(model, x_test, probabilities=False) * y_std + y_mean
+        err = pred.reshape(y_test.shape).astype(np.float64) - y_test
+        mse = float(np.mean(err ** 2))
+        ss_tot = float(np.sum((y_test - y_test.mean()) ** 2))
+        results.update(test_mse=mse, test_rmse=mse ** 0.5, test_mae=float(np.mean(np.abs(err))),
+                       test_r2=(1.0 - float(np.sum(err ** 2)) / ss_tot) if ss_tot > 0 else 0.0)
+        summary = (f"test R² {results['test_r2']:.4f}  RMSE {results['test_rmse']:.4g}  "
+                   f"MAE {results['test_mae']:.4g}")
+    else:
+        ev = evaluate(model, ds.test, loss_fn=loss_fn, metrics=("accuracy",))
+        probs = predict(model, x_test)
+        cm = confusion_matrix(probs, y_test, num_classes=ds.num_classes)
+        results.update(test_accuracy=ev["accuracy"], test_loss=ev["loss"], confusion_matrix=cm.tolist(),
+                       class_names=ds.class_names)
+        summary = f"test accuracy {ev['accuracy']:.4f} ({int(np.trace(cm))}/{len(y_test)})"
+    results.update(epochs=len(history), train_seconds=round(train_seconds, 3),
+                   total_seconds=round(time.perf_counter() - t_start, 3), stop_reason=history.stop_reason,
+                   best_epoch=history.best_epoch, seed=args.seed, num_parameters=model.num_parameters(),
+                   recipe=recipe.as_dict())
+
+    if args.out:
+        from chainrule.io import save
+
+        metadata = {"preprocessing": ds.preprocessing(), "recipe": recipe.as_dict(),
+                    "target_scale": {"mean": y_mean, "std": y_std} if regression else None,
+                    "test": {k: v for k, v in results.items() if k.startswith("test_")}}
+        save(model, os.path.join(args.out, MODEL), metadata=metadata)
+        history.to_csv(os.path.join(args.out, "history.csv"))
+        with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+    stop = f", {history.stop_reason}" if history.stop_reason else ""
+    where = f"; saved to {args.out}" if args.out else ""
+    print(f"{summary} after {len(history)} epochs ({train_seconds:.1f} s{stop}){where}", flush=True)
+    return 0

@@ -1,0 +1,464 @@
+"""The training loop: ``fit``, and ``evaluate``/``predict`` for trained models.
+
+One epoch of :func:`fit`, without the bookkeeping, is the loop every neural network runs::
+
+    model.train()
+    for xb, yb in train_loader:
+        optimizer.zero_grad()             # forget last batch's gradients
+        loss = loss_fn(model(xb), yb)     # forward: the graph is recorded
+        loss.backward()                   # backward: ∂loss/∂parameter for every parameter
+        clip_grad_norm_(params, max)      # optional: cap the gradient's length
+        optimizer.step()                  # move each parameter against its gradient
+
+Around it ``fit`` adds what makes training usable: validation under ``no_grad`` after each
+epoch, a History with losses, metrics and per-layer gradient norms, callbacks, a progress
+bar, a check that stops at the first NaN/Inf loss (:class:`TrainingDiverged`), and an
+optional resumable checkpoint written atomically after every epoch (``checkpoint=path``).
+A run resumed from that checkpoint (``resume=True``) ends with exactly the weights an
+uninterrupted run would have, because the checkpoint holds the model, the optimizer's
+state, the scheduler and callbacks, the global RNG (dropout), and the epoch number (the
+DataLoader's shuffle is seeded per epoch).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import ChainruleError, ConfigError, ModelFileError
+from .. import rng as _rng
+from ..tensor import Tensor, no_grad, tensor
+from .callbacks import Callback, LRSchedulerCallback
+from .history import History, _jsonable
+from .metrics import RunningMetric, get_metric
+from .progress import EpochProgress
+
+
+class TrainingDiverged(ChainruleError, FloatingPointError):
+    """The loss (or a weight) became NaN or Inf: training was stopped.
+
+    Attributes: ``epoch`` (1-based), ``batch`` (1-based, or None when found in the weights
+    at the end of an epoch), ``loss``, ``lr``, and ``history`` (the epochs that finished).
+    """
+
+    def __init__(self, message: str, epoch: int, batch: int | None, loss: float, lr: float | None,
+                 history: History) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.loss, self.lr, self.history = epoch, batch, loss, lr, history
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`. ``completed_epochs`` finished; ``checkpoint`` (if any)
+    holds exactly those epochs, never a half-done one; ``history`` has their records."""
+
+    def __init__(self, completed_epochs: int, checkpoint: str | None, history: History) -> None:
+        super().__init__(f"interrupted after {completed_epochs} complete epoch(s)")
+        self.completed_epochs, self.checkpoint, self.history = completed_epochs, checkpoint, history
+
+
+class Run:
+    """What callbacks see: the objects of one training run and its progress.
+
+    Attributes: ``model``, ``loss_fn``, ``optimizer``, ``history``, ``epoch`` (0-based index
+    of the current epoch), ``epochs`` (total), ``stop_training`` (set True to stop after
+    this epoch), ``train_loader``, ``val_loader``, ``params`` (fit's arguments).
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        self.stop_training = False
+        self.epoch = 0
+        self.__dict__.update(kw)
+
+
+# ----------------------------------------------------------------------------- data handling
+def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int | None, what: str) -> Any:
+    """A DataLoader for a DataLoader (returned as is), a Dataset, or a tuple ``(X, y)``."""
+    from ..data import DataLoader, TensorDataset
+
+    if data is None:
+        return None
+    if hasattr(data, "__iter__") and hasattr(data, "batch_size") and hasattr(data, "dataset"):
+        return data  # already a DataLoader
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        data = TensorDataset(np.asarray(getattr(data[0], "data", data[0])),
+                             np.asarray(getattr(data[1], "data", data[1])))
+    if hasattr(data, "train") and hasattr(data, "test") and not hasattr(data, "__getitem__"):
+        raise ConfigError(f"fit: {what} is a whole DatasetSplits; pass its .train (or .test) part")
+    if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise ConfigError(f"fit: {what} must be a DataLoader, a Dataset or a tuple (X, y); "
+                          f"got {type(data).__name__}")
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _split_batch(batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise ConfigError("fit: each batch must be a tuple (inputs, targets); the dataset gives "
+                          f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}")
+    return batch[0], batch[1]
+
+
+def _as_input(xb: Any) -> Tensor:
+    return xb if isinstance(xb, Tensor) else tensor(xb)
+
+
+def current_lr(optimizer: Any) -> float | None:
+    """The learning rate of the optimizer's first parameter group (None if it has none)."""
+    groups = getattr(optimizer, "param_groups", None)
+    if groups:
+        return float(groups[0]["lr"])
+    lr = getattr(optimizer, "lr", None)
+    return None if lr is None else float(lr)
+
+
+def _weight_params(model: Any) -> list[tuple[str, Tensor]]:
+    """(layer name, weight) for every parameter named ``*weight`` with 2 or more dims."""
+    out = []
+    for name, p in model.named_parameters():
+        if name.split(".")[-1] == "weight" and p.data.ndim >= 2:
+            layer = name[: -len("weight")].rstrip(".") or "weight"
+            out.append((layer, p))
+    return out
+
+
+def _finite_params(model: Any) -> bool:
+    return all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _state_arrays(model: Any) -> dict[str, np.ndarray]:
+    return {k: np.array(getattr(v, "data", v), copy=True) for k, v in model.state_dict().items()}
+
+
+def save_training_checkpoint(path: str, run: Run) -> None:
+    """Write everything a resumed run needs, atomically (via ``chainrule.io.save_checkpoint``)."""
+    from ..io import save_checkpoint
+
+    extra: dict[str, Any] = {
+        "history": run.history.state_dict(),
+        "callbacks": [cb.state_dict() for cb in run.callbacks],
+        "loader_epoch": getattr(run.train_loader, "epoch", None),
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for i, cb in enumerate(run.callbacks):  # EarlyStopping's best weights
+        best = getattr(cb, "best_weights", None)
+        if best:
+            arrays.update({f"callback{i}/{k}": v for k, v in best.items()})
+    save_checkpoint(path, model=run.model, optimizer=run.optimizer, epoch=run.history_epochs,
+                    rng_state=_rng.get_state(), extra=_jsonable(extra), arrays=arrays)
+
+
+def load_training_checkpoint(path: str, run: Run) -> int:
+    """Restore a checkpoint written by :func:`save_training_checkpoint`; returns the number
+    of completed epochs stored in it."""
+    from ..io import load_checkpoint
+
+    ck = load_checkpoint(path, model=run.model, optimizer=run.optimizer)
+    epoch = int(ck["epoch"])
+    if ck.get("rng_state") is not None:
+        _rng.set_state(ck["rng_state"])
+    extra = ck.get("extra") or {}
+    run.history.load_state_dict(extra.get("history", {}))
+    states = extra.get("callbacks", [])
+    if len(states) != len(run.callbacks):
+        raise ModelFileError(f"{path}: checkpoint has state for {len(states)} callbacks but this run has "
+                             f"{len(run.callbacks)}; resume with the same options as the original run")
+    arrays = ck.get("arrays") or {}
+    for i, (cb, st) in enumerate(zip(run.callbacks, states)):
+        cb.load_state_dict(st)
+        prefix = f"callback{i}/"
+        best = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        if best and hasattr(cb, "best_weights"):
+            cb.best_weights = best
+    return epoch
+
+
+# ----------------------------------------------------------------------------- fit
+def fit(
+    model: Any,
+    loss_fn: Callable[[Tensor, Any], Tensor],
+    optimizer: Any,
+    train: Any,
+    val: Any = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    callbacks: Sequence[Callback] = (),
+    metrics: Sequence[str | RunningMetric] = ("accuracy",),
+    shuffle: bool = True,
+    seed: int | None = None,
+    clip_grad_norm: float | None = None,
+    progress: bool = True,
+    start_epoch: int = 0,
+    scheduler: Any = None,
+    diagnostics: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    stream: Any = None,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs and return the :class:`History`.
+
+    Args:
+        model: a ``chainrule.nn.Module`` mapping an input batch to outputs (logits ``(B, C)``
+            for classification, ``(B, K)`` for regression).
+        loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor`` (``nn.CrossEntropyLoss()``,
+            ``F.mse_loss`` ...), averaged over the batch.
+        optimizer: a ``chainrule.optim`` optimizer over ``model.parameters()``.
+        train, val: a DataLoader, a Dataset or a tuple ``(X, y)`` of arrays. Datasets and
+            tuples are batched by ``batch_size``; ``val`` (optional) is evaluated after each
+            epoch under ``no_grad`` in eval mode.
+        epochs: train until this many epochs are complete (counting resumed ones).
+        metrics: names (``accuracy mse mae r2``) computed on train (running, over the epoch's
+            batches, in train mode) and val data.
+        shuffle, seed: shuffle the training data each epoch; with ``seed`` epoch k uses
+            ``default_rng((seed, k))`` so runs and resumed runs repeat exactly.
+        clip_grad_norm: if given, scale the gradients so their global L2 norm is at most this.
+        progress: show a bar per epoch (only on a terminal) and one summary line per epoch.
+        start_epoch: number of epochs already done (for a model trained before); the epoch
+            numbers in the History continue from it. Set automatically by ``resume``.
+        scheduler: a learning-rate scheduler stepped once per epoch (ReduceLROnPlateau with
+            ``val_loss``, or ``loss`` when there is no validation data).
+        diagnostics: add ``chainrule.training.diagnostics.Diagnostics()`` (warnings about
+            vanishing/exploding gradients, divergence, overfitting) when that module exists.
+        checkpoint: path of a resumable checkpoint written atomically after every epoch.
+        resume: if ``checkpoint`` exists, restore it first and continue from its epoch.
+        stream: where the progress bar and epoch lines go (default ``sys.stderr`` for the
+            bar, ``sys.stdout`` for lines).
+
+    Raises:
+        TrainingDiverged: the loss or the weights became NaN/Inf; the checkpoint (if any)
+            keeps the last good epoch.
+        TrainingInterrupted: Ctrl-C; the checkpoint keeps the last complete epoch.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ConfigError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    if clip_grad_norm is not None and not clip_grad_norm > 0:
+        raise ConfigError(f"fit: clip_grad_norm must be positive, got {clip_grad_norm!r}")
+    if resume and checkpoint is None:
+        raise ConfigError("fit: resume=True needs checkpoint=<path>")
+
+    train_loader = _as_loader(train, batch_size, shuffle, seed, "train")
+    val_loader = _as_loader(val, max(int(batch_size), 256), False, None, "val")
+    metric_objs = [get_metric(m) for m in metrics]
+    val_metric_objs = [get_metric(m.name if isinstance(m, RunningMetric) else m) for m in metrics]
+    params = list(model.parameters())
+    weights = _weight_params(model)
+
+    cbs: list[Callback] = list(callbacks)
+    if scheduler is not None:
+        cbs.append(LRSchedulerCallback(scheduler))
+    if diagnostics and not any(type(c).__name__ == "Diagnostics" for c in cbs):
+        try:
+            from .diagnostics import Diagnostics  # written by the learning-aids work
+        except ImportError:
+            Diagnostics = None  # type: ignore[assignment]
+        if Diagnostics is not None:
+            cbs.append(Diagnostics())
+
+    history = History()
+    history.params = {"epochs": int(epochs), "batch_size": int(batch_size), "seed": seed,
+                      "clip_grad_norm": clip_grad_norm, "metrics": [m.name for m in metric_objs]}
+    run = Run(model=model, loss_fn=loss_fn, optimizer=optimizer, history=history, epochs=int(epochs),
+              callbacks=cbs, train_loader=train_loader, val_loader=val_loader, params=history.params)
+    ckpt = None if checkpoint is None else os.fspath(checkpoint)
+    if resume and ckpt is not None and os.path.exists(ckpt):
+        start_epoch = load_training_checkpoint(ckpt, run)
+        if history.stop_reason in ("early stopping", "target reached"):
+            start_epoch = int(epochs)  # that run had already finished; just end it again
+    run.history_epochs = int(start_epoch)
+    out = stream if stream is not None else sys.stdout
+
+    clip = None
+    if clip_grad_norm is not None:
+        from ..optim import clip_grad_norm_ as clip
+
+    for cb in cbs:
+        cb.on_train_begin(run)
+    try:
+        for epoch in range(int(start_epoch), int(epochs)):
+            run.epoch = epoch
+            if hasattr(train_loader, "set_epoch"):
+                train_loader.set_epoch(epoch)  # the shuffle of epoch k depends only on (seed, k)
+            for cb in cbs:
+                cb.on_epoch_begin(run, epoch)
+            record = _train_one_epoch(run, epoch, metric_objs, weights, params, clip, clip_grad_norm, progress)
+            if val_loader is not None:
+                record.update({f"val_{k}": v for k, v in
+                               _evaluate_loader(model, val_loader, loss_fn, val_metric_objs).items()})
+            if not _finite_params(model):
+                _diverged(run, epoch, None, record["loss"])
+            history.append(record)
+            run.history_epochs = epoch + 1
+            for cb in cbs:
+                cb.on_epoch_end(run, epoch, history.epochs[-1])
+            if progress:
+                print(_epoch_line(history.epochs[-1], int(epochs)), file=out, flush=True)
+            if ckpt is not None:
+                save_training_checkpoint(ckpt, run)  # atomic: the file is always a whole epoch
+            if run.stop_training:
+                break
+    except KeyboardInterrupt:
+        history.stop_reason = "interrupted"
+        raise TrainingInterrupted(run.history_epochs, ckpt if ckpt and os.path.exists(ckpt) else None,
+                                  history) from None
+    except TrainingDiverged:
+        for cb in cbs:
+            cb.on_train_end(run)
+        raise
+    for cb in cbs:
+        cb.on_train_end(run)
+    return history
+
+
+def _diverged(run: Run, epoch: int, batch: int | None, loss: float) -> None:
+    lr = current_lr(run.optimizer)
+    where = f"epoch {epoch + 1} batch {batch}" if batch is not None else f"the end of epoch {epoch + 1}"
+    what = "loss" if batch is not None else "weights"
+    value = "NaN" if math.isnan(loss) else ("Inf" if math.isinf(loss) else "NaN/Inf")
+    hint = ""
+    if lr is not None:
+        hint = f": the learning rate {lr:g} is probably too high; try {lr / 10:g} or lower"
+        if lr > 0.01:
+            hint += " (0.001 is a safe start for adam)"
+    run.history.stop_reason = "diverged"
+    raise TrainingDiverged(f"{what} became {value} at {where}{hint}", epoch + 1, batch, loss, lr, run.history)
+
+
+def _train_one_epoch(run: Run, epoch: int, metric_objs: list[RunningMetric], weights: list[tuple[str, Tensor]],
+                     params: list[Tensor], clip: Any, clip_grad_norm: float | None, progress: bool) -> dict[str, Any]:
+    """One pass over the training data; returns the epoch's History record (without val)."""
+    model, loss_fn, optimizer, loader = run.model, run.loss_fn, run.optimizer, run.train_loader
+    for m in metric_objs:
+        m.reset()
+    total = len(loader) if hasattr(loader, "__len__") else None
+    bar = EpochProgress(total, f"epoch {epoch + 1}/{run.epochs}", enabled=progress)
+    lr = current_lr(optimizer)
+    grad_sums = {name: 0.0 for name, _ in weights}
+    loss_sum, seen, n_batches = 0.0, 0, 0
+    t0 = time.perf_counter()
+    model.train()
+    try:
+        for batch_idx, batch in enumerate(loader):
+            xb, yb = _split_batch(batch)
+            optimizer.zero_grad()
+            out = model(_as_input(xb))
+            loss = loss_fn(out, yb)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):
+                _diverged(run, epoch, batch_idx + 1, loss_value)
+            loss.backward()
+            for name, w in weights:  # per-layer gradient size, before clipping
+                if w.grad is not None:
+                    g = w.grad.ravel()
+                    grad_sums[name] += math.sqrt(float(np.dot(g, g)))
+            if clip is not None:
+                clip(params, clip_grad_norm)
+            optimizer.step()
+
+            n = len(yb)
+            loss_sum += loss_value * n
+            seen += n
+            n_batches += 1
+            for m in metric_objs:
+                m.update(out.data, yb)
+            for cb in run.callbacks:
+                cb.on_batch_end(run, batch_idx, loss_value)
+            if bar.active:
+                shown = {"loss": loss_sum / seen}
+                if metric_objs:
+                    shown[metric_objs[0].name] = metric_objs[0].compute()
+                bar.update(1, **shown)
+    finally:
+        bar.close()
+    record: dict[str, Any] = {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1)}
+    for m in metric_objs:
+        record[m.name] = m.compute()
+    record["lr"] = lr
+    record["seconds"] = time.perf_counter() - t0
+    record["grad_norms"] = {name: s / max(n_batches, 1) for name, s in grad_sums.items()}
+    return record
+
+
+def _epoch_line(rec: dict[str, Any], epochs: int) -> str:
+    parts = [f"epoch {rec['epoch']}/{epochs}"]
+    for k in ("loss", "accuracy", "mse", "mae", "r2", "val_loss", "val_accuracy", "val_mse", "val_mae", "val_r2"):
+        if k in rec:
+            parts.append(f"{k} {rec[k]:.4f}")
+    parts.append(f"{rec['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+# ----------------------------------------------------------------------------- evaluate / predict
+def _evaluate_loader(model: Any, loader: Any, loss_fn: Any, metric_objs: list[RunningMetric]) -> dict[str, float]:
+    for m in metric_objs:
+        m.reset()
+    was_training = getattr(model, "training", True)
+    model.eval()
+    loss_sum, seen = 0.0, 0
+    try:
+        with no_grad():
+            for batch in loader:
+                xb, yb = _split_batch(batch)
+                out = model(_as_input(xb))
+                if loss_fn is not None:
+                    loss_sum += float(loss_fn(out, yb).item()) * len(yb)
+                seen += len(yb)
+                for m in metric_objs:
+                    m.update(out.data, yb)
+    finally:
+        if was_training:
+            model.train()
+    result: dict[str, float] = {}
+    if loss_fn is not None:
+        result["loss"] = loss_sum / max(seen, 1)
+    for m in metric_objs:
+        result[m.name] = m.compute()
+    return result
+
+
+def evaluate(model: Any, data: Any, loss_fn: Any = None, metrics: Sequence[str | RunningMetric] = ("accuracy",),
+             batch_size: int = 256) -> dict[str, float]:
+    """Loss (when ``loss_fn`` is given) and metrics of ``model`` on ``data``, in eval mode.
+
+    ``data`` is a DataLoader, Dataset or tuple ``(X, y)``. Returns e.g.
+    ``{"loss": 0.08, "accuracy": 0.975}``.
+    """
+    loader = _as_loader(data, batch_size, False, None, "data")
+    return _evaluate_loader(model, loader, loss_fn, [get_metric(m) for m in metrics])
+
+
+def predict(model: Any, X: Any, batch_size: int = 256, probabilities: bool | None = None) -> np.ndarray:
+    """The model's outputs for inputs ``X`` (``(N, ...)``), computed in eval mode in batches.
+
+    ``probabilities``: apply a softmax over the last axis. ``None`` (default) decides from
+    the output: outputs with 2 or more columns are treated as class scores and become
+    probabilities ``(N, C)`` summing to 1; a single column (regression) is returned as is.
+    """
+    from ..ops.activation import softmax
+
+    x = np.asarray(getattr(X, "data", X))
+    if x.ndim == 0:
+        raise ConfigError(f"predict: X must have a first (example) axis, got a scalar")
+    was_training = getattr(model, "training", True)
+    model.eval()
+    outs = []
+    try:
+        with no_grad():
+            for start in range(0, x.shape[0], batch_size):
+                out = model(tensor(x[start:start + batch_size]))
+                use_softmax = probabilities if probabilities is not None else (out.ndim == 2 and out.shape[1] >= 2)
+                outs.append((softmax(out, axis=-1) if use_softmax else out).data)
+    finally:
+        if was_training:
+            model.train()
+    if not outs:
+        return np.zeros((0,), np.float32)
+    return np.concatenate(outs, axis=0)
+
+
+__all__ = ["fit", "evaluate", "predict", "Run", "TrainingDiverged", "TrainingInterrupted", "current_lr",
+           "save_training_checkpoint", "load_training_checkpoint"]

@@ -1,0 +1,167 @@
+"""Recipes: a sensible model and set of hyperparameters for each data set.
+
+``chainrule train --dataset X`` starts from ``recipe_for(X)`` and lets flags override any
+field. The numbers are ones that were measured to work (see the README's table):
+
+* digits: MLP 64-128-10, ReLU, Adam 1e-3, batch 32, 30 epochs  -> about 97 % test accuracy
+* iris: MLP 4-16-3, Adam 1e-2, batch 16, 100 epochs            -> 96-100 %
+* mnist: MLP 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3, batch 128, cosine decay of the
+  learning rate over 10 epochs                                 -> about 98.3 %
+* the 2-D toys: MLP 2-16-16-2, tanh, Adam 1e-2, 100 epochs
+* CSV tables: MLP with hidden 64,64, Adam 1e-3, 100 epochs (regression: MSE loss on
+  standardised targets, reported in the original units).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..errors import ConfigError
+
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
+SCHEDULES = ("none", "cosine", "step")
+#: learning rate used when ``--optimizer`` differs from the recipe's and ``--lr`` is not given
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+
+
+@dataclass
+class Recipe:
+    """Everything ``chainrule train`` needs besides the data."""
+
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (128,)
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 30
+    schedule: str = "none"
+    val_fraction: float = 0.1
+    clip_grad_norm: float | None = None
+    early_stopping: int | None = None
+    channels: tuple[int, ...] = (16, 32)  # CNN only
+
+    def replace(self, **changes: Any) -> "Recipe":
+        """A copy with the fields in ``changes`` set (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["channels"] = list(self.channels)
+        return d
+
+
+RECIPES: dict[str, Recipe] = {
+    "digits": Recipe(hidden=(128,), lr=1e-3, batch_size=32, epochs=30),
+    "iris": Recipe(hidden=(16,), lr=1e-2, batch_size=16, epochs=100),
+    "mnist": Recipe(hidden=(512, 256), dropout=0.2, lr=1e-3, batch_size=128, epochs=10, schedule="cosine",
+                    val_fraction=1 / 12),
+    "fashion-mnist": Recipe(hidden=(512, 256), dropout=0.2, lr=1e-3, batch_size=128, epochs=10,
+                            schedule="cosine", val_fraction=1 / 12),
+    "toy2d": Recipe(hidden=(16, 16), activation="tanh", lr=1e-2, batch_size=32, epochs=100),
+    "csv": Recipe(hidden=(64, 64), lr=1e-3, batch_size=32, epochs=100),
+}
+
+
+def recipe_for(name: str) -> Recipe:
+    """The recipe for a data set name (``digits``, ``mnist``, ``circle`` ...; CSV files: ``csv``)."""
+    from ..data import TOY2D_NAMES
+
+    key = name.lower().replace("_", "-")
+    if key in TOY2D_NAMES:
+        key = "toy2d"
+    return dataclasses.replace(RECIPES.get(key, RECIPES["csv"]))
+
+
+# ----------------------------------------------------------------------------- building
+def activation_layer(name: str) -> Any:
+    from .. import nn
+
+    layers = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+              "gelu": nn.GELU}
+    key = name.lower().replace("-", "_")
+    if key not in layers:
+        raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+    return layers[key]()
+
+
+def build_mlp(in_features: int, hidden: Sequence[int], out_features: int, activation: str = "relu",
+              dropout: float = 0.0) -> Any:
+    """``Sequential(Linear, act, [Dropout], ..., Linear)``: in -> hidden... -> out (logits)."""
+    from .. import nn
+
+    layers: list[Any] = []
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), activation_layer(activation)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+def build_cnn(image_shape: Sequence[int], channels: Sequence[int], hidden: Sequence[int], out_features: int,
+              activation: str = "relu", dropout: float = 0.0) -> Any:
+    """A small CNN for flattened images: reshape to ``image_shape``, then per entry of
+    ``channels`` a 3x3 conv (padding 1) + activation + 2x2 max-pool, then an MLP head."""
+    from .. import nn
+
+    needed = ("Conv2d", "MaxPool2d", "Unflatten")
+    missing = [n for n in needed if not hasattr(nn, n)]
+    if missing:
+        raise ConfigError(f"--model cnn needs nn.{', nn.'.join(missing)}, which this version does not have yet")
+    c, h, w = (int(v) for v in image_shape)
+    layers: list[Any] = [nn.Unflatten(1, (c, h, w))]
+    for ch in channels:
+        layers += [nn.Conv2d(c, ch, 3, padding=1), activation_layer(activation), nn.MaxPool2d(2)]
+        c, h, w = ch, h // 2, w // 2
+    layers.append(nn.Flatten())
+    width = c * h * w
+    for hd in hidden:
+        layers += [nn.Linear(width, hd), activation_layer(activation)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = hd
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+def build_optimizer(name: str, params: Any, lr: float, weight_decay: float = 0.0) -> Any:
+    """``sgd`` (plain), ``momentum`` (SGD, momentum 0.9, Nesterov), ``rmsprop``, ``adam``, ``adamw``."""
+    from .. import optim
+
+    key = name.lower()
+    if key == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if key == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if key == "rmsprop":
+        return optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if key == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if key == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay if weight_decay else 1e-2)
+    raise ConfigError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+
+
+def build_scheduler(name: str, optimizer: Any, epochs: int) -> Any:
+    """``cosine``: decay to 0 over ``epochs`` epochs; ``step``: x0.1 every third of the run."""
+    from ..optim import lr_scheduler
+
+    if name in (None, "none"):
+        return None
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    raise ConfigError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
+
+
+__all__ = ["Recipe", "RECIPES", "recipe_for", "build_mlp", "build_cnn", "build_optimizer", "build_scheduler",
+           "activation_layer", "OPTIMIZERS", "ACTIVATIONS", "SCHEDULES", "DEFAULT_LR"]
