@@ -351,10 +351,11 @@ def _train_one_epoch(run: Run, epoch: int, metric_objs: list[RunningMetric], wei
             if not math.isfinite(loss_value):
                 _diverged(run, epoch, batch_idx + 1, loss_value)
             loss.backward()
-            for name, w in weights:  # per-layer gradient size, before clipping
-                if w.grad is not None:
-                    g = w.grad.ravel()
-                    grad_sums[name] += math.sqrt(float(np.dot(g, g)))
+            with np.errstate(over="ignore", invalid="ignore"):  # an exploding norm is data, not an error
+                for name, w in weights:  # per-layer gradient size, before clipping
+                    if w.grad is not None:
+                        g = w.grad.ravel()
+                        grad_sums[name] += math.sqrt(float(np.dot(g, g)))
             if clip is not None:
                 clip(params, clip_grad_norm)
             optimizer.step()
