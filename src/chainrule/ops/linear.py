@@ -16,7 +16,11 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
     Fusing matmul, transpose and bias into one node saves two graph nodes and two
     temporaries per layer; the VJPs are the matrix-calculus identities below.
     """
+    if not isinstance(w, Tensor):  # arrays are constants: no gradient
+        w = lift(w, x) if isinstance(x, Tensor) else Tensor(w)
     x = lift(x, w)
+    if b is not None:
+        b = lift(b, w)
     if w.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features); got {w.shape}")
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
