@@ -14,6 +14,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+import sys
+
+# tests/ is a package (so tests/io cannot shadow the standard library's io); this alias keeps
+# ``from conftest import ...`` working in test modules.
+sys.modules.setdefault("conftest", sys.modules[__name__])
+
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
