@@ -89,6 +89,10 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
     """2-D convolution. x: (N, C, H, W), w: (O, C, KH, KW), b: (O,) -> (N, O, OH, OW).
 
     ``stride`` and ``padding`` are an int or a pair (vertical, horizontal); padding is zeros.
+
+    Memory layout: the result is indexed NCHW but stored channels-last (NHWC), because the
+    GEMM produces it that way; ops that follow (relu, pooling, the next conv2d) keep that
+    layout, so a stack of convolutions never transposes its activations.
     """
     if not isinstance(w, Tensor):
         w = Tensor(w, dtype=np.asarray(w).dtype if np.asarray(w).dtype.kind == "f" else None)
@@ -117,37 +121,57 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     dtype = np.result_type(x.dtype, w.dtype)
 
-    xp = _pad(x.data, ph, pw)
-    # cols: (N, OH, OW, C, KH, KW) laid out contiguously -> (N·OH·OW, C·KH·KW): the one copy
-    cols = np.ascontiguousarray(
-        windows(xp, kh, kw, sh, sw).transpose(0, 2, 3, 1, 4, 5), dtype=dtype
-    ).reshape(n * oh * ow, c * kh * kw)
-    w2 = w.data.reshape(o, c * kh * kw).astype(dtype, copy=False)
-    out2 = cols @ w2.T                                   # (N·OH·OW, O), the GEMM
+    # Work channels-last: xh[n, y, x, c]. A view when x is already stored NHWC.
+    xh = x.data.transpose(0, 2, 3, 1)
+    if ph or pw:
+        xp = np.zeros((n, hp, wp, c), dtype=dtype)
+        xp[:, ph:ph + h, pw:pw + wd] = xh
+    else:
+        xp = xh
+    # cols[(n, i, j), (p, q, c)]: every window, channel innermost (the one copy)
+    win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N,OH,OW,C,KH,KW)
+    cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3), dtype=dtype).reshape(
+        n * oh * ow, kh * kw * c)
+    # W2[o, (p, q, c)], the weight flattened in the same order
+    w2 = np.ascontiguousarray(w.data.transpose(0, 2, 3, 1), dtype=dtype).reshape(o, -1)
+    out2 = cols @ w2.T                                   # (N·OH·OW, O): the GEMM
     if b is not None:
         out2 += b.data
-    # NCHW for the caller; made contiguous so later reshapes (pooling, flatten) are views
-    out = np.ascontiguousarray(out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+    out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
     cache: dict = {}
 
     def g2_of(g: np.ndarray) -> np.ndarray:
-        """The output gradient as G2 (N·OH·OW, O), computed once for all three VJPs."""
+        """The output gradient as G2 (N·OH·OW, O), computed once for all three VJPs.
+        (No copy when g is stored channels-last, as the ops after a conv keep it.)"""
         if cache.get("g") is not g:
             cache["g"] = g
             cache["g2"] = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
         return cache["g2"]
 
     def vjp_w(g):  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
-        return (g2_of(g).T @ cols).reshape(w.shape).astype(w.dtype, copy=False)
+        dw2 = g2_of(g).T @ cols
+        return np.ascontiguousarray(dw2.reshape(o, kh, kw, c).transpose(0, 3, 1, 2),
+                                    dtype=w.dtype)
 
     def vjp_b(g):  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j]
-        return g.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
+        return g2_of(g).sum(axis=0).astype(b.dtype, copy=False)
 
-    def vjp_x(g):  # ∂L/∂cols = G2 W2, then col2im, then drop the padding border
-        dcols = (g2_of(g) @ w2).reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-        dxp = col2im(dcols, xp.shape, sh, sw)
-        return dxp[:, :, ph:ph + h, pw:pw + wd].astype(x.dtype, copy=False)
+    def vjp_x(g):  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
+        dcols = (g2_of(g) @ w2).reshape(n, oh, ow, kh, kw, c)
+        dxp = np.zeros((n, hp, wp, c), dtype=dtype)
+        # every window element (p, q) came from xp[:, i·sh + p, j·sw + q, :]: one strided,
+        # vectorised add per kernel offset (assignment when windows cannot overlap)
+        overlap = sh < kh or sw < kw
+        for p in range(kh):
+            for q in range(kw):
+                dst = dxp[:, p:p + sh * oh:sh, q:q + sw * ow:sw]
+                if overlap:
+                    dst += dcols[:, :, :, p, q]
+                else:
+                    dst[...] = dcols[:, :, :, p, q]
+        dx = dxp[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
+        return dx.astype(x.dtype, copy=False)
 
     edges = [(x, vjp_x), (w, vjp_w)]
     if b is not None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor, make
-from .conv import _pad, _pair, col2im, windows
+from .conv import _pair
 
 
 def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any):
@@ -48,40 +48,58 @@ def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any):
     return kh, kw, sh, sw, ph, pw, oh, ow
 
 
-def _tiled(kh, kw, sh, sw, ph, pw) -> bool:
-    """Non-overlapping windows without padding: pooling is a reshape."""
-    return (kh, kw) == (sh, sw) and not ph and not pw
+def _slices(kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
+    """For each kernel offset (k, p, q): the index of the strided slice of the (padded) input
+    holding element (p, q) of every window: ``xp[:, :, p : p + sh·OH : sh, q : q + sw·OW : sw]``.
+    """
+    for p in range(kh):
+        for q in range(kw):
+            yield p * kw + q, (slice(None), slice(None), slice(p, p + sh * oh, sh),
+                               slice(q, q + sw * ow, sw))
+
+
+def _padded(a: np.ndarray, ph: int, pw: int, fill: float) -> np.ndarray:
+    """``a`` with a border of ``fill``, keeping its memory layout (channels-last stays so)."""
+    if not ph and not pw:
+        return a
+    n, c, h, w = a.shape
+    out = np.full_like(a, fill, shape=(n, c, h + 2 * ph, w + 2 * pw))
+    out[:, :, ph:ph + h, pw:pw + w] = a
+    return out
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
-    """Largest value of each window. ``stride`` defaults to ``kernel_size``."""
+    """Largest value of each window. ``stride`` defaults to ``kernel_size``; padding is -inf.
+
+    The loops run over the KH·KW kernel offsets only; each step is one vectorised
+    operation over every sample, channel and window (for 2×2 pooling: 4 steps). The forward
+    pass keeps only the maxima; the backward pass finds each window's first argmax by
+    comparing with them, offset by offset.
+    """
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry("max_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
-    if _tiled(kh, kw, sh, sw, ph, pw):
-        xc = x.data[:, :, :oh * kh, :ow * kw]
-        # (N, C, OH, OW, KH·KW): each window's elements along the last axis (one copy)
-        win = xc.reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5).reshape(
-            n, c, oh, ow, kh * kw)
-    else:
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xp = _pad(x.data, ph, pw, fill)
-        win = windows(xp, kh, kw, sh, sw).reshape(n, c, oh, ow, kh * kw)
-    idx = win.argmax(axis=-1)[..., None]               # first largest, as PyTorch
-    out = np.take_along_axis(win, idx, axis=-1)[..., 0]
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    xp = _padded(x.data, ph, pw, fill)
+    out = None
+    for _, sl in _slices(kh, kw, sh, sw, oh, ow):   # running maximum over the offsets
+        out = xp[sl].copy(order="K") if out is None else np.maximum(out, xp[sl], out=out)
 
-    def vjp(g):  # route each window's gradient to its argmax
-        dwin = np.zeros((n, c, oh, ow, kh * kw), dtype=g.dtype)
-        np.put_along_axis(dwin, idx, g[..., None], axis=-1)
-        if _tiled(kh, kw, sh, sw, ph, pw):
-            d = dwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(
-                n, c, oh * kh, ow * kw)
-            if d.shape == x.shape:
-                return d
-            dx = np.zeros(x.shape, dtype=g.dtype)  # rows/cols that filled no window get 0
-            dx[:, :, :oh * kh, :ow * kw] = d
-            return dx
-        dxp = col2im(dwin.reshape(n, c, oh, ow, kh, kw), (n, c, h + 2 * ph, w + 2 * pw), sh, sw)
-        return dxp[:, :, ph:ph + h, pw:pw + w]
+    def vjp(g):  # route each window's gradient to its argmax (the first, as PyTorch)
+        dxp = np.zeros_like(xp, dtype=g.dtype)             # same memory layout as x
+        overlap = sh < kh or sw < kw
+        taken = None                                       # windows whose argmax was found
+        for _, sl in _slices(kh, kw, sh, sw, oh, ow):
+            hit = xp[sl] == out
+            if taken is None:
+                taken = hit
+            else:
+                hit &= ~taken
+                taken |= hit
+            if overlap:                                    # windows share pixels: sum
+                dxp[sl] += g * hit
+            else:                                          # each pixel in one window
+                np.multiply(g, hit, out=dxp[sl])
+        return dxp[:, :, ph:ph + h, pw:pw + w] if ph or pw else dxp
 
     return make(out, "max_pool2d", (x, vjp))
 
@@ -91,24 +109,21 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry("avg_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
     scale = np.asarray(1.0 / (kh * kw), dtype=x.dtype)
-    if _tiled(kh, kw, sh, sw, ph, pw):
-        xc = x.data[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
-        out = xc.sum(axis=(3, 5)) * scale
-    else:
-        out = windows(_pad(x.data, ph, pw), kh, kw, sh, sw).sum(axis=(4, 5)) * scale
+    xp = _padded(x.data, ph, pw, 0)
+    out = None
+    for _, sl in _slices(kh, kw, sh, sw, oh, ow):
+        out = xp[sl].copy(order="K") if out is None else np.add(out, xp[sl], out=out)
+    out *= scale
 
     def vjp(g):  # every element of a window receives g / (KH·KW)
         gs = g * scale
-        if _tiled(kh, kw, sh, sw, ph, pw):
-            d = np.broadcast_to(gs[:, :, :, None, :, None], (n, c, oh, kh, ow, kw)).reshape(
-                n, c, oh * kh, ow * kw)
-            if d.shape == x.shape:
-                return d
-            dx = np.zeros(x.shape, dtype=g.dtype)
-            dx[:, :, :oh * kh, :ow * kw] = d
-            return dx
-        dwin = np.broadcast_to(gs[..., None, None], (n, c, oh, ow, kh, kw))
-        dxp = col2im(dwin, (n, c, h + 2 * ph, w + 2 * pw), sh, sw)
-        return dxp[:, :, ph:ph + h, pw:pw + w]
+        dxp = np.zeros_like(xp, dtype=g.dtype)
+        overlap = sh < kh or sw < kw
+        for _, sl in _slices(kh, kw, sh, sw, oh, ow):
+            if overlap:
+                dxp[sl] += gs
+            else:
+                dxp[sl] = gs
+        return dxp[:, :, ph:ph + h, pw:pw + w] if ph or pw else dxp
 
-    return make(np.ascontiguousarray(out), "avg_pool2d", (x, vjp))
+    return make(out, "avg_pool2d", (x, vjp))
