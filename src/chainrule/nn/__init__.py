@@ -39,3 +39,6 @@ from .losses import (  # noqa: F401
     MSELoss,
     NLLLoss,
 )
+from .conv import Conv2d, Unflatten, lenet  # noqa: F401,E402
+from .norm import BatchNorm1d, BatchNorm2d  # noqa: F401,E402
+from .pool import AvgPool2d, MaxPool2d  # noqa: F401,E402
