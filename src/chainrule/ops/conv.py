@@ -7,10 +7,10 @@ Notation: input ``x`` (N, C, H, W), weight ``w`` (O, C, KH, KW), bias ``b`` (O,)
     OH = (H + 2ph - KH) // sh + 1,   OW = (W + 2pw - KW) // sw + 1.
 
 *im2col*: gather every receptive field into one row of a matrix
-``cols[(n, i, j), (c, p, q)] = xp[n, c, i·sh + p, j·sw + q]`` (``sliding_window_view`` gives the
+``cols[(n, i, j), (p, q, c)] = xp[n, c, i·sh + p, j·sw + q]`` (``sliding_window_view`` gives the
 windows as a strided view; one copy lays them out as rows). Then the whole layer is one GEMM
 
-    out2 = cols @ W2ᵀ          with W2 = w reshaped to (O, C·KH·KW), out2: (N·OH·OW, O)
+    out2 = cols @ W2ᵀ          with W2[o, (p, q, c)] = w[o, c, p, q], out2: (N·OH·OW, O)
 
 and the calculus is that of ``linear`` (see ops/linear.py), with G2 the output gradient laid
 out like out2:
@@ -24,6 +24,11 @@ and ``∂L/∂x`` is ``∂L/∂cols`` scattered back to where each window elemen
 overlap, so this is a sum; it is done with one strided add per kernel offset (p, q) — KH·KW
 vectorised adds over all samples, channels and positions, never a loop over pixels — and the
 padding border is cut off at the end (its gradient belongs to constant zeros).
+
+Memory layout: the work is done channels-last. ``out2`` *is* the output stored NHWC, so the
+result is returned as an NCHW-indexed view of it, without a transpose copy; relu and pooling
+keep that layout, and the next conv2d reads it as NHWC for free. Channels innermost also makes
+the im2col copy and the col2im adds run over contiguous runs of C values.
 """
 from __future__ import annotations
 
@@ -57,31 +62,6 @@ def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     if not ph and not pw:
         return x
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
-
-
-def windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
-    """Strided view (N, C, OH, OW, KH, KW) of every receptive field of ``xp``; no copy."""
-    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-
-
-def col2im(dwin: np.ndarray, padded_shape: tuple[int, ...], sh: int, sw: int) -> np.ndarray:
-    """Adjoint of :func:`windows`: sum window-shaped gradients back onto the padded input.
-
-    ``dwin`` is indexed (N, C, OH, OW, KH, KW) (any memory layout). For each kernel offset
-    (p, q), the window elements at that offset come from the strided slice
-    ``xp[:, :, p : p + sh·OH : sh, q : q + sw·OW : sw]``, so one vectorised add per offset.
-    """
-    n, c, oh, ow, kh, kw = dwin.shape
-    dxp = np.zeros(padded_shape, dtype=dwin.dtype)
-    if sh >= kh and sw >= kw:  # windows do not overlap: every pixel has one source, no sum
-        for p in range(kh):
-            for q in range(kw):
-                dxp[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] = dwin[:, :, :, :, p, q]
-        return dxp
-    for p in range(kh):
-        for q in range(kw):
-            dxp[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += dwin[:, :, :, :, p, q]
-    return dxp
 
 
 def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,

@@ -15,10 +15,13 @@ VJPs:
           gradient evenly (padding zeros count in the divisor, PyTorch's default
           ``count_include_pad=True``).
 
-The common case — stride == kernel, no padding (2×2 pooling with stride 2) — needs no window
-view at all: a reshape to (N, C, OH, KH, OW, KW) makes each window two axes, and the gradient
-goes back through the same reshape. Other cases use a strided window view and scatter back with
-one vectorised add per kernel offset (see ``col2im`` in ops/conv.py).
+Vectorisation: the element (p, q) of every window is one strided slice of the input,
+``xp[:, :, p : p + sh·OH : sh, q : q + sw·OW : sw]``, so both passes loop over the KH·KW kernel
+offsets only (4 steps for 2×2 pooling), each step one NumPy operation over all samples,
+channels and windows. When windows do not overlap (stride >= kernel, the common case) each
+input pixel belongs to at most one window and the backward pass writes instead of adding.
+This was measured faster than reducing a (N, C, OH, KH, OW, KW) reshape over two axes, works
+for any stride and padding, and keeps the input's memory layout (channels-last after a conv).
 """
 from __future__ import annotations
 
