@@ -110,6 +110,7 @@ class Connection:
     async def run(self) -> None:
         import anyio
 
+        ends = (_Closed, anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError)
         try:
             self.playground = await self._thread(self.playground_factory)
             await self.send({"type": "hello", "session": self.sid, "limits": _limits(self.opt),
@@ -121,9 +122,11 @@ class Connection:
                 tg.start_soon(self._reader)
                 try:
                     await self._main()
+                except ends:
+                    pass
                 finally:
                     tg.cancel_scope.cancel()
-        except (_Closed, anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        except ends:
             pass
         finally:
             self.closed = True

@@ -1,0 +1,307 @@
+"""The web layer: pages, the websocket session, bounds. Uses Starlette's in-process TestClient."""
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+with warnings.catch_warnings():  # newer Starlette prefers httpx2 for its test client
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
+
+from chainrule.errors import ConfigError  # noqa: E402
+from chainrule.playground import create_app, serve  # noqa: E402
+from chainrule.playground.server import STATIC_DIR  # noqa: E402
+from chainrule.playground.session import PlaygroundSession  # noqa: E402
+from test_session import tiny_digits  # noqa: E402
+
+TESTIDS = ["train-toggle", "step-button", "reset-button", "step-counter", "loss-train", "loss-test",
+           "boundary", "network", "loss-chart", "grad-norms", "dataset-select", "lr-input",
+           "activation-select", "draw-pad", "prediction"]
+
+
+def small_session():
+    return PlaygroundSession({"n_points": 100, "seed": 1})
+
+
+def make_app(**kw):
+    kw.setdefault("playground_factory", small_session)
+    kw.setdefault("digits_loader", tiny_digits)
+    return create_app(**kw)
+
+
+@pytest.fixture
+def client():
+    with TestClient(make_app()) as c:
+        yield c
+
+
+def recv_until(ws, kind, limit=500, pred=lambda m: True):
+    """Messages up to and including the first of type ``kind`` that satisfies ``pred``."""
+    seen = []
+    for _ in range(limit):
+        m = ws.receive_json()
+        seen.append(m)
+        if m["type"] == kind and pred(m):
+            return m, seen
+    kinds = sorted({s["type"] for s in seen})
+    raise AssertionError(f"no {kind!r} message in {limit}; saw types {kinds}")
+
+
+def opened(ws):
+    """Read the greeting: hello, data, first frame, state."""
+    hello = ws.receive_json()
+    assert hello["type"] == "hello"
+    data = ws.receive_json()
+    frame = ws.receive_json()
+    state = ws.receive_json()
+    assert (data["type"], frame["type"], state["type"]) == ("data", "frame", "state")
+    return hello, data, frame, state
+
+
+def test_page_and_static_files_are_served(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for tid in TESTIDS:
+        assert f'data-testid="{tid}"' in r.text, tid
+    assert "Content-Security-Policy" in r.headers
+    assert "http://" not in r.text and "https://" not in r.text.replace("http://www.w3.org", "")
+    for name in ("app.js", "style.css"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and len(r.text) > 1000
+    assert client.get("/static/nope.js").status_code == 404
+    assert client.get("/static/../server.py").status_code == 404
+
+
+def test_no_network_resources_in_the_static_files():
+    for path in STATIC_DIR.iterdir():
+        text = path.read_text()
+        for needle in ("cdn", "googleapis", "unpkg", "jsdelivr", "@import"):
+            assert needle not in text.lower(), (path.name, needle)
+        assert "https://" not in text
+        assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_healthz(client):
+    r = client.get("/healthz").json()
+    assert r == {"ok": True, "sessions": 0, "max_sessions": 32, "opened": 0, "refused": 0}
+
+
+def test_greeting_describes_the_session(client):
+    with client.websocket_connect("/ws") as ws:
+        hello, data, frame, state = opened(ws)
+        assert hello["limits"]["hidden_layers"] == [0, 6] and hello["limits"]["neurons"] == [1, 8]
+        assert hello["config"]["dataset"] == "circle" and hello["max_fps"] == 20
+        assert len(data["train"]) + len(data["test"]) == 100
+        assert frame["step"] == 0 and state == {"type": "state", "running": False, "mode": "playground"}
+        assert client.get("/healthz").json()["sessions"] == 1
+    # the session is gone once its page is
+    for _ in range(50):
+        if client.get("/healthz").json()["sessions"] == 0:
+            break
+    assert client.get("/healthz").json()["sessions"] == 0
+
+
+def test_play_streams_frames_until_pause(client):
+    with client.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"play"}')
+        recv_until(ws, "state", pred=lambda m: m["running"])
+        steps = [recv_until(ws, "frame")[0]["step"] for _ in range(4)]
+        assert steps == sorted(steps) and steps[-1] > steps[0] > 0
+        ws.send_text('{"type":"pause"}')
+        recv_until(ws, "state", pred=lambda m: not m["running"])
+        ws.send_text('{"type":"ping"}')
+        _, between = recv_until(ws, "pong")
+        assert [m["type"] for m in between] == ["pong"]  # paused: no more frames
+
+
+def test_step_and_reset(client):
+    with client.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"step"}')
+        f, _ = recv_until(ws, "frame")
+        assert f["step"] == 1 and any(g for g in f["grad_norms"])
+        ws.send_text('{"type":"step"}')
+        assert recv_until(ws, "frame")[0]["step"] == 2
+        ws.send_text('{"type":"reset"}')
+        f2, _ = recv_until(ws, "frame")
+        assert f2["step"] == 0 and f2["run"] == f["run"] + 1
+
+
+def test_config_changes_are_echoed(client):
+    with client.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text(json.dumps({"type": "config", "lr": 0.05}))
+        c, _ = recv_until(ws, "config")
+        assert c["config"]["lr"] == 0.05 and c["rebuilt"] == "optimizer"
+        recv_until(ws, "frame")
+        ws.send_text(json.dumps({"type": "config", "dataset": "spiral", "hidden": [8, 8, 8]}))
+        c, seen = recv_until(ws, "frame")
+        types = [m["type"] for m in seen]
+        assert types == ["config", "data", "frame"]
+        assert seen[0]["config"]["hidden"] == [8, 8, 8]
+        assert [len(x) for x in c["neurons"]] == [8, 8, 8]
+
+
+@pytest.mark.parametrize("raw,words", [
+    ('{"type":"config","lr":-1}', "learning rate must be a number in (0, 10], got -1"),
+    ('{"type":"config","hidden":[4,4,4,4,4,4,4]}', "at most 6 hidden layers"),
+    ('{"type":"config","hidden":[100]}', "from 1 to 8 neurons"),
+    ('{"type":"config","batch_size":100000}', "batch size"),
+    ('{"type":"config","noise":9}', "noise"),
+    ("definitely not json", "not valid JSON"),
+    ('{"type":"format_disk"}', "unknown message type"),
+    ("[]", "JSON object"),
+])
+def test_bad_messages_get_a_message_and_the_session_lives_on(client, raw, words):
+    with client.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text(raw)
+        err = ws.receive_json()
+        assert err["type"] == "error" and words in err["message"]
+        ws.send_text('{"type":"step"}')
+        assert recv_until(ws, "frame")[0]["step"] == 1
+
+
+def test_oversized_and_binary_messages_are_refused(client):
+    with client.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text(json.dumps({"type": "config", "dataset": "x" * 20000}))
+        err = ws.receive_json()
+        assert err["type"] == "error" and "too large" in err["message"]
+        ws.send_bytes(b"\x00\x01binary")
+        err = ws.receive_json()
+        assert err["type"] == "error" and "binary" in err["message"]
+        ws.send_text('{"type":"ping"}')
+        assert ws.receive_json() == {"type": "pong"}
+
+
+def test_a_flood_of_messages_is_bounded():
+    with TestClient(make_app(inbox_size=2)) as c, c.websocket_connect("/ws") as ws:
+        opened(ws)
+        for _ in range(60):
+            ws.send_text('{"type":"ping"}')
+        kinds = [ws.receive_json()["type"] for _ in range(60)]
+        assert set(kinds) <= {"pong", "error"} and "pong" in kinds
+
+
+def test_concurrent_session_limit():
+    with TestClient(make_app(max_sessions=1)) as c:
+        with c.websocket_connect("/ws") as first:
+            opened(first)
+            with c.websocket_connect("/ws") as second:
+                err = second.receive_json()
+                assert err["type"] == "error" and "full" in err["message"]
+                with pytest.raises(WebSocketDisconnect) as info:
+                    second.receive_json()
+                assert info.value.code == 1013
+            assert c.get("/healthz").json()["refused"] == 1
+            first.send_text('{"type":"ping"}')
+            assert first.receive_json() == {"type": "pong"}
+
+
+def test_idle_sessions_are_closed():
+    with TestClient(make_app(idle_timeout=0.3)) as c, c.websocket_connect("/ws") as ws:
+        opened(ws)
+        m = ws.receive_json()
+        assert m["type"] == "closing" and "without input" in m["reason"]
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_json()
+
+
+def test_cross_origin_pages_are_refused(client):
+    with pytest.raises(WebSocketDisconnect) as info:
+        with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    assert info.value.code == 1008
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+        opened(ws)
+
+
+def test_divergence_pauses_with_advice():
+    class Diverging(PlaygroundSession):
+        def step(self, n=1):
+            super().step(n)
+            self.last_loss = float("nan") if self.steps > 3 else self.last_loss
+            return self.last_loss
+
+    with TestClient(make_app(playground_factory=lambda: Diverging({"n_points": 100}))) as c, \
+            c.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"play"}')
+        err, _ = recv_until(ws, "error", limit=50)
+        assert "diverged" in err["message"] and "lower the learning rate" in err["message"]
+        recv_until(ws, "state", pred=lambda m: not m["running"], limit=50)
+
+
+def test_engine_failures_become_messages_not_crashes():
+    class Broken(PlaygroundSession):
+        def step(self, n=1):
+            raise RuntimeError("boom")
+
+    with TestClient(make_app(playground_factory=lambda: Broken({"n_points": 100}))) as c, \
+            c.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"step"}')
+        err, _ = recv_until(ws, "error")
+        assert "internal error" in err["message"] and "boom" in err["message"]
+        ws.send_text('{"type":"ping"}')
+        recv_until(ws, "pong")
+
+
+def test_mnist_mode_trains_and_predicts(client):
+    with client.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"predict","pixels":' + json.dumps([0] * 784) + "}")
+        status, seen = recv_until(ws, "mnist_status", pred=lambda m: not m["loading"])
+        assert status["source"] == "tiny test digits" and status["side"] == 8
+        recv_until(ws, "prediction")
+        ws.send_text('{"type":"mode","mode":"mnist"}')
+        recv_until(ws, "state", pred=lambda m: m["mode"] == "mnist")
+        ws.send_text(json.dumps({"type": "mnist_config", "hidden": [32], "lr": 0.01}))
+        c, _ = recv_until(ws, "mnist_config")
+        assert c["config"]["hidden"] == [32]
+        ws.send_text('{"type":"play"}')
+        f, _ = recv_until(ws, "mnist_frame", pred=lambda m: m["step"] >= 30)
+        ws.send_text('{"type":"pause"}')
+        recv_until(ws, "state", pred=lambda m: not m["running"])
+        px = [0] * 784
+        for r in range(4, 24):
+            px[r * 28 + 14] = 255
+        ws.send_text(json.dumps({"type": "predict", "pixels": px}))
+        p, _ = recv_until(ws, "prediction")
+        assert len(p["probs"]) == 10 and 0 <= p["label"] <= 9
+        ws.send_text(json.dumps({"type": "mnist_config", "hidden": [1000]}))
+        err, _ = recv_until(ws, "error")
+        assert "512" in err["message"]
+
+
+def test_serve_explains_a_missing_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    with pytest.raises(ConfigError, match=r"pip install 'chainrule\[playground\]'"):
+        serve(open_browser=False)
+
+
+def test_serve_refuses_a_busy_port_and_bad_arguments(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        with pytest.raises(ConfigError, match="cannot listen on 127.0.0.1"):
+            serve(port=s.getsockname()[1], open_browser=False)
+    finally:
+        s.close()
+    with pytest.raises(ConfigError, match="port"):
+        serve(port=70000, open_browser=False)
+    with pytest.raises(ConfigError, match="not a directory"):
+        serve(port=0, open_browser=False, data_dir=str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="max_fps"):
+        create_app(max_fps=60)
