@@ -86,6 +86,10 @@ def _parse(f: BinaryIO, path: str, budget: int) -> np.ndarray:
             f"header declares shape {shape} of {_TYPE_NAMES[type_byte]} ({nbytes} bytes) "
             f"but the file can hold at most {budget} bytes of data",
         )
+    # numpy also refuses an empty shape whose non-zero sides multiply past its index range
+    span = math.prod(d for d in shape if d) * dtype.itemsize
+    if span > np.iinfo(np.intp).max:
+        raise _fail(path, f"header declares shape {shape}, too large for an array on this machine")
     data = _read_exact(f, nbytes)
     if len(data) < nbytes:
         raise _fail(path, f"truncated: shape {shape} needs {nbytes} bytes of data, found {len(data)}")
