@@ -329,3 +329,16 @@ def test_session_manager_limits_and_idle_timeout():
         SessionManager(max_sessions=0)
     with pytest.raises(ConfigError):
         SessionManager(idle_timeout=0)
+
+
+def test_changing_lr_or_l2_keeps_the_optimizer_state():
+    s = PlaygroundSession({"optimizer": "adam", "lr": 0.01, "n_points": 100})
+    s.step(3)
+    opt = s.optimizer
+    s.configure(lr=0.02, l2=0.001)
+    assert s.optimizer is opt and opt.state  # Adam's moments survive
+    weights, biases = opt.param_groups
+    assert weights["lr"] == biases["lr"] == 0.02
+    assert weights["weight_decay"] == 0.001 and biases["weight_decay"] == 0.0  # L2 on weights only
+    s.configure(optimizer="momentum")
+    assert s.optimizer is not opt and s.steps == 3

@@ -139,18 +139,36 @@ class _MLP:
         return (out, hidden) if keep else out
 
 
-def _make_optimizer(name: str, params: list, lr: float, l2: float):
+def _make_optimizer(name: str, model: "_MLP", lr: float, l2: float):
+    """The optimizer by its page name; L2 (weight decay) applies to weights, not biases."""
     from chainrule import optim
 
+    groups = [{"params": [lin.weight for lin in model.linears], "weight_decay": l2},
+              {"params": [lin.bias for lin in model.linears], "weight_decay": 0.0}]
     if name == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=l2)
+        return optim.SGD(groups, lr=lr)
     if name == "momentum":
-        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=l2)
+        return optim.SGD(groups, lr=lr, momentum=0.9)
     if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=l2)
+        return optim.RMSprop(groups, lr=lr)
     if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=l2)
+        return optim.Adam(groups, lr=lr)
     raise ConfigError(f"unknown optimizer {name!r}")
+
+
+def _retune(optimizer, lr: float, l2: float) -> None:
+    """Change lr and L2 in place, keeping the optimizer's state (momentum, Adam moments)."""
+    weights, biases = optimizer.param_groups
+    weights["lr"] = biases["lr"] = lr
+    weights["weight_decay"] = l2
+
+
+def _apply_optimizer_change(sess, changed: set) -> None:
+    c = sess.config
+    if "optimizer" in changed:
+        sess.optimizer = _make_optimizer(c["optimizer"], sess.model, c["lr"], c["l2"])
+    else:
+        _retune(sess.optimizer, c["lr"], c["l2"])
 
 
 def _zero_grads(params: list) -> None:
@@ -241,7 +259,7 @@ class PlaygroundSession:
         self.rng = np.random.default_rng([cfg["seed"], self.resets])
         self.model = _MLP([2, *cfg["hidden"], 1], cfg["activation"], cfg["dropout"], self.rng)
         self.params = self.model.parameters()
-        self.optimizer = _make_optimizer(cfg["optimizer"], self.params, cfg["lr"], cfg["l2"])
+        self.optimizer = _make_optimizer(cfg["optimizer"], self.model, cfg["lr"], cfg["l2"])
         self.steps = 0
         self.last_loss: float | None = None
         self.last_grads = [np.zeros_like(lin.weight.data) for lin in self.model.linears]
@@ -270,7 +288,7 @@ class PlaygroundSession:
         if "dropout" in changed:
             self.model.dropout = new["dropout"]
         if changed & _OPT_KEYS:
-            self.optimizer = _make_optimizer(new["optimizer"], self.params, new["lr"], new["l2"])
+            _apply_optimizer_change(self, changed)
             return "optimizer"
         return "settings"
 
@@ -521,7 +539,7 @@ class MnistSession:
         self.model = _MLP([d.x_train.shape[1], *cfg["hidden"], 10], cfg["activation"],
                           cfg["dropout"], self.rng)
         self.params = self.model.parameters()
-        self.optimizer = _make_optimizer(cfg["optimizer"], self.params, cfg["lr"], cfg["l2"])
+        self.optimizer = _make_optimizer(cfg["optimizer"], self.model, cfg["lr"], cfg["l2"])
         self.steps = 0
         self._order = np.empty(0, dtype=np.int64)
         self._pos = 0
@@ -546,8 +564,7 @@ class MnistSession:
         if "dropout" in changed:
             self.model.dropout = self.config["dropout"]
         if changed & _OPT_KEYS:
-            c = self.config
-            self.optimizer = _make_optimizer(c["optimizer"], self.params, c["lr"], c["l2"])
+            _apply_optimizer_change(self, changed)
             return "optimizer"
         return "settings"
 
