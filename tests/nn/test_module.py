@@ -189,8 +189,20 @@ def test_repr_is_pytorch_like():
         "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)")
 
 
-def test_allocation_budget_stops_oversized_parameters_before_filling():
+def test_allocation_budget_stops_oversized_parameters_before_allocating():
     with nn.allocation_budget(1000):
-        with pytest.raises(ModelFileError, match="'weight' needs 40000 bytes"):
+        with pytest.raises(ModelFileError, match=r"shape \(100, 100\) needs 40000 bytes"):
             nn.Linear(100, 100)
         nn.Linear(10, 10)
+
+
+def test_allocation_budget_counts_assigned_parameters_and_buffers():
+    class Big(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("stats", np.zeros(100))
+
+    with nn.allocation_budget(500):
+        with pytest.raises(ModelFileError, match="'stats' needs 800 bytes"):
+            Big()
+    Big()  # no budget outside the context

@@ -17,6 +17,7 @@ from .module import (  # noqa: F401
     Residual,
     Sequential,
     allocation_budget,
+    empty_parameter,
 )
 from .layers import (  # noqa: F401
     GELU,

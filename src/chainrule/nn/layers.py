@@ -16,7 +16,7 @@ from ..ops.linear import dropout, linear
 from ..ops.unary import relu, sigmoid, tanh
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, empty_parameter
 from .registry import register
 
 
@@ -42,8 +42,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), np.float32))
-        self.bias = Parameter(np.empty(self.out_features, np.float32)) if bias else None
+        self.weight = empty_parameter(self.out_features, self.in_features)
+        self.bias = empty_parameter(self.out_features) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

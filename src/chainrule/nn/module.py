@@ -24,9 +24,9 @@ def Parameter(data: Any, dtype: Any = None) -> Tensor:
     """A trainable tensor: ``requires_grad=True``; an array becomes float32 unless ``dtype``
     says otherwise (as ``cr.tensor``); a Tensor keeps its dtype.
 
-    Create weights *empty* and fill them afterwards (``Parameter(np.empty(shape))`` then an
-    ``nn.init`` function): loading an untrusted architecture checks each parameter's size
-    when it is assigned to a module, before any memory is written.
+    Layers should create weights with :func:`empty_parameter` and fill them afterwards with
+    an ``nn.init`` function: loading an untrusted architecture then checks each parameter's
+    size before allocating it.
     """
     if isinstance(data, Tensor):  # a Tensor keeps its dtype (e.g. float64 from from_numpy)
         dtype = dtype or data.dtype
@@ -72,6 +72,23 @@ def _charge(name: str, nbytes: int) -> None:
             f"the architecture asks for more parameter memory than the file holds: "
             f"'{name}' needs {nbytes} bytes, only {_budget.remaining} left")
     _budget.remaining -= nbytes
+
+
+def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+    """An uninitialised trainable tensor of ``shape``, for layers to fill with ``nn.init``.
+
+    Inside an ``allocation_budget`` (while a model file's architecture is being built) the
+    size is checked *before* allocating, so a hostile ``Linear(10**6, 10**6)`` costs nothing.
+    """
+    dims = tuple(int(d) for d in shape)
+    nbytes = np.dtype(dtype).itemsize
+    for d in dims:
+        nbytes *= d
+    if _budget.remaining is not None and nbytes > _budget.remaining:
+        raise ModelFileError(
+            f"the architecture asks for more parameter memory than the file holds: a "
+            f"parameter of shape {dims} needs {nbytes} bytes, only {_budget.remaining} left")
+    return Tensor(np.empty(dims, dtype=dtype), requires_grad=True, dtype=dtype)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -401,5 +418,5 @@ class Residual(Module):
         return cls(from_config(cfg.get("module")))
 
 
-__all__ = ["Module", "Parameter", "Sequential", "Residual", "IncompatibleKeys",
-           "allocation_budget"]
+__all__ = ["Module", "Parameter", "empty_parameter", "Sequential", "Residual",
+           "IncompatibleKeys", "allocation_budget"]
