@@ -43,10 +43,13 @@ def test_header_holds_format_version_and_architecture_json(tmp_path):
 
 
 def test_float32_stays_float32_and_float64_stays_float64(tmp_path):
-    state = {"a": np.ones(3, np.float32), "b": np.arange(4.0), "c": np.arange(3, dtype=np.int64)}
+    state = {"a": np.ones(3, np.float32), "b": np.arange(4.0), "c": np.arange(3, dtype=np.int64),
+             "scalar": np.array(7, np.int64), "t": np.ones((2, 3, 4), np.float32).transpose(),
+             "empty": np.zeros((0, 5), np.float32)}
     cr.save(state, tmp_path / "s.safetensors")
     back = cr.load(tmp_path / "s.safetensors")
     assert {k: v.dtype for k, v in back.items()} == {k: v.dtype for k, v in state.items()}
+    assert {k: v.shape for k, v in back.items()} == {k: v.shape for k, v in state.items()}
     for k in state:
         np.testing.assert_array_equal(back[k], state[k])
 
@@ -69,6 +72,17 @@ def test_custom_module_saves_state_only_and_loads_into_a_model(tmp_path):
     other = Net()
     assert cr.load(tmp_path / "n.safetensors", model=other) is other
     np.testing.assert_array_equal(other.a.bias.data, src.a.bias.data)
+
+
+def test_cnn_with_batchnorm_buffers_round_trips(tmp_path):
+    m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 3))
+    x = np.random.randn(2, 1, 8, 8).astype(np.float32)
+    m(x)  # updates the running statistics
+    cr.save(m.eval(), tmp_path / "cnn.safetensors")
+    loaded = cr.load(tmp_path / "cnn.safetensors").eval()
+    np.testing.assert_array_equal(loaded(x).data, m(x).data)
+    np.testing.assert_array_equal(loaded[1].running_mean, m[1].running_mean)
 
 
 def test_load_into_mismatching_model_names_file_and_keys(tmp_path):

@@ -106,7 +106,7 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
                               f"got {name!r}")
         arr = np.asarray(arr)
         code = dtype_code(arr, name)
-        arr = np.ascontiguousarray(arr, dtype=DTYPES[code])  # little-endian, C order
+        arr = np.asarray(arr, dtype=DTYPES[code], order="C")  # little-endian, C order, 0-d kept
         header[name] = {"dtype": code, "shape": list(arr.shape),
                         "data_offsets": [offset, offset + arr.nbytes]}
         offset += arr.nbytes
