@@ -26,6 +26,7 @@ cures printed to ``stream`` (stdout by default).
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 from typing import Any, TextIO
@@ -56,6 +57,18 @@ CURES = {
     "overfitting": "Usual cures: dropout (nn.Dropout), L2 weight decay (optim.SGD(..., "
                    "weight_decay=1e-4) or AdamW), early stopping (EarlyStopping), more training data.",
 }
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside chainrule
+    (the user's ``fit(...)`` line), not at this module."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PKG_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _finite(v: Any) -> bool:
@@ -120,7 +133,7 @@ class Diagnostics(Callback):
         finding = Finding(kind=kind, epoch=getattr(run, "epoch", 0) + 1, message=message,
                           advice=CURES[kind], **numbers)
         self.findings.append(finding)
-        warnings.warn(f"{message} {CURES[kind]}", ChainruleWarning, stacklevel=2)
+        warnings.warn(f"{message} {CURES[kind]}", ChainruleWarning, stacklevel=_user_stacklevel())
         if self.verbose:
             out = self.stream if self.stream is not None else sys.stdout
             print(f"warning: {message}\n  {CURES[kind]}", file=out, flush=True)
