@@ -5,8 +5,12 @@ Also imported by ``tests/reliability`` to build hypothesis inputs from the same 
 from __future__ import annotations
 
 import gzip
+import json
+import pickle
 import random
 import struct
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -238,3 +242,153 @@ def mutate_csv(data: bytes, rng: random.Random, pool: list[bytes] | None = None)
         return opts + text.encode(enc)
     except UnicodeEncodeError:
         return opts + text.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- safetensors
+PICKLE_MARKER = Path(tempfile.gettempdir()) / "chainrule-fuzz-pickle-ran"
+
+
+class _Touch:
+    """Unpickling this creates PICKLE_MARKER: proof that a loader ran code from a file."""
+
+    def __reduce__(self):
+        return (Path.touch, (PICKLE_MARKER,))
+
+
+def hostile_pickle() -> bytes:
+    return pickle.dumps({"0.weight": _Touch()}, protocol=4)
+
+
+def split_safetensors(data: bytes) -> tuple[dict | None, bytes]:
+    """(header object, data region), or (None, data) when the header does not parse."""
+    if len(data) < 8:
+        return None, data
+    (n,) = struct.unpack_from("<Q", data)
+    if n > len(data) - 8:
+        return None, data
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None, data
+    return (header, data[8 + n :]) if isinstance(header, dict) else (None, data)
+
+
+def join_safetensors(header: dict, body: bytes, pad: int = 0) -> bytes:
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8") + b" " * pad
+    return struct.pack("<Q", len(blob)) + blob + body
+
+
+_JSON_VALUES = [0, 1, -1, 2, 3, 10**9, 2**31, 2**32, 2**63, 2**64, -(2**63), 0.5, -0.0, 1e308, float("inf"),
+                float("nan"), True, False, None, "", "x", "F32", "Linear", "Sequential", "ReLU", "Conv2d",
+                "BatchNorm2d", "__metadata__", [], [0], [1, 2], [-1, 4], [2**32, 2**32], {}, {"type": "Linear"},
+                [[[[]]]]]
+
+
+def mutate_json(value, rng: random.Random, depth: int = 0):
+    """Replace, delete or add one node somewhere inside a JSON value."""
+    if isinstance(value, dict) and value and rng.random() < 0.8 and depth < 20:
+        key = rng.choice(list(value))
+        r = rng.random()
+        out = dict(value)
+        if r < 0.1:
+            del out[key]
+        elif r < 0.15:
+            out[rng.choice(["type", "layers", "shape", "x", key + "_"])] = rng.choice(_JSON_VALUES)
+        else:
+            out[key] = mutate_json(value[key], rng, depth + 1)
+        return out
+    if isinstance(value, list) and value and rng.random() < 0.8 and depth < 20:
+        out = list(value)
+        i = rng.randrange(len(out))
+        r = rng.random()
+        if r < 0.1:
+            del out[i]
+        elif r < 0.2:
+            out.insert(i, out[i])
+        elif r < 0.25:
+            out = out * rng.randrange(2, 50)
+        else:
+            out[i] = mutate_json(out[i], rng, depth + 1)
+        return out
+    if isinstance(value, str) and value[:1] in "{[" and rng.random() < 0.8:  # JSON inside a string
+        try:
+            inner = json.loads(value)
+        except ValueError:
+            inner = None
+        if inner is not None:
+            return json.dumps(mutate_json(inner, rng, depth + 1))
+    if isinstance(value, bool) or value is None:
+        return rng.choice(_JSON_VALUES)
+    if isinstance(value, int):
+        return rng.choice([value + 1, value - 1, -value, value * 1000, value + 2**32, 0, float(value),
+                           str(value), rng.choice(_JSON_VALUES)])
+    if isinstance(value, str) and rng.random() < 0.5:
+        return rng.choice(["", value + "x", value[:-1], value * 3, "model." + value, "-1", "1e9", "nan", "{",
+                           json.dumps(rng.choice(_JSON_VALUES)), "\x00", "F16", "BOOL", "U8"])
+    return rng.choice(_JSON_VALUES)
+
+
+def mutate_safetensors(data: bytes, rng: random.Random, pool: list[bytes] | None = None) -> bytes:
+    """Header-aware edits; ``data`` is an option byte then the file (see fuzz_load.py)."""
+    opts, body = data[:1] or b"\0", data[1:]
+    header, region = split_safetensors(body)
+    op = rng.randrange(10)
+    if op == 0:
+        return bytes([rng.randrange(256)]) + body
+    if header is None:  # unparsable: edit the length field or bytes
+        if len(body) >= 8 and op < 5:
+            b = bytearray(body)
+            b[:8] = struct.pack("<Q", rng.choice(INTERESTING_64_LEN + (len(body) - 8, len(body) - 9, len(body) - 7)) % 2**64)
+            return opts + bytes(b)
+        return opts + body
+    names = [k for k in header if k != "__metadata__"]
+    if op == 1 and names:  # offsets outside / reversed / overlapping
+        e = header.get(rng.choice(names))
+        if isinstance(e, dict):
+            offs = e.get("data_offsets")
+            b, end = (list(offs) + [0, 0])[:2] if isinstance(offs, list) else (0, 0)
+            if not (type(b) is int and type(end) is int):
+                b, end = 0, 0
+            e["data_offsets"] = rng.choice([[end, b], [b, len(region) + rng.randrange(1, 9)], [0, 2**64 - 1],
+                                           [-8, end], [b, end + 4], [b - 4 if isinstance(b, int) else 0, end],
+                                           [0, 0], [b], [b, end, 0], None])
+    elif op == 2 and names:  # shape
+        e = header.get(rng.choice(names))
+        if isinstance(e, dict):
+            e["shape"] = rng.choice([[2**32, 2**32], [2**62, 4], [0, 2**63], [-1], [], [3.0], ["3"],
+                                     [1] * 65, [2**64], list(reversed(e.get("shape") or []))])
+    elif op == 3 and names:  # dtype
+        e = header.get(rng.choice(names))
+        if isinstance(e, dict):
+            e["dtype"] = rng.choice(["F64", "F16", "I8", "U8", "BOOL", "BF16", "F8_E4M3", "f32", "", 4, None])
+    elif op == 4 and names:  # drop / rename / duplicate a tensor
+        k = rng.choice(names)
+        r = rng.random()
+        if r < 0.3:
+            del header[k]
+        elif r < 0.7:
+            header[rng.choice(["model." + k, k + ".x", k.replace("model.", "optim."), "9.weight", "model.9.weight",
+                               "optim.0.exp_avg", "optim.99.momentum_buffer", "__metadata__"])] = header.pop(k)
+        else:
+            header[k + "_copy"] = header[k]
+    elif op in (5, 6, 7):  # anything inside the header, metadata JSON strings included
+        header = mutate_json(header, rng)
+        if not isinstance(header, dict):
+            header = {}
+    elif op == 8:  # the data region
+        if region and rng.random() < 0.5:
+            region = region[: rng.randrange(len(region))]
+        else:
+            region = region + bytes(rng.randrange(1, 16))
+    else:  # the length field disagrees with the header
+        out = join_safetensors(header, region)
+        b = bytearray(out)
+        b[:8] = struct.pack("<Q", rng.choice(INTERESTING_64_LEN + (len(out),)) % 2**64)
+        return opts + bytes(b)
+    try:
+        return opts + join_safetensors(header, region, pad=rng.choice((0, 0, 1, 7)))
+    except (TypeError, ValueError):
+        return opts + body
+
+
+INTERESTING_64_LEN = (0, 1, 2, 7, 8, 0x7B, 2**31, 2**32, 2**63, 2**64 - 1, 100 * 1024 * 1024 + 1)

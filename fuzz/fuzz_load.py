@@ -1,0 +1,95 @@
+"""Fuzz ``cr.load`` and ``cr.load_checkpoint`` (safetensors model files and checkpoints).
+
+An input is one option byte followed by the file's bytes. Option bits 0-1 choose the call:
+0 ``cr.load(path)``, 1 ``cr.load_checkpoint(path)``, 2 ``cr.load_checkpoint(path, model,
+optimizer, scheduler, restore_rng=True)`` into a fresh 3-4-2 MLP, 3 ``cr.load(path,
+model=...)``; bit 2 also calls ``read_metadata`` and ``describe``; bit 3 uses SGD with
+momentum instead of Adam. Seeds are real files written by ``cr.save`` and
+``cr.save_checkpoint`` plus a pickle whose unpickling would create a marker file; any input
+after which the marker exists is a finding (a loader ran code from the file).
+
+    python fuzz/fuzz_load.py --seconds 600
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from _formats import PICKLE_MARKER, hostile_pickle, mutate_safetensors
+from _harness import Target, main
+
+
+def _fresh(sgd: bool):
+    from chainrule import nn, optim
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if sgd else optim.Adam(model.parameters(), lr=0.01)
+    return model, opt, optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+
+def seeds() -> list[bytes]:
+    import numpy as np
+
+    import chainrule as cr
+    from chainrule import nn
+
+    cr.manual_seed(0)
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "f.safetensors"
+        for sgd in (False, True):
+            model, opt, sched = _fresh(sgd)
+            x = cr.tensor(np.ones((2, 3), np.float32))
+            model(x).sum().backward()
+            opt.step()
+            sched.step()
+            cr.save(model, p, metadata={"classes": ["a", "b"], "mean": np.zeros(3)})
+            out.append(bytes([0b100]) + p.read_bytes())
+            cr.save_checkpoint(p, model, opt, epoch=3, scheduler=sched, extra={"best": 0.5})
+            out.append(bytes([2 | (8 if sgd else 0)]) + p.read_bytes())
+            out.append(bytes([1]) + p.read_bytes())
+        cr.save({"w": np.arange(6, dtype=np.float64).reshape(2, 3), "b": np.zeros(0, np.int64)}, p)
+        out.append(bytes([0]) + p.read_bytes())
+        cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                            nn.Linear(2, 2), nn.Dropout(0.5), nn.Tanh())
+        cr.save(cnn, p)
+        out.append(bytes([0]) + p.read_bytes())
+    out.append(bytes([0]) + hostile_pickle())
+    out.append(bytes([1]) + hostile_pickle())
+    return out
+
+
+def run(data: bytes, scratch: Path) -> object:
+    import chainrule as cr
+    from chainrule.io import describe, read_metadata
+
+    flags = data[0] if data else 0
+    p = scratch / "input.safetensors"
+    p.write_bytes(data[1:])
+    mode = flags & 3
+    try:
+        if mode == 0:
+            result = cr.load(p)
+        elif mode == 1:
+            result = cr.load_checkpoint(p)
+        elif mode == 2:
+            model, opt, sched = _fresh(bool(flags & 8))
+            result = cr.load_checkpoint(p, model, opt, scheduler=sched, restore_rng=True)
+        else:
+            model, _, _ = _fresh(False)
+            result = cr.load(p, model=model)
+        if flags & 4:
+            read_metadata(p)
+            describe(p)
+        return result
+    finally:
+        if PICKLE_MARKER.exists():
+            PICKLE_MARKER.unlink()
+            raise AssertionError(f"loading {p} ran code from a pickle (created {PICKLE_MARKER})")
+
+
+TARGET = Target(name="load", suffix=".safetensors", seeds=seeds, run=run, mutate=mutate_safetensors,
+                modules=("chainrule.io", "chainrule.nn", "chainrule.optim"))
+
+if __name__ == "__main__":
+    main(TARGET)
