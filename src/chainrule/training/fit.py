@@ -134,46 +134,67 @@ def _state_arrays(model: Any) -> dict[str, np.ndarray]:
 
 
 def save_training_checkpoint(path: str, run: Run) -> None:
-    """Write everything a resumed run needs, atomically (via ``chainrule.io.save_checkpoint``)."""
+    """Write everything a resumed run needs, atomically (via ``chainrule.io.save_checkpoint``).
+
+    The model goes in as a Module (so ``cr.load(checkpoint)`` can rebuild it), unless a
+    callback holds weights of its own (EarlyStopping's best epoch): then the model part is a
+    state dict with those arrays added under ``callback<i>/<name>``.
+    """
     from ..io import save_checkpoint
 
     extra: dict[str, Any] = {
         "history": run.history.state_dict(),
-        "callbacks": [cb.state_dict() for cb in run.callbacks],
+        "callbacks": {key: cb.state_dict() for key, cb in _callback_keys(run.callbacks)},
         "loader_epoch": getattr(run.train_loader, "epoch", None),
     }
-    arrays: dict[str, np.ndarray] = {}
-    for i, cb in enumerate(run.callbacks):  # EarlyStopping's best weights
+    model_part: Any = run.model
+    for key, cb in _callback_keys(run.callbacks):
         best = getattr(cb, "best_weights", None)
         if best:
-            arrays.update({f"callback{i}/{k}": v for k, v in best.items()})
-    save_checkpoint(path, model=run.model, optimizer=run.optimizer, epoch=run.history_epochs,
-                    rng_state=_rng.get_state(), extra=_jsonable(extra), arrays=arrays)
+            if model_part is run.model:
+                model_part = dict(run.model.state_dict())
+            model_part.update({f"callback:{key}/{k}": v for k, v in best.items()})
+    save_checkpoint(path, model_part, run.optimizer, epoch=run.history_epochs, rng_state=_rng.get_state(),
+                    extra=_jsonable(extra))
 
 
 def load_training_checkpoint(path: str, run: Run) -> int:
-    """Restore a checkpoint written by :func:`save_training_checkpoint`; returns the number
-    of completed epochs stored in it."""
+    """Restore a checkpoint written by :func:`save_training_checkpoint` into ``run`` (model,
+    optimizer, global RNG, History, callbacks); returns the number of completed epochs."""
     from ..io import load_checkpoint
 
-    ck = load_checkpoint(path, model=run.model, optimizer=run.optimizer)
-    epoch = int(ck["epoch"])
-    if ck.get("rng_state") is not None:
-        _rng.set_state(ck["rng_state"])
+    ck = load_checkpoint(path, optimizer=run.optimizer, restore_rng=True)
+    state = ck["model_state"]
+    own = {k: v for k, v in state.items() if not k.startswith("callback:")}
+    try:
+        run.model.load_state_dict(own)
+    except ModelFileError as e:
+        raise ModelFileError(f"{path}: {e} (was the checkpoint written by a different model?)") from None
     extra = ck.get("extra") or {}
     run.history.load_state_dict(extra.get("history", {}))
-    states = extra.get("callbacks", [])
-    if len(states) != len(run.callbacks):
-        raise ModelFileError(f"{path}: checkpoint has state for {len(states)} callbacks but this run has "
-                             f"{len(run.callbacks)}; resume with the same options as the original run")
-    arrays = ck.get("arrays") or {}
-    for i, (cb, st) in enumerate(zip(run.callbacks, states)):
-        cb.load_state_dict(st)
-        prefix = f"callback{i}/"
-        best = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    states = extra.get("callbacks", {})
+    if not isinstance(states, dict):
+        raise ModelFileError(f"{path}: 'callbacks' in the checkpoint is not a JSON object")
+    for key, cb in _callback_keys(run.callbacks):  # callbacks new in this run start fresh
+        if key in states:
+            cb.load_state_dict(states[key])
+        prefix = f"callback:{key}/"
+        best = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         if best and hasattr(cb, "best_weights"):
             cb.best_weights = best
-    return epoch
+    return int(ck["epoch"])
+
+
+def _callback_keys(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:
+    """``("EarlyStopping#0", cb)`` ...: callbacks named by class and occurrence, so a resumed
+    run finds each one's saved state even when other callbacks were added or removed."""
+    counts: dict[str, int] = {}
+    out = []
+    for cb in callbacks:
+        name = type(cb).__name__
+        out.append((f"{name}#{counts.get(name, 0)}", cb))
+        counts[name] = counts.get(name, 0) + 1
+    return out
 
 
 # ----------------------------------------------------------------------------- fit
@@ -256,8 +277,8 @@ def fit(
             from .diagnostics import Diagnostics  # written by the learning-aids work
         except ImportError:
             Diagnostics = None  # type: ignore[assignment]
-        if Diagnostics is not None:
-            cbs.append(Diagnostics())
+        if Diagnostics is not None:  # to silence it, pass your own Diagnostics(verbose=False)
+            cbs.append(Diagnostics(stream=stream))
 
     history = History()
     history.params = {"epochs": int(epochs), "batch_size": int(batch_size), "seed": seed,
