@@ -37,15 +37,22 @@ def _chainrule_warnings(record) -> list[str]:
     return [str(w.message) for w in record if issubclass(w.category, ChainruleWarning)]
 
 
-def test_deep_sigmoid_network_warns_vanishing_once(capsys) -> None:
+def test_deep_sigmoid_network_warns_vanishing_once() -> None:
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        _fit(_deep(nn.Sigmoid), epochs=2)
+        _fit(_deep(nn.Sigmoid), epochs=2)  # fit adds Diagnostics by default
     msgs = _chainrule_warnings(rec)
     assert len(msgs) == 1 and "vanishing gradients" in msgs[0]
     assert "ReLU" in msgs[0] and "residual" in msgs[0] and "batch normalization" in msgs[0]
-    out = capsys.readouterr().out
-    assert out.count("vanishing gradients") == 1  # printed once, not every epoch
+
+
+def test_explanation_is_printed_once() -> None:
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fit(_deep(nn.Sigmoid), epochs=3, callbacks=[Diagnostics(stream=out)])
+    assert out.getvalue().count("vanishing gradients") == 1  # not once per epoch
+    assert "Usual cures" in out.getvalue()
 
 
 def test_deep_relu_network_does_not_warn() -> None:
