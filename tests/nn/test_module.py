@@ -206,3 +206,22 @@ def test_allocation_budget_counts_assigned_parameters_and_buffers():
         with pytest.raises(ModelFileError, match="'stats' needs 800 bytes"):
             Big()
     Big()  # no budget outside the context
+
+
+def test_apply_visits_every_module_children_first():
+    m = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)))
+    seen = []
+    m.apply(lambda mod: seen.append(type(mod).__name__))
+    assert seen == ["Linear", "Linear", "Sequential", "Sequential"]
+    m.apply(lambda mod: nn.init.zeros_(mod.weight) if isinstance(mod, nn.Linear) else None)
+    assert not any(p.data.any() for n, p in m.named_parameters() if n.endswith("weight"))
+
+
+def test_module_without_super_init_still_reports_training():
+    class Lazy(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(np.ones(2))
+
+    m = Lazy()
+    assert m.training and [n for n, _ in m.named_parameters()] == ["w"]
+    assert list(m.state_dict()) == ["w"]

@@ -114,7 +114,7 @@ class Module:
     (float32), so batches from the DataLoader can be passed directly.
     """
 
-    training: bool
+    training: bool = True  # class default, so a subclass that forgot super().__init__() works
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -229,6 +229,13 @@ class Module:
     def eval(self) -> "Module":
         """Evaluation mode: Dropout passes values through, BatchNorm uses running stats."""
         return self.train(False)
+
+    def apply(self, fn: Any) -> "Module":
+        """Call ``fn(module)`` on every submodule and then this one (e.g. custom init)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``grad = None``)."""
