@@ -137,6 +137,12 @@ def test_transpose_with_a_non_permutation_raises_shape_error():
         t64(A).transpose(0, 0, 1)
 
 
+@pytest.mark.parametrize("axes", [(0, 1, 5), (0, 1, -4), (3, 1, 2)])
+def test_transpose_with_an_axis_out_of_range_raises_shape_error(axes):
+    with pytest.raises(cr.ShapeError, match=r"transpose.*\(2, 3, 4\)"):
+        t64(A).transpose(*axes)
+
+
 def test_transpose_with_too_few_axes_raises_shape_error():
     with pytest.raises(cr.ShapeError, match="permutation"):
         t64(A).transpose(1, 0)

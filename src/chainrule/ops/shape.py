@@ -31,7 +31,8 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
     axes = _shape_args(axes) or tuple(reversed(range(x.ndim)))
-    if sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+    if (not all(-x.ndim <= int(a) < x.ndim for a in axes)
+            or sorted(int(a) % x.ndim for a in axes) != list(range(x.ndim))):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
                          f"of shape {x.shape}")
     inverse = np.argsort([int(a) % x.ndim for a in axes])
