@@ -146,3 +146,11 @@ def test_logsumexp_of_all_minus_infinity_is_minus_infinity_not_nan():
     x = cr.tensor([-np.inf, -np.inf])
     with np.errstate(divide="ignore", invalid="ignore"):
         assert F.logsumexp(x, axis=0).item() == -np.inf
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax, F.logsumexp],
+                         ids=["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("axis", [2, -3])
+def test_softmax_family_axis_out_of_range_raises_shape_error_naming_the_shape(fn, axis):
+    with pytest.raises(cr.ShapeError, match=r"axis .*\(2, 3\)"):
+        fn(cr.zeros(2, 3), axis=axis)

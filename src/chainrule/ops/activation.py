@@ -59,12 +59,14 @@ def _softmax_array(v: np.ndarray, axis: int) -> np.ndarray:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    axis = _axes(x, axis)  # checked: an axis out of range is a ShapeError naming the shape
     s = _softmax_array(x.data, axis)
     # Jacobian-vector product of softmax: s ⊙ (g - Σ g·s)
     return make(s, "softmax", (x, lambda g: s * (g - (g * s).sum(axis=axis, keepdims=True))))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    axis = _axes(x, axis)
     m = x.data.max(axis=axis, keepdims=True)
     shifted = x.data - m
     lse = np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
