@@ -1,0 +1,170 @@
+"""The LeNet-style MNIST CNN in chainrule and in PyTorch CPU, epoch by epoch, side by side.
+
+The model in both (``chainrule.nn.lenet()``, the network of ``chainrule train --model cnn``):
+conv5×5·32 – ReLU – maxpool2 – conv5×5·64 – ReLU – maxpool2 – fc128 – ReLU – fc10, PyTorch's
+default initialisation, softmax cross-entropy, Adam lr 1e-3, batch 128, float32, the 60,000
+training images of ../shared/data/mnist, test accuracy on the 10,000 test images after each
+epoch. The two frameworks alternate epoch by epoch (chainrule epoch 1, PyTorch epoch 1,
+chainrule epoch 2, ...) so that machine noise hits both alike. PyTorch runs with
+``torch.set_num_threads(2)``; NumPy's BLAS uses its default threads.
+
+    python benchmarks/mnist_cnn.py                  # 3 epochs each
+    python benchmarks/mnist_cnn.py --epochs 1 --no-torch
+    python benchmarks/mnist_cnn.py --limit 6000     # a quick look on a tenth of the data
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.data import DataLoader, TensorDataset, mnist
+import chainrule.nn.functional as F
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+# ----------------------------------------------------------------------------- chainrule
+class Chainrule:
+    name = "chainrule"
+
+    def __init__(self, data, batch: int, lr: float, seed: int) -> None:
+        xtr, ytr, self.xte, self.yte = data
+        cr.manual_seed(seed)
+        self.model = nn.lenet()
+        self.opt = optim.Adam(self.model.parameters(), lr=lr)
+        self.loader = DataLoader(TensorDataset(xtr, ytr), batch_size=batch, shuffle=True,
+                                 seed=seed)
+
+    def epoch(self) -> float:
+        self.model.train()
+        total, n = 0.0, 0
+        for xb, yb in self.loader:
+            self.opt.zero_grad()
+            loss = F.cross_entropy(self.model(xb), yb)
+            loss.backward()
+            self.opt.step()
+            total += loss.item() * len(yb)
+            n += len(yb)
+        return total / n
+
+    def accuracy(self) -> float:
+        self.model.eval()
+        with cr.no_grad():
+            pred = np.concatenate([self.model(self.xte[i:i + 1000]).data.argmax(1)
+                                   for i in range(0, len(self.xte), 1000)])
+        return float((pred == self.yte).mean())
+
+
+# ----------------------------------------------------------------------------- PyTorch
+class Torch:
+    name = "pytorch"
+
+    def __init__(self, data, batch: int, lr: float, seed: int, threads: int) -> None:
+        import torch
+        self.torch = torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        xtr, ytr, xte, yte = data
+        tn = torch.nn
+        self.model = tn.Sequential(
+            tn.Unflatten(1, (1, 28, 28)), tn.Conv2d(1, 32, 5), tn.ReLU(), tn.MaxPool2d(2),
+            tn.Conv2d(32, 64, 5), tn.ReLU(), tn.MaxPool2d(2), tn.Flatten(),
+            tn.Linear(1024, 128), tn.ReLU(), tn.Linear(128, 10))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.xtr, self.ytr = torch.from_numpy(xtr), torch.from_numpy(ytr.astype(np.int64))
+        self.xte, self.yte = torch.from_numpy(xte), yte
+        self.batch = batch
+        self.rng = np.random.default_rng(seed)
+
+    def epoch(self) -> float:
+        torch = self.torch
+        self.model.train()
+        order = torch.from_numpy(self.rng.permutation(len(self.xtr)))
+        total = 0.0
+        for i in range(0, len(order), self.batch):
+            idx = order[i:i + self.batch]
+            self.opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(self.model(self.xtr[idx]), self.ytr[idx])
+            loss.backward()
+            self.opt.step()
+            total += loss.item() * len(idx)
+        return total / len(order)
+
+    def accuracy(self) -> float:
+        self.model.eval()
+        with self.torch.no_grad():
+            pred = np.concatenate([self.model(self.xte[i:i + 1000]).argmax(1).numpy()
+                                   for i in range(0, len(self.xte), 1000)])
+        return float((pred == self.yte).mean())
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=str(DATA_DIR))
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2)")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    ap.add_argument("--no-torch", action="store_true", help="chainrule only")
+    ap.add_argument("--json", default=None, metavar="FILE", help="also write the results here")
+    args = ap.parse_args(argv)
+
+    ds = mnist(args.data_dir)
+    xtr, ytr = ds.train.arrays
+    xte, yte = ds.test.arrays
+    if args.limit:
+        xtr, ytr = xtr[:args.limit], ytr[:args.limit]
+    data = (xtr, ytr, xte, yte)
+
+    runners = [Chainrule(data, args.batch_size, args.lr, args.seed)]
+    if not args.no_torch:
+        try:
+            runners.append(Torch(data, args.batch_size, args.lr, args.seed, args.threads))
+        except ImportError:
+            print("PyTorch is not installed: chainrule only", file=sys.stderr)
+    print(f"LeNet-style CNN on MNIST: {len(xtr)} training images, batch {args.batch_size}, "
+          f"Adam lr {args.lr:g}, seed {args.seed}; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+
+    results: dict[str, list[dict]] = {r.name: [] for r in runners}
+    for epoch in range(1, args.epochs + 1):
+        for r in runners:
+            t0 = time.perf_counter()
+            loss = r.epoch()
+            seconds = time.perf_counter() - t0
+            acc = r.accuracy()
+            results[r.name].append({"epoch": epoch, "seconds": seconds, "loss": loss,
+                                    "test_accuracy": acc})
+            print(f"  epoch {epoch}  {r.name:9s}  {seconds:7.1f} s  train loss {loss:.4f}  "
+                  f"test accuracy {acc * 100:.2f} %", flush=True)
+
+    print(f"\n{'':10s} {'median epoch':>13s} {'best test acc':>14s}")
+    med = {}
+    for name, recs in results.items():
+        med[name] = statistics.median(r["seconds"] for r in recs)
+        best = max(r["test_accuracy"] for r in recs)
+        print(f"{name:10s} {med[name]:11.1f} s {best * 100:12.2f} %")
+    if "pytorch" in med:
+        print(f"chainrule / pytorch epoch time: {med['chainrule'] / med['pytorch']:.2f}x "
+              f"(target <= 1.5x)")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

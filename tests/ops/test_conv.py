@@ -1,0 +1,158 @@
+"""F.conv2d: values against a loop-by-definition reference, gradients by finite differences
+over random sizes, strides and paddings, and against PyTorch where installed."""
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.errors import ConfigError, ShapeError
+
+
+def t64(a, requires_grad=True):
+    return cr.tensor(a, requires_grad=requires_grad, dtype=np.float64)
+
+
+def pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def conv_reference(x, w, b, stride, padding):
+    """The definition, one output position at a time (test-only loops)."""
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    out = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]       # (N, C, KH, KW)
+            out[:, :, i, j] = np.einsum("ncpq,ocpq->no", patch, w)
+    return out + (0 if b is None else b[None, :, None, None])
+
+
+ints_or_pairs = lambda lo, hi: st.one_of(  # noqa: E731
+    st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
+
+
+@st.composite
+def conv_case(draw):
+    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw = pair(draw(ints_or_pairs(1, 3)))
+    stride, padding = draw(ints_or_pairs(1, 3)), draw(ints_or_pairs(0, 2))
+    (ph, pw) = pair(padding)
+    h = draw(st.integers(max(1, kh - 2 * ph), 6))
+    w = draw(st.integers(max(1, kw - 2 * pw), 6))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw)),
+            rng.standard_normal(o), stride, padding)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@given(case=conv_case())
+def test_conv2d_matches_the_definition_and_passes_gradcheck(bias, case):
+    x, w, b, stride, padding = case
+    b = b if bias else None
+    out = F.conv2d(t64(x), t64(w), None if b is None else t64(b), stride=stride, padding=padding)
+    np.testing.assert_allclose(out.data, conv_reference(x, w, b, stride, padding),
+                               rtol=1e-10, atol=1e-10)
+    args = [t64(x), t64(w)] + ([t64(b)] if bias else [])
+    assert cr.gradcheck(lambda *a: F.conv2d(*a, stride=stride, padding=padding), args)
+
+
+@given(case=conv_case())
+def test_two_stacked_convs_pass_gradcheck(case):
+    """The first conv's output is stored channels-last; the second reads it that way and its
+    gradient flows back through that layout."""
+    x, w, _, stride, padding = case
+    o = w.shape[0]
+    w2 = np.random.default_rng(1).standard_normal((2, o, 1, 1))
+    assert cr.gradcheck(lambda a, b, c: F.conv2d(F.conv2d(a, b, stride=stride, padding=padding)
+                                                 .relu(), c),
+                        [t64(x), t64(w), t64(w2)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,oc,k,stride,padding", [
+    ((2, 3, 9, 8), 4, 3, 1, 0),
+    ((3, 2, 11, 10), 5, 3, 2, 1),
+    ((1, 4, 7, 9), 3, (3, 2), (2, 1), (0, 2)),
+    ((2, 1, 28, 28), 8, 5, 1, 2),
+    ((2, 3, 6, 6), 2, 2, 2, 0),
+    ((2, 2, 5, 5), 3, 5, 3, 2),
+])
+def test_conv2d_matches_pytorch(torch, dtype, shape, oc, k, stride, padding):
+    rng = np.random.default_rng(0)
+    kh, kw = pair(k)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((oc, shape[1], kh, kw)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
+    X, W, B = (cr.tensor(a, requires_grad=True, dtype=dtype) for a in (x, w, b))
+    out = F.conv2d(X, W, B, stride=stride, padding=padding)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(g)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tout = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding)
+    tout.backward(torch.tensor(g))
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    assert out.dtype == dtype and X.grad.dtype == dtype and W.grad.dtype == dtype
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), **tol)
+    np.testing.assert_allclose(X.grad, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(W.grad, tw.grad.numpy(), **tol)
+    np.testing.assert_allclose(B.grad, tb.grad.numpy(), **tol)
+
+
+def test_conv2d_keeps_float32_and_accepts_an_ndarray_input():
+    w = cr.randn(4, 3, 3, 3, requires_grad=True)
+    out = F.conv2d(np.ones((2, 3, 5, 5)), w)
+    assert out.dtype == np.float32 and out.shape == (2, 4, 3, 3)
+    out.sum().backward()
+    assert w.grad.dtype == np.float32 and w.grad.shape == (4, 3, 3, 3)
+    np.testing.assert_allclose(w.grad, np.full((4, 3, 3, 3), 18.0))
+
+
+def test_conv2d_of_a_non_contiguous_input_equals_the_contiguous_one():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 6, 3)).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
+    w = rng.standard_normal((4, 3, 3, 3))
+    a = F.conv2d(t64(x, False), t64(w, False), padding=1).data
+    b = F.conv2d(t64(np.ascontiguousarray(x), False), t64(w, False), padding=1).data
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_one_by_one_convolution_is_a_linear_map_over_channels():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((6, 3, 1, 1))
+    out = F.conv2d(t64(x, False), t64(w, False)).data
+    np.testing.assert_allclose(out, np.einsum("nchw,oc->nohw", x, w[:, :, 0, 0]), rtol=1e-12)
+
+
+def test_input_gradient_only_when_asked():
+    x = t64(np.ones((1, 1, 4, 4)), requires_grad=False)
+    w = t64(np.ones((1, 1, 2, 2)))
+    F.conv2d(x, w).sum().backward()
+    assert x.grad is None and w.grad is not None
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kwargs,error,words", [
+    ((1, 3, 5, 5), (2, 4, 3, 3), {}, ShapeError, "3 channels"),
+    ((3, 5, 5), (2, 3, 3, 3), {}, ShapeError, "4-D"),
+    ((1, 3, 5, 5), (2, 3, 3), {}, ShapeError, "weight must be 4-D"),
+    ((1, 1, 2, 2), (1, 1, 3, 3), {}, ShapeError, "larger than the padded input"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 0}, ConfigError, "stride"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 1.5}, ConfigError, "stride"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": -1}, ConfigError, "padding"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": (1, 2, 3)}, ConfigError, "pair"),
+])
+def test_conv2d_errors_name_the_problem(x_shape, w_shape, kwargs, error, words):
+    with pytest.raises(error, match="conv2d") as info:
+        F.conv2d(cr.zeros(*x_shape), cr.zeros(*w_shape, requires_grad=True), **kwargs)
+    assert words in str(info.value)
+
+
+def test_conv2d_bias_of_wrong_shape():
+    with pytest.raises(ShapeError, match=r"bias of shape \(3,\)"):
+        F.conv2d(cr.zeros(1, 1, 4, 4), cr.zeros(2, 1, 3, 3), cr.zeros(3))
