@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from typing import Any
 
 from ._common import (
@@ -76,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.safetensors (same other arguments)")
     r.add_argument("--quiet", action="store_true", help="no progress output, only the final result")
+    r.add_argument("--plot", action="store_true",
+                   help="also draw loss/metric curves, per-layer gradient norms (and, for 2-D data, the "
+                        "decision boundary) as PNG files into --out DIR (needs matplotlib)")
 
 
 def _resume_command() -> str:
@@ -105,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
     ckpt = os.path.join(args.out, CHECKPOINT) if args.out else None
     if args.resume and not os.path.isfile(ckpt):
         raise ConfigError(f"--resume: no checkpoint at {ckpt}; start the run without --resume")
+    if getattr(args, "plot", False):
+        if args.out is None:
+            raise ConfigError("--plot needs --out DIR (the PNG files are written there)")
+        from chainrule.viz.plots import require_matplotlib
+
+        require_matplotlib()
 
     ds = load_data(args, DEFAULT_DATASET)
     recipe = recipe_for("csv" if args.csv else ds.name)
@@ -153,6 +163,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         callbacks.append(CSVLogger(os.path.join(args.out, "history.csv")))
+    try:
+        from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
+    except ImportError:  # pragma: no cover - diagnostics ships with chainrule
+        ChainruleWarning, Diagnostics = UserWarning, None
+    if Diagnostics is not None:  # explanations printed (unless --quiet); no duplicate Python warning
+        callbacks.append(Diagnostics(verbose=not args.quiet))
 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
     say(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
@@ -162,10 +178,13 @@ def run(args: argparse.Namespace) -> int:
     # --- train
     t_fit = time.perf_counter()
     try:
-        history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
-                      batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
-                      clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
-                      checkpoint=ckpt, resume=args.resume)
+        # Overflow on the way to a NaN loss is reported once, by fit, not as NumPy warnings.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=ChainruleWarning)
+            history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
+                          batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
+                          clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
+                          checkpoint=ckpt, resume=args.resume)
     except TrainingDiverged as e:
         kept = (f"; the checkpoint in {args.out} keeps the last good epoch" if ckpt and os.path.exists(ckpt)
                 else "")
@@ -217,6 +236,11 @@ def run(args: argparse.Namespace) -> int:
         with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
             f.write("\n")
+        if getattr(args, "plot", False):
+            from chainrule.viz.plots import plot_run
+
+            for path in plot_run(args.out, history=history, model=model, data=ds):
+                say(f"wrote {path}")
     stop = f", {history.stop_reason}" if history.stop_reason else ""
     where = f"; saved to {args.out}" if args.out else ""
     print(f"{summary} after {len(history)} epochs ({train_seconds:.1f} s{stop}){where}", flush=True)
