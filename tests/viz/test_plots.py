@@ -108,3 +108,14 @@ def test_cli_plot_out_dir_and_errors(tmp_path) -> None:
     assert _is_png(tmp_path / "pics" / "loss.png")
     with pytest.raises(cr.DataError):
         _run(str(tmp_path / "nope"))
+
+
+def test_cli_train_plot_writes_pngs_into_run_dir(tmp_path, capsys) -> None:
+    from chainrule.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "xor", "--epochs", "2", "--out", str(run), "--plot", "--quiet"]) == 0
+    for name in ("loss.png", "metrics.png", "grad_norms.png", "decision_boundary.png"):
+        assert _is_png(run / name), name
+    assert main(["train", "--dataset", "xor", "--epochs", "1", "--plot"]) == 2
+    assert "--plot needs --out" in capsys.readouterr().err

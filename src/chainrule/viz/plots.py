@@ -22,18 +22,26 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["load_history", "plot_history", "plot_loss", "plot_metrics", "plot_grad_norms",
+__all__ = ["require_matplotlib", "load_history", "plot_history", "plot_loss", "plot_metrics", "plot_grad_norms",
            "plot_decision_boundary", "plot_run"]
 
 METRICS = ("accuracy", "r2", "mse", "mae")
 
 
-def _figure(width: float = 7.0, height: float = 4.2) -> Any:
+def require_matplotlib() -> None:
+    """Raise ``ConfigError`` saying how to install matplotlib when it is missing (call it
+    before a long run whose end is a plot)."""
     try:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # noqa: F401
     except ImportError:
         raise ConfigError("plots need matplotlib, which is not installed: "
                           "pip install 'chainrule[plots]' (or pip install matplotlib)") from None
+
+
+def _figure(width: float = 7.0, height: float = 4.2) -> Any:
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
