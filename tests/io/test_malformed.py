@@ -187,6 +187,20 @@ def test_architecture_larger_than_the_file_is_refused_before_allocating(tmp_path
     rejects(raw_file(tmp_path / "m", hdr, b"\0" * 4), "more parameter memory than the file holds")
 
 
+def test_architecture_with_too_many_layers(tmp_path, monkeypatch):
+    import chainrule.io.model_file as mf
+    monkeypatch.setattr(mf, "MAX_CONFIG_NODES", 50)
+    arch = {"type": "Sequential", "layers": [{"type": "ReLU"}] * 60}
+    meta = {"architecture": json.dumps(arch)}
+    rejects(raw_file(tmp_path / "m", {"__metadata__": meta}), "more than 50 layers")
+
+
+def test_deeply_nested_architecture(tmp_path):
+    text = '{"type": "Residual", "module": ' * 5000 + '{"type": "ReLU"}' + "}" * 5000
+    rejects(raw_file(tmp_path / "m", {"__metadata__": {"architecture": text}}),
+            "not valid JSON|cannot rebuild")
+
+
 def test_architecture_and_tensors_disagree(tmp_path):
     path = tmp_path / "m.safetensors"
     cr.save(nn.Sequential(nn.Linear(2, 3)), path)

@@ -92,6 +92,24 @@ def save(obj: Any, path: str | os.PathLike, metadata: dict | None = None) -> Non
     write_safetensors(path, tensors, meta)
 
 
+MAX_CONFIG_NODES = 100_000  # dicts in an architecture (layers); each becomes a Module
+
+
+def _check_size(path: str, arch: Any) -> None:
+    """Refuse architectures with absurdly many layers before building any of them."""
+    count, stack = 0, [arch]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += 1
+            if count > MAX_CONFIG_NODES:
+                raise ModelFileError(f"{path}: the architecture has more than "
+                                     f"{MAX_CONFIG_NODES} layers")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def build_module(path: str, arch_text: str, tensors: dict[str, np.ndarray]) -> Any:
     """Rebuild a module from an untrusted architecture and load ``tensors`` into it.
 
@@ -102,6 +120,7 @@ def build_module(path: str, arch_text: str, tensors: dict[str, np.ndarray]) -> A
     from ..nn.registry import from_config
 
     arch = from_json(path, arch_text, "the architecture")
+    _check_size(path, arch)
     budget = 2 * sum(a.nbytes for a in tensors.values()) + 4096
     try:
         with allocation_budget(budget):
