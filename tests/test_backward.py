@@ -251,6 +251,14 @@ def test_no_grad_records_no_graph():
         y.backward()
 
 
+def test_backward_still_works_inside_no_grad():
+    x = t64([2.0])
+    y = x * x
+    with cr.no_grad():
+        y.backward()
+    np.testing.assert_array_equal(x.grad, [4.0])
+
+
 def test_no_grad_works_as_a_decorator():
     x = t64([1.0])
 
@@ -363,3 +371,36 @@ def test_detect_anomaly_says_when_the_nan_came_from_an_input():
 def test_anomaly_error_is_a_chainrule_error_and_a_floating_point_error():
     assert issubclass(cr.AnomalyError, cr.ChainruleError)
     assert issubclass(cr.AnomalyError, FloatingPointError)
+
+
+# --------------------------------------------------------------- random graphs
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_STEPS = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "sub": lambda a, b: a - b,
+    "tanh-mul": lambda a, b: (a * 0.5).tanh() * b,
+    "sum-back": lambda a, b: a.sum(axis=-1, keepdims=True) * b * 0.1,
+    "mean-square": lambda a, b: (a * a).mean(axis=0) + b,
+}
+
+
+@given(program=st.lists(st.tuples(st.sampled_from(sorted(_STEPS)), st.integers(0, 100),
+                                  st.integers(0, 100)), min_size=1, max_size=12),
+       seed=st.integers(0, 2**16))
+def test_random_graphs_with_shared_subexpressions_pass_gradcheck(program, seed):
+    """Any DAG of ops (nodes reused by later ones, broadcasting between (3,) and (2, 3))
+    backpropagates to the chain-rule gradient."""
+    rng = np.random.default_rng(seed)
+    a0 = rng.uniform(-1, 1, 3)
+    b0 = rng.uniform(-1, 1, (2, 3))
+
+    def run(a, b):
+        nodes = [a, b]
+        for name, i, j in program:
+            nodes.append(_STEPS[name](nodes[i % len(nodes)], nodes[j % len(nodes)]))
+        return sum(n.sum() for n in nodes[2:])
+
+    assert cr.gradcheck(run, [t64(a0), t64(b0)])
