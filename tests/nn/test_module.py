@@ -225,3 +225,18 @@ def test_module_without_super_init_still_reports_training():
     m = Lazy()
     assert m.training and [n for n, _ in m.named_parameters()] == ["w"]
     assert list(m.state_dict()) == ["w"]
+
+
+def test_cached_intermediate_tensors_are_not_parameters():
+    class Caching(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, x):
+            self.last = self.lin(x)
+            return self.last
+
+    m = Caching()
+    m(np.ones((1, 2)))
+    assert [n for n, _ in m.named_parameters()] == ["lin.weight", "lin.bias"]

@@ -203,7 +203,7 @@ class Module:
             seen.add(id(value))
             if isinstance(value, Module):
                 stack.extend(reversed([(f"{name}.{n}", v) for n, v in value._items()]))
-            elif value.requires_grad:
+            elif value.requires_grad and value.is_leaf:  # not a cached intermediate result
                 yield name, value
 
     def parameters(self) -> list[Tensor]:
