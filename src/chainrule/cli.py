@@ -68,6 +68,7 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # -h, --version (0) or a usage error (2), already printed
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = ", ".join(a.dest for a in parser._subparsers._group_actions[0]._choices_actions)  # type: ignore[union-attr]
         print(f"chainrule: error: choose a command: {names} (see 'chainrule -h')", file=sys.stderr)
         return 2
+    args._argv = argv  # so a command can print itself again (train's "resume with: ...")
     try:
         return int(args._run(args) or 0)
     except ChainruleError as e:

@@ -148,3 +148,119 @@ def _target(text: str | None) -> str | None:
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "nonneg_float", "fraction", "hidden_sizes",
            "dataset_name", "existing_file", "existing_dir", "add_data_arguments", "load_data", "DATASET_CHOICES"]
+
+
+# ----------------------------------------------------------------------------- models and tables
+def load_model(path: str) -> tuple[Any, dict]:
+    """``(module, metadata)`` of a model file written by ``chainrule train --out``/``cr.save``."""
+    from ..errors import ModelFileError
+    from ..io import load, read_metadata
+
+    model = load(path)
+    if isinstance(model, dict):
+        raise ModelFileError(f"{path}: holds weights only, no architecture; it cannot be used without "
+                             "its Python model class (save it with cr.save(model, ...))")
+    return model, read_metadata(path)
+
+
+def preprocessing(meta: dict, path: str) -> dict:
+    from ..errors import ModelFileError
+
+    prep = meta.get("preprocessing")
+    if not isinstance(prep, dict) or "num_features" not in prep:
+        raise ModelFileError(f"{path}: no preprocessing description in its metadata (not written by "
+                             "'chainrule train'); use it from Python with cr.load")
+    return prep
+
+
+def read_raw_table(path: str, prep: dict) -> Any:
+    """Raw feature rows of a CSV for a model trained on a built-in data set.
+
+    With a header naming the model's features (``sepal length (cm)`` ..., ``pixel_0_0`` ...)
+    those columns are taken, in the model's order; without one (or other names) the file
+    must have exactly ``num_features`` numeric columns. Returns float64 ``(N, D)`` raw values.
+    """
+    import csv as _csv
+    import io
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..data.tabular import _read_text, _sniff
+    from ..errors import DataError
+
+    p = Path(path)
+    text = _read_text(p)
+    if not text.strip():
+        raise DataError(f"{p}: the file is empty")
+    rows = []
+    reader = _csv.reader(io.StringIO(text, newline=""), delimiter=_sniff(text, None))
+    try:
+        for fields in reader:
+            if fields and any(f.strip() for f in fields):
+                rows.append((reader.line_num, [f.strip() for f in fields]))
+    except _csv.Error as e:
+        raise DataError(f"{p}, line {reader.line_num}: malformed CSV: {e}") from None
+
+    def number(s: str) -> float | None:
+        try:
+            return float(s)
+        except ValueError:
+            return None
+
+    d = int(prep["num_features"])
+    names = list(prep.get("feature_names") or [])
+    header = None
+    if rows and any(number(f) is None for f in rows[0][1]):
+        header = rows[0][1]
+        rows = rows[1:]
+    cols = list(range(d))
+    if header is not None and names and all(n in header for n in names):
+        cols = [header.index(n) for n in names]
+    elif header is not None and len(header) != d:
+        raise DataError(f"{p}: {len(header)} columns, but the model takes {d} features"
+                        + (f" ({', '.join(names[:4])}{' ...' if d > 4 else ''})" if names else ""))
+    if not rows:
+        raise DataError(f"{p}: no data rows")
+    out = np.empty((len(rows), d), np.float64)
+    for i, (line, fields) in enumerate(rows):
+        if header is None and len(fields) != d:
+            raise DataError(f"{p}, line {line}: {len(fields)} values, but the model takes {d} features")
+        if max(cols) >= len(fields):
+            raise DataError(f"{p}, line {line}: {len(fields)} fields, fewer than the header's {len(header or [])}")
+        for j, c in enumerate(cols):
+            v = number(fields[c])
+            if v is None or not np.isfinite(v):
+                raise DataError(f"{p}, line {line}: column {c + 1} holds {fields[c]!r}, expected a number")
+            out[i, j] = v
+    return out
+
+
+def model_inputs(path: str, prep: dict) -> Any:
+    """Model-ready inputs ``(N, D)`` float32 from a CSV, prepared as in training."""
+    import numpy as np
+
+    from ..data import read_features
+
+    if prep.get("columns"):
+        return read_features(path, prep)
+    raw = read_raw_table(path, prep)
+    mean = np.asarray(prep["mean"], np.float64)
+    std = np.asarray(prep["std"], np.float64)
+    return ((raw - mean) / std).astype(np.float32)
+
+
+def unscale(outputs: Any, meta: dict) -> Any:
+    """Regression outputs in the target's original units (training standardised them)."""
+    scale = meta.get("target_scale") or {}
+    return outputs * float(scale.get("std", 1.0)) + float(scale.get("mean", 0.0))
+
+
+def dump_json(obj: Any) -> str:
+    """Indented JSON with lists of numbers (confusion-matrix rows) kept on one line."""
+    import json
+    import re
+
+    text = json.dumps(obj, indent=2)
+    return re.sub(r"\[\s*([-0-9.eE,\s]*?)\s*\]",
+                  lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",") if v.strip()) + "]", text)

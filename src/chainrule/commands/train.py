@@ -9,7 +9,6 @@ seconds. Every choice has a flag; what is not given comes from the data set's re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 from ._common import (
     add_data_arguments,
+    dump_json,
     fraction,
     hidden_sizes,
     load_data,
@@ -82,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "decision boundary) as PNG files into --out DIR (needs matplotlib)")
 
 
-def _resume_command() -> str:
-    argv = [a for a in sys.argv[1:] if a != "--resume"] if sys.argv[1:2] == ["train"] else ["train", "..."]
+def _resume_command(args: argparse.Namespace) -> str:
+    argv = [a for a in getattr(args, "_argv", ["train", "..."]) if a != "--resume"]
     return "chainrule " + " ".join(shlex.quote(a) for a in argv) + " --resume"
 
 
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except TrainingInterrupted as e:
         if e.checkpoint:
-            print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command()}",
+            print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command(args)}",
                   file=sys.stderr)
         elif args.out is None:
             print("interrupted; nothing was saved (give --out DIR to keep a checkpoint you can --resume)",
@@ -234,8 +234,7 @@ def run(args: argparse.Namespace) -> int:
         save(model, os.path.join(args.out, MODEL), metadata=metadata)
         history.to_csv(os.path.join(args.out, "history.csv"))
         with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
-            f.write("\n")
+            f.write(dump_json(results) + "\n")
         if getattr(args, "plot", False):
             from chainrule.viz.plots import plot_run
 

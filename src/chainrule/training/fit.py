@@ -52,8 +52,9 @@ class TrainingDiverged(ChainruleError, FloatingPointError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`fit`. ``completed_epochs`` finished; ``checkpoint`` (if any)
-    holds exactly those epochs, never a half-done one; ``history`` has their records."""
+    """Ctrl-C during :func:`fit`. ``checkpoint`` (None if there is none yet) holds exactly
+    ``completed_epochs`` epochs, never a half-done one (without a checkpoint,
+    ``completed_epochs`` counts the epochs finished in memory); ``history`` has the records."""
 
     def __init__(self, completed_epochs: int, checkpoint: str | None, history: History) -> None:
         super().__init__(f"interrupted after {completed_epochs} complete epoch(s)")
@@ -291,6 +292,7 @@ def fit(
         if history.stop_reason in ("early stopping", "target reached"):
             start_epoch = int(epochs)  # that run had already finished; just end it again
     run.history_epochs = int(start_epoch)
+    run.saved_epochs = int(start_epoch) if resume and ckpt is not None and os.path.exists(ckpt) else None
     out = stream if stream is not None else sys.stdout
 
     clip = None
@@ -320,12 +322,14 @@ def fit(
                 print(_epoch_line(history.epochs[-1], int(epochs)), file=out, flush=True)
             if ckpt is not None:
                 save_training_checkpoint(ckpt, run)  # atomic: the file is always a whole epoch
+                run.saved_epochs = run.history_epochs
             if run.stop_training:
                 break
     except KeyboardInterrupt:
         history.stop_reason = "interrupted"
-        raise TrainingInterrupted(run.history_epochs, ckpt if ckpt and os.path.exists(ckpt) else None,
-                                  history) from None
+        if ckpt is not None and run.saved_epochs is not None:  # report what the file holds
+            raise TrainingInterrupted(run.saved_epochs, ckpt, history) from None
+        raise TrainingInterrupted(run.history_epochs, None, history) from None
     except TrainingDiverged:
         for cb in cbs:
             cb.on_train_end(run)
@@ -343,8 +347,8 @@ def _diverged(run: Run, epoch: int, batch: int | None, loss: float) -> None:
     hint = ""
     if lr is not None:
         hint = f": the learning rate {lr:g} is probably too high; try {lr / 10:g} or lower"
-        if lr > 0.01:
-            hint += " (0.001 is a safe start for adam)"
+        if type(run.optimizer).__name__ in ("Adam", "AdamW") and lr > 0.01:
+            hint += " (0.001 is the usual start for Adam)"
     run.history.stop_reason = "diverged"
     raise TrainingDiverged(f"{what} became {value} at {where}{hint}", epoch + 1, batch, loss, lr, run.history)
 

@@ -1,0 +1,195 @@
+"""The chainrule command line: train/evaluate/predict end to end, resume, and one-line errors."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err, *words):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("chainrule: error: ") and "Traceback" not in err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small digits model trained for 2 epochs (shared by the evaluate/predict tests)."""
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--epochs", "2", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_the_three_files(trained):
+    for name in ("model.safetensors", "history.csv", "metrics.json", "checkpoint.safetensors"):
+        assert (trained / name).is_file(), name
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["train_seconds"] >= 0 and 0 <= metrics["test_accuracy"] <= 1
+    assert np.array(metrics["confusion_matrix"]).shape == (10, 10)
+    rows = list(csv.DictReader(open(trained / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and "val_accuracy" in rows[0]
+    model = cr.load(str(trained / "model.safetensors"))
+    assert model(np.zeros((1, 64), np.float32)).shape == (1, 10)
+
+
+def test_default_train_reaches_95_percent_on_digits(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "train", "--out", str(tmp_path))
+    assert code == 0
+    assert "epoch 1/" in out  # progress is shown
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("test accuracy")
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] >= 0.95
+
+
+def test_evaluate_reports_accuracy_and_confusion_matrix(capsys, trained):
+    code, out, _ = run_cli(capsys, "evaluate", str(trained / "model.safetensors"), "--json")
+    assert code == 0
+    res = json.loads(out)
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert res["examples"] == 359 and res["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    code, out, _ = run_cli(capsys, "evaluate", str(trained / "model.safetensors"), "--dataset", "digits")
+    assert code == 0 and "accuracy" in out and "confusion matrix" in out
+
+
+def test_predict_digits_rows(capsys, trained, tmp_path):
+    x, _ = cr.data.digits().test.arrays
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, x[:5] * 16, delimiter=",", fmt="%g")  # raw values, no header
+    code, out, _ = run_cli(capsys, "predict", str(trained / "model.safetensors"), str(path))
+    assert code == 0
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0][:2] == ["prediction", "p_0"] and len(rows) == 6 and len(rows[1]) == 11
+    probs = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_csv_regression_train_evaluate_predict(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    area = rng.uniform(30, 200, n)
+    rooms = rng.integers(1, 6, n)
+    city = rng.choice(["north", "south"], n)
+    price = 1000 * area + 20000 * rooms + np.where(city == "north", 50000, 0) + rng.normal(0, 5000, n)
+    path = tmp_path / "houses.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["area", "rooms", "city", "price"])
+        w.writerows(zip(np.round(area, 1), rooms, city, np.round(price)))
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "train", "--csv", str(path), "--target", "price", "--epochs", "60",
+                                "--quiet", "--out", str(out))
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "regression" and metrics["test_r2"] > 0.9 and "test_mae" in metrics
+    code, stdout, _ = run_cli(capsys, "evaluate", str(out / "model.safetensors"), "--csv", str(path), "--json")
+    assert code == 0 and json.loads(stdout)["r2"] > 0.9
+    code, stdout, _ = run_cli(capsys, "predict", str(out / "model.safetensors"), str(path))
+    pred = np.array([float(r[0]) for r in list(csv.reader(stdout.splitlines()))[1:]])
+    assert code == 0 and pred.shape == (n,)
+    assert np.corrcoef(pred, price)[0, 1] > 0.95  # in dollars, not standardised units
+
+
+def test_resume_after_ctrl_c_equals_uninterrupted_run(capsys, tmp_path, monkeypatch):
+    from chainrule.training import callbacks
+
+    args = ["train", "--dataset", "iris", "--epochs", "4", "--dropout", "0.2", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "full")]) == 0
+
+    calls = {"n": 0}
+    original = callbacks.CSVLogger.on_epoch_end
+
+    def ctrl_c_in_epoch_3(self, run, epoch, logs):
+        original(self, run, epoch, logs)
+        calls["n"] += 1
+        if calls["n"] == 3:  # after epoch 3 is logged, before its checkpoint: the file keeps epoch 2
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.CSVLogger, "on_epoch_end", ctrl_c_in_epoch_3)
+    part = str(tmp_path / "part")
+    code, _, err = run_cli(capsys, *args, "--out", part)
+    assert code == 130
+    assert "interrupted after 2 complete epoch(s); resume with: chainrule train" in err and "--resume" in err
+    monkeypatch.setattr(callbacks.CSVLogger, "on_epoch_end", original)
+    assert main(args + ["--out", part, "--resume"]) == 0
+    a = cr.load(str(tmp_path / "full" / "model.safetensors")).state_dict()
+    b = cr.load(os.path.join(part, "model.safetensors")).state_dict()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    full = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    resumed = json.loads(open(os.path.join(part, "metrics.json")).read())
+    assert resumed["epochs"] == 4 and resumed["test_accuracy"] == full["test_accuracy"]
+    assert len(list(csv.DictReader(open(os.path.join(part, "history.csv"))))) == 4
+
+
+def test_nan_loss_stops_with_one_line_and_keeps_no_bad_model(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--optimizer", "sgd", "--lr", "1e9", "--epochs", "3", "--quiet",
+                           "--out", str(tmp_path))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and ("became NaN" in lines[0] or "became Inf" in lines[0])
+    assert "learning rate 1e+09 is probably too high" in lines[0]
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--lr", "-0.1"], ["--lr", "positive"]),
+    (["train", "--epochs", "0"], ["--epochs", "positive integer"]),
+    (["train", "--dataset", "imagenet"], ["unknown dataset", "iris"]),
+    (["train", "--hidden", "12,x"], ["--hidden"]),
+    (["train", "--dropout", "1.5"], ["--dropout"]),
+    (["train", "--optimizer", "lbfgs"], ["--optimizer"]),
+    (["train", "--resume"], ["--resume needs --out"]),
+    (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], ["/nonexistent/mnist"]),
+    (["train", "--csv", "/nonexistent.csv"], ["no such file"]),
+    (["train", "--target", "x"], ["--csv"]),
+    (["evaluate", "/nonexistent.safetensors"], ["no such file"]),
+    (["frobnicate"], ["invalid choice"]),
+    ([], ["choose a command"]),
+])
+def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, words):
+    code, _, err = run_cli(capsys, *argv)
+    one_line_error(code, err, *words)
+
+
+def test_malformed_files_give_one_line_and_exit_2(capsys, tmp_path, trained):
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("a,b,c\n1,2\n3,4,5\n")
+    code, _, err = run_cli(capsys, "train", "--csv", str(bad_csv), "--quiet")
+    one_line_error(code, err, "bad.csv", "line 2")
+    bad_model = tmp_path / "model.safetensors"
+    bad_model.write_bytes(b"\x00\x01garbage")
+    code, _, err = run_cli(capsys, "evaluate", str(bad_model))
+    one_line_error(code, err, "model.safetensors")
+    code, _, err = run_cli(capsys, "predict", str(trained / "model.safetensors"), str(bad_csv))
+    one_line_error(code, err, "bad.csv")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)))
+    code, _, err = run_cli(capsys, "train", "--csv", str(binary), "--quiet")
+    one_line_error(code, err, "binary.csv")
+
+
+def test_real_process_exit_status_and_help():
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    p = subprocess.run([sys.executable, "-m", "chainrule", "train", "--lr", "0"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    p = subprocess.run([sys.executable, "-m", "chainrule", "-h"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 0
+    for name in ("train", "evaluate", "predict"):
+        assert name in p.stdout
