@@ -1,0 +1,37 @@
+"""Helpers for the reliability tests: run the ``chainrule`` command as a real subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# A hang guard for one command; no test asserts on how long anything takes.
+COMMAND_TIMEOUT = 120
+
+
+def cli_env(home: Path) -> dict:
+    """An environment in which no cached data set or user configuration is found."""
+    env = dict(os.environ)
+    env.update(HOME=str(home), CHAINRULE_DATA=str(home / "data"), PYTHONUNBUFFERED="1",
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", COLUMNS="200")
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def chainrule_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "chainrule", *args]
+
+
+def run_cli(args, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(chainrule_cmd(*args), capture_output=True, text=True, env=cli_env(home),
+                          cwd=cwd or home, timeout=COMMAND_TIMEOUT)
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
