@@ -44,7 +44,8 @@ DEFAULTS = {
     "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
     "tick_budget": 0.15,      # seconds of training per frame at most, whatever steps_per_frame says
     "inbox_size": 64,         # messages waiting to be handled; more are refused
-    "train_threads": 4,       # worker threads shared by all sessions for training
+    "train_threads": 2,       # sessions training at once (NumPy work; the GIL does the rest)
+    "control_threads": 2,     # threads for settings, resets and predictions, never queued behind training
 }
 
 
@@ -60,7 +61,7 @@ class Connection:
     """
 
     def __init__(self, sid: str, receive: Callable, send_text: Callable, close: Callable, *,
-                 manager: SessionManager, limiter: Any, options: dict,
+                 manager: SessionManager, limiters: dict, options: dict,
                  playground_factory: Callable[[], PlaygroundSession],
                  digits_loader: Callable[[], DigitData], clock: Callable[[], float] = time.monotonic):
         import anyio
@@ -70,7 +71,8 @@ class Connection:
         self._send_text = send_text
         self._close = close
         self.manager = manager
-        self.limiter = limiter
+        self.limiters = limiters
+        self._waiting = None  # cancel scope of a tick waiting for a training slot
         self.opt = options
         self.clock = clock
         self.frames = FrameClock(options["max_fps"], clock)
@@ -104,7 +106,7 @@ class Connection:
     async def _thread(self, fn: Callable, *args, **kwargs):
         import anyio
 
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiters["control"])
 
     # ---- the two tasks ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -152,10 +154,16 @@ class Connection:
                 except ProtocolError as exc:
                     await self.error(str(exc))
                     continue
+                if msg["type"] == "ping":  # answered at once: it measures the server, not the queue
+                    await self.send({"type": "pong"})
+                    continue
                 try:
                     self._inbox_send.send_nowait(msg)
                 except anyio.WouldBlock:
                     await self.error("too many messages at once; this one was dropped")
+                    continue
+                if self._waiting is not None:  # let the message go before a tick still queued
+                    self._waiting.cancel()
         except _Closed:
             pass
         except Exception:  # a broken socket ends the session, quietly
@@ -286,21 +294,41 @@ class Connection:
         self.frames.sent()
         self.frames_sent += 1
 
-    def _train(self, sess) -> tuple[float | None, int]:
+    def _train_and_frame(self, sess, evaluate: bool) -> tuple[float | None, dict]:
+        """Up to ``steps_per_frame`` steps within the tick budget, then the frame (in a thread)."""
         budget = self.opt["tick_budget"]
         start = time.perf_counter()
-        loss, done = None, 0
+        loss = None
         for _ in range(sess.config["steps_per_frame"]):
             loss = sess.step(1)
-            done += 1
             if time.perf_counter() - start > budget:
                 break
-        return loss, done
+        frame = sess.frame(evaluate) if self.mode == "mnist" else sess.frame()
+        return loss, frame
 
     async def _tick(self) -> None:
+        import anyio
+
         sess = self._current()
-        loss, _ = await self._thread(self._train, sess)
-        await self._send_frame()
+        slots = self.limiters["train"]
+        with anyio.CancelScope() as waiting:
+            self._waiting = waiting
+            await slots.acquire()
+        self._waiting = None
+        if waiting.cancelled_caught:  # a message came in while this tick queued: handle it first
+            return
+        try:
+            now = self.clock()
+            evaluate = now - self._last_eval >= 1.0
+            if evaluate:
+                self._last_eval = now
+            loss, frame = await anyio.to_thread.run_sync(self._train_and_frame, sess, evaluate,
+                                                         limiter=self.limiters["run"])
+        finally:
+            slots.release()
+        await self.send(frame)
+        self.frames.sent()
+        self.frames_sent += 1
         if loss is not None and not math.isfinite(loss):
             self.running = False
             await self.error("training diverged (the loss is not a finite number): "
@@ -346,6 +374,7 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                max_message_bytes: int = DEFAULTS["max_message_bytes"],
                tick_budget: float = DEFAULTS["tick_budget"], inbox_size: int = DEFAULTS["inbox_size"],
                train_threads: int = DEFAULTS["train_threads"],
+               control_threads: int = DEFAULTS["control_threads"],
                playground_factory: Callable[[], PlaygroundSession] | None = None,
                digits_loader: Callable[[], DigitData] | None = None,
                clock: Callable[[], float] = time.monotonic):
@@ -369,14 +398,18 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                "tick_budget": float(tick_budget), "inbox_size": int(inbox_size),
                "idle_timeout": float(idle_timeout)}
     manager = SessionManager(max_sessions, idle_timeout, clock)
-    state: dict = {"limiter": None}
+    state: dict = {"limiters": None}
     make_playground = playground_factory or PlaygroundSession
     load = digits_loader or (lambda: load_digits(data_dir))
 
-    def limiter():
-        if state["limiter"] is None:  # made inside the running event loop
-            state["limiter"] = anyio.CapacityLimiter(train_threads)
-        return state["limiter"]
+    def limiters():
+        if state["limiters"] is None:  # made inside the running event loop
+            state["limiters"] = {
+                "train": anyio.CapacityLimiter(train_threads),      # slots, taken before a tick
+                "run": anyio.CapacityLimiter(train_threads + 2),    # the threads ticks run in
+                "control": anyio.CapacityLimiter(control_threads),
+            }
+        return state["limiters"]
 
     headers = {
         "Cache-Control": "no-store",
@@ -412,7 +445,7 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                 pass
 
         conn = Connection(sid, websocket.receive, websocket.send_text, close, manager=manager,
-                          limiter=limiter(), options=options, playground_factory=make_playground,
+                          limiters=limiters(), options=options, playground_factory=make_playground,
                           digits_loader=load, clock=clock)
         try:
             await conn.run()

@@ -26,7 +26,7 @@ from ..errors import ChainruleError, ConfigError
 from .protocol import CONFIG_FIELDS, MNIST_FIELDS, validate_config
 
 BOUNDARY_SIZE = 50      # decision-boundary grid, cells per side
-NEURON_SIZE = 20        # each neuron's thumbnail grid, cells per side
+NEURON_SIZE = 25        # each neuron's thumbnail grid: every other cell of the boundary grid
 HISTORY_LIMIT = 600     # loss points kept; older ones are thinned, never dropped wholesale
 
 DEFAULT_CONFIG = {
@@ -67,7 +67,9 @@ def _b64(a: np.ndarray) -> str:
 
 
 def _round(a: np.ndarray, digits: int = 5) -> list:
-    a = np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=1e30, neginf=-1e30)
+    a = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(a).all():
+        a = np.nan_to_num(a, nan=0.0, posinf=1e30, neginf=-1e30)
     return np.round(a, digits).tolist()
 
 
@@ -242,7 +244,12 @@ class PlaygroundSession:
         # toy2d data fills about [-1, 1]^2; widen the square (in quarters) only for noisy outliers
         self.extent = 1.0 if m <= 1.05 else float(math.ceil(m * 4) / 4)
         self.grid = self._grid(BOUNDARY_SIZE)
-        self.neuron_grid = self._grid(NEURON_SIZE)
+        # thumbnails reuse the boundary pass: every other row and column of the 50x50 grid
+        step = BOUNDARY_SIZE // NEURON_SIZE
+        cells = np.arange(BOUNDARY_SIZE * BOUNDARY_SIZE).reshape(BOUNDARY_SIZE, BOUNDARY_SIZE)
+        self._thumb_cells = cells[::step, ::step].ravel()
+        self._all_x = np.concatenate([self.x_train, self.x_test])
+        self._all_y = np.concatenate([self.y_train, self.y_test])
         self.data_version = getattr(self, "data_version", 0) + 1
 
     def _grid(self, n: int) -> np.ndarray:
@@ -330,17 +337,18 @@ class PlaygroundSession:
         return self.last_loss
 
     def losses(self) -> tuple[float, float]:
-        """Mean loss on the whole train and test sets (no dropout)."""
+        """Mean loss on the whole train and test sets (no dropout), in one forward pass."""
         import chainrule as cr
+        import chainrule.nn.functional as F
 
         with cr.no_grad():
-            out = []
-            for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):
-                if len(x) == 0:
-                    out.append(float("nan"))
-                    continue
-                out.append(float(self._loss(self.model.forward(cr.tensor(x)), y).item()))
-        return out[0], out[1]
+            logits = self.model.forward(cr.tensor(self._all_x)).reshape(-1)
+            each = F.binary_cross_entropy_with_logits(logits, cr.tensor(self._all_y),
+                                                      reduction="none").numpy().astype(np.float64)
+        n = len(self.x_train)
+        train = float(each[:n].mean()) if n else float("nan")
+        test = float(each[n:].mean()) if len(each) > n else float("nan")
+        return train, test
 
     def grad_norms(self) -> list[float]:
         """The L2 norm of dL/dW for each weight matrix, input side first."""
@@ -368,16 +376,17 @@ class PlaygroundSession:
         import chainrule as cr
 
         with cr.no_grad():
-            logits = self.model.forward(cr.tensor(self.grid)).numpy().reshape(-1)
-            _, hidden = self.model.forward(cr.tensor(self.neuron_grid), keep=True)
+            out, hidden = self.model.forward(cr.tensor(self.grid), keep=True)
+        logits = out.numpy().reshape(-1)
         prob = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -60, 60)))
         neurons = []
         for h in hidden:
-            a = np.nan_to_num(h.numpy().astype(np.float64))       # (cells, width)
+            a = h.numpy()[self._thumb_cells].astype(np.float64)     # (cells, width)
+            if not np.isfinite(a).all():
+                a = np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=-1.0)
             scale = np.maximum(1.0, np.max(np.abs(a), axis=0))    # keep [-1, 1] as it is
-            v = np.clip(a / scale, -1.0, 1.0)
-            u8 = np.round((v + 1.0) * 127.5)
-            neurons.append([_b64(u8[:, j]) for j in range(u8.shape[1])])
+            u8 = np.round((np.clip(a / scale, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8).T.copy()
+            neurons.append([_b64(row) for row in u8])
         train_loss, test_loss = self.losses()
         self.history.add([self.steps, _sig(train_loss), _sig(test_loss)])
         return {
