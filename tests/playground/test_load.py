@@ -6,6 +6,7 @@ functional checks count (no latency thresholds: the machine may be busy).
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "playground_load.p
 def load_module():
     spec = importlib.util.spec_from_file_location("playground_load", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
