@@ -83,10 +83,9 @@ def test_a_graph_100000_ops_deep_backpropagates_without_recursion():
     x = cr.tensor(1.0, requires_grad=True)
     y = x
     for _ in range(100_000):
-        y = y + 1e-5
+        y = -y  # the cheapest op: the test is about depth
     y.backward()
-    assert x.grad == 1.0
-    assert y.item() == pytest.approx(2.0, rel=1e-3)
+    assert y.item() == 1.0 and x.grad == 1.0
     del y  # freeing the long chain must not overflow the C stack either
 
 
