@@ -1,0 +1,106 @@
+"""SIGKILL ``chainrule train`` at random moments, 20 times: every time the newest checkpoint
+loads, and resuming finishes with exactly the weights of an uninterrupted run.
+
+Kills land anywhere: during start-up, inside an epoch, or while a checkpoint is being
+written (checkpoints go to a temporary file, are fsynced and renamed into place, so a kill
+can only ever leave the previous complete checkpoint). The delays are seeded and scaled to
+the time an uninterrupted run takes here, so they spread over the whole run on a fast or a
+loaded machine alike. Killed runs are resumed (``--resume``) in the same folder and killed
+again; whenever a run gets to the end, its final model is compared with the reference and a
+new folder starts.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.io import read_safetensors
+
+from .conftest import COMMAND_TIMEOUT, chainrule_cmd, cli_env
+
+KILLS = 20
+EPOCHS = 25
+TRAIN = ["train", "--dataset", "xor", "--epochs", str(EPOCHS), "--seed", "3", "--quiet"]
+
+
+def _tensors(path: Path) -> dict[str, np.ndarray]:
+    return read_safetensors(path)[0]
+
+
+def _assert_same(a: dict, b: dict, what: str) -> None:
+    assert a.keys() == b.keys(), what
+    for k in a:
+        assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), f"{what}: {k} differs"
+
+
+def test_sigkill_at_random_moments_then_resume_matches_an_unbroken_run(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = cli_env(home)
+
+    t0 = time.monotonic()
+    ref_dir = tmp_path / "reference"
+    r = subprocess.run(chainrule_cmd(*TRAIN, "--out", str(ref_dir)), env=env, capture_output=True, text=True,
+                       timeout=COMMAND_TIMEOUT)
+    ref_seconds = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    ref_model = _tensors(ref_dir / "model.safetensors")
+    ref_ckpt = _tensors(ref_dir / "checkpoint.safetensors")
+
+    rng = random.Random(20261124)
+    chain = 0
+    out = tmp_path / f"run{chain}"
+    kills = completed = 0
+    epochs_seen: list[int] = []  # checkpoint epoch after each kill that found one
+    last_epoch = 0
+    while kills < KILLS:
+        ckpt = out / "checkpoint.safetensors"
+        args = [*TRAIN, "--out", str(out)] + (["--resume"] if ckpt.exists() else [])
+        err = tmp_path / "stderr.txt"
+        with open(err, "w") as ef:
+            proc = subprocess.Popen(chainrule_cmd(*args), env=env, stdout=subprocess.DEVNULL, stderr=ef)
+            try:
+                proc.wait(timeout=rng.uniform(0.1, 1.1) * ref_seconds)
+                finished = True
+            except subprocess.TimeoutExpired:
+                proc.kill()  # SIGKILL: no handler, no cleanup, no flush
+                proc.wait(timeout=COMMAND_TIMEOUT)
+                finished = False
+        if finished:
+            assert proc.returncode == 0, err.read_text()
+            _assert_same(_tensors(out / "model.safetensors"), ref_model, f"{out} final model")
+            completed += 1
+            chain += 1
+            out = tmp_path / f"run{chain}"
+            last_epoch = 0
+            continue
+        kills += 1
+        if not ckpt.exists():
+            assert last_epoch == 0, f"kill {kills}: the checkpoint of epoch {last_epoch} disappeared"
+            continue
+        # the newest checkpoint loads, as a checkpoint and as a model, and holds a whole epoch
+        ck = cr.load_checkpoint(ckpt)
+        assert last_epoch <= ck["epoch"] <= EPOCHS, (kills, last_epoch, ck["epoch"])
+        assert all(np.isfinite(v).all() for v in ck["model_state"].values())
+        cr.load(ckpt)
+        last_epoch = ck["epoch"]
+        epochs_seen.append(ck["epoch"])
+
+    # finish the last interrupted run without killing it
+    ckpt = out / "checkpoint.safetensors"
+    args = [*TRAIN, "--out", str(out)] + (["--resume"] if ckpt.exists() else [])
+    r = subprocess.run(chainrule_cmd(*args), env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    _assert_same(_tensors(out / "model.safetensors"), ref_model, f"{out} final model")
+    _assert_same(_tensors(ckpt), ref_ckpt, f"{out} final checkpoint")
+    completed += 1
+
+    assert kills == KILLS
+    print(f"{kills} kills, {completed} runs completed, checkpoint epochs found after kills: {epochs_seen}")
+    # the kills were not all during start-up: some found a checkpoint part-way through
+    assert any(0 < e < EPOCHS for e in epochs_seen), epochs_seen
