@@ -48,6 +48,14 @@ def test_backward_of_a_leaf_stores_a_copy_of_the_given_gradient():
     assert x.grad[0] == 3.0
 
 
+def test_leaf_gradient_does_not_alias_the_given_gradient_through_an_identity_like_op():
+    x = t64([1.0, 2.0])
+    g = np.array([3.0, 4.0])
+    (x + 0).backward(g)   # add's VJP hands the seed itself to x
+    g[0] = 100.0
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+
+
 def test_backward_docstring_documents_accumulation():
     doc = cr.Tensor.backward.__doc__
     assert "accumulate" in doc and "zero_grad" in doc
@@ -357,6 +365,14 @@ def test_detect_anomaly_works_as_a_decorator_and_is_off_by_default():
         with pytest.raises(cr.AnomalyError):
             bad(x)
         assert np.isinf((x / 0.0).data).all()  # outside: no check
+
+
+def test_detect_anomaly_can_be_switched_off_inside_an_anomaly_block():
+    x = t64([1.0])
+    with cr.detect_anomaly(), np.errstate(divide="ignore"):
+        with cr.detect_anomaly(False):
+            y = x / 0.0
+        assert np.isinf(y.data).all()
 
 
 def test_detect_anomaly_says_when_the_nan_came_from_an_input():

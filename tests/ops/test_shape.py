@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 from conftest import floats64, shapes
@@ -102,6 +103,26 @@ def test_integer_array_indexing_matches_numpy_and_passes_gradcheck(key):
     np.testing.assert_array_equal(y.data, A[key])
     w = np.arange(A[key].size, dtype=float).reshape(A[key].shape)
     assert cr.gradcheck(lambda x: x[key] * w, [t64(A)])
+
+
+@given(data=st.data(), shape=shapes(min_dims=1))
+def test_random_basic_indices_match_numpy_and_pass_gradcheck(data, shape):
+    a = data.draw(floats64(shape))
+    key = data.draw(hnp.basic_indices(shape, allow_newaxis=True))
+    expected = a[key]
+    np.testing.assert_array_equal(t64(a)[key].data, expected)
+    w = np.arange(1.0, expected.size + 1).reshape(np.shape(expected))
+    assert cr.gradcheck(lambda x: x[key] * w, [t64(a)])
+
+
+@given(data=st.data(), shape=shapes(min_dims=1))
+def test_random_integer_array_indices_match_numpy_and_pass_gradcheck(data, shape):
+    a = data.draw(floats64(shape))
+    key = data.draw(hnp.integer_array_indices(shape, result_shape=shapes(max_dims=2)))
+    expected = a[key]
+    np.testing.assert_array_equal(t64(a)[key].data, expected)
+    w = np.arange(1.0, expected.size + 1).reshape(np.shape(expected))
+    assert cr.gradcheck(lambda x: x[key] * w, [t64(a)])
 
 
 def test_repeated_indices_accumulate_their_gradients_like_np_add_at():
