@@ -64,6 +64,16 @@ class SessionStats:
     last_frame_at: float | None = None
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds used so far by process ``pid`` (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _rss_kb(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -198,6 +208,8 @@ async def _run(sessions: int, seconds: float, mnist_sessions: int, data_dir: str
         port = int(m.group(1))
         await asyncio.sleep(0.3)
         rss = {"start_kb": _rss_kb(proc.pid)}
+        cpu0 = _cpu_s(proc.pid) or 0.0
+        load0 = os.getloadavg()[0]
         timeline: list[tuple[float, int]] = []
         health_ms: list[float] = []
         stats = [SessionStats() for _ in range(sessions)]
@@ -225,6 +237,8 @@ async def _run(sessions: int, seconds: float, mnist_sessions: int, data_dir: str
         stop.set()
         await sampler_task
         wall = time.perf_counter() - t0
+        cpu = (_cpu_s(proc.pid) or 0.0) - cpu0
+        load1 = os.getloadavg()[0]
         # sessions must be forgotten once their sockets close
         open_after = None
         for _ in range(50):
@@ -260,6 +274,8 @@ async def _run(sessions: int, seconds: float, mnist_sessions: int, data_dir: str
                             "min": round(min(fps), 1) if fps else 0, "max": round(max(fps), 1) if fps else 0},
         "steps_total": sum(s.last_step for s in stats),
         "mbytes_streamed": round(sum(s.bytes for s in stats) / 1e6, 1),
+        "server_cpu_s": round(cpu, 1), "machine": {"cpus": os.cpu_count(), "load_avg_start": round(load0, 1),
+                                                    "load_avg_end": round(load1, 1)},
         "ping_ms": {"p50": round(_pct(pings, 0.5), 1), "p95": round(_pct(pings, 0.95), 1),
                     "max": round(max(pings), 1) if pings else None, "n": len(pings)},
         "control_ms": {"p50": round(_pct(controls, 0.5), 1), "p95": round(_pct(controls, 0.95), 1),
@@ -312,6 +328,9 @@ def _print(r: dict) -> None:
     print(f"  frames        {r['frames_total']:,} in total; per session {r['fps_per_session']['mean']}/s "
           f"(min {r['fps_per_session']['min']}, max {r['fps_per_session']['max']}; cap 20)")
     print(f"  training      {r['steps_total']:,} optimizer steps in total; {r['mbytes_streamed']} MB streamed")
+    mc = r["machine"]
+    print(f"  server CPU    {r['server_cpu_s']} s in {r['wall_s']} s ({r['server_cpu_s'] / r['wall_s']:.0%} of one core); "
+          f"machine: {mc['cpus']} CPUs, load average {mc['load_avg_start']} -> {mc['load_avg_end']}")
     print(f"  ws ping->pong p50 {r['ping_ms']['p50']} ms, p95 {r['ping_ms']['p95']} ms, "
           f"max {r['ping_ms']['max']} ms ({r['ping_ms']['n']} pings)")
     print(f"  settings      change -> echo p50 {r['control_ms']['p50']} ms, p95 {r['control_ms']['p95']} ms, "
