@@ -44,6 +44,9 @@ class no_grad(contextlib.ContextDecorator):
     so evaluation is faster and uses less memory.
     """
 
+    def _recreate_cm(self) -> "no_grad":  # a fresh context per decorated call: re-entrant
+        return type(self)()
+
     def __enter__(self) -> "no_grad":
         self._prev = _mode.grad_enabled
         _mode.grad_enabled = False
@@ -55,6 +58,9 @@ class no_grad(contextlib.ContextDecorator):
 
 class enable_grad(contextlib.ContextDecorator):
     """Turn graph recording back on inside a ``no_grad`` block."""
+
+    def _recreate_cm(self) -> "enable_grad":
+        return type(self)()
 
     def __enter__(self) -> "enable_grad":
         self._prev = _mode.grad_enabled
@@ -79,6 +85,9 @@ class detect_anomaly(contextlib.ContextDecorator):
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
+
+    def _recreate_cm(self) -> "detect_anomaly":
+        return type(self)(self.enabled)
 
     def __enter__(self) -> "detect_anomaly":
         self._prev = _mode.anomaly
@@ -345,9 +354,19 @@ def _backpropagate(root: Tensor, seed: np.ndarray) -> None:
     # Arrays handed to some .grad in this pass: a second holder must get its own copy, so that
     # later in-place accumulation (+=) or clipping of one .grad never changes another.
     handed: set[int] = {id(seed)}
-    anomaly = _mode.anomaly
     root._acc = seed
     heap: list[tuple[int, Tensor]] = [(-root._seq, root)]
+    try:
+        _sweep(heap, handed, _mode.anomaly)
+    except BaseException:
+        # a VJP raised (e.g. AnomalyError): drop the partial sums still waiting in the heap,
+        # so that a later backward() through these tensors starts clean
+        for _, pending in heap:
+            pending._acc = None
+        raise
+
+
+def _sweep(heap: list, handed: set[int], anomaly: bool) -> None:
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         node = pop(heap)[1]
