@@ -70,7 +70,7 @@ def _extremum(op: str, fn, x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
 
     def vjp(g):
         # the gradient goes to the element(s) that attained the extremum; ties share it equally
-        hit = x.data == out
+        hit = (x.data == out).astype(g.dtype)  # in g's dtype: float32 graphs stay float32
         share = hit / hit.sum(axis=axes, keepdims=True)
         return _expand(g, x, axes, keepdims) * share
 
