@@ -51,9 +51,6 @@ def test_tensor_of_a_tensor_takes_its_values():
     assert not b.requires_grad and b.is_leaf
 
 
-@pytest.mark.xfail(strict=True, reason="tensor.py: cr.tensor(ndarray) shares the caller's "
-                   "float32 array (np.asarray) instead of copying as torch.tensor does; only "
-                   "from_numpy is documented to share")
 def test_tensor_copies_its_data_so_in_place_updates_do_not_reach_the_source():
     src = np.zeros(3, dtype=np.float32)
     t = cr.tensor(src, requires_grad=True)
@@ -137,8 +134,6 @@ def test_arange_dtype_and_requires_grad():
     assert t.dtype == np.float64 and t.requires_grad
 
 
-@pytest.mark.xfail(strict=True, reason="tensor.py: arange(stop, step=s) ignores step when "
-                   "stop is omitted (np.arange(start) is called without it)")
 def test_arange_with_only_stop_and_a_step_uses_the_step():
     np.testing.assert_array_equal(cr.arange(10, step=2).data, [0, 2, 4, 6, 8])
 
@@ -168,6 +163,15 @@ def test_numpy_returns_the_underlying_array():
     assert t.numpy() is t.data
     assert np.asarray(t) is t.data
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="tensor.py: __array__ ignores "
+                   "copy=True, so np.array(t) returns t.data itself instead of a copy")
+def test_np_array_of_a_tensor_is_a_copy():
+    t = cr.tensor([1.0, 2.0])
+    a = np.array(t)
+    a[0] = 100.0
+    assert t.data[0] == 1.0
 
 
 def test_item_float_int_and_tolist():

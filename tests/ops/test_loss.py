@@ -148,6 +148,12 @@ def test_cross_entropy_accepts_labels_of_any_integer_valued_kind(labels):
     assert F.cross_entropy(z, labels).item() == pytest.approx(expected)
 
 
+def test_cross_entropy_is_one_fused_graph_node():
+    z = t64(np.zeros((2, 3)))
+    out = F.cross_entropy(z, np.array([0, 1]))
+    assert out.op == "cross_entropy" and out.parents == (z,)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_is_stable_for_logits_of_magnitude_1e3(dtype):
     z = cr.tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0],
