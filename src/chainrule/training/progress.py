@@ -21,7 +21,7 @@ class EpochProgress:
     """A progress bar over the batches of one epoch.
 
     ``update(n_batches=1, **postfix)`` advances it and shows e.g. ``loss=0.213 acc=0.94``;
-    ``close()`` removes nothing (the finished bar stays as the epoch's record);
+    ``close()`` clears the bar (fit then prints the epoch's summary line);
     ``write(line)`` prints a line without breaking the bar.
     """
 
@@ -35,7 +35,8 @@ class EpochProgress:
             except ImportError:  # tqdm is a dependency, but a bar is never worth a crash
                 tqdm = None
             if tqdm is not None:
-                self.bar = tqdm(total=total, desc=desc, unit="batch", leave=True,
+                # leave=False: the bar gives way to fit's one-line summary of the epoch
+                self.bar = tqdm(total=total, desc=desc, unit="batch", leave=False,
                                 file=self.stream, dynamic_ncols=True, mininterval=0.2)
 
     @property
