@@ -27,6 +27,7 @@ MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 MAX_CATEGORIES = 20  # text feature columns with more distinct values are refused
 MAX_AUTO_CLASSES = 20  # integer targets with at most this many values are class labels
 _DELIMITERS = ",;\t|"
+_SNIFF_LINES, _SNIFF_CHARS = 20, 2048  # what csv.Sniffer is shown (its cost grows as chars**2)
 
 
 def _read_text(path: Path) -> str:
@@ -55,8 +56,11 @@ def _sniff(text: str, delimiter: str | None) -> str:
         return delimiter
     head = text[:8192]
     first = head.splitlines()[0] if head.splitlines() else ""
+    # csv.Sniffer's quote regexes take time quadratic in the sample (10 s for 8 KB of '"\n'
+    # lines), so it sees only the first lines; the header check below does the rest
+    sample = "\n".join(head.splitlines()[:_SNIFF_LINES])[:_SNIFF_CHARS]
     try:
-        found = _csv.Sniffer().sniff(head, delimiters=_DELIMITERS).delimiter
+        found = _csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
     except _csv.Error:
         found = ","
     # the sniffer can be fooled by few lines; trust it only if the header splits on it
