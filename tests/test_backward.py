@@ -1,4 +1,5 @@
 """backward(): the reverse sweep, accumulation, retain_grad, grad modes and anomaly detection."""
+import copy
 import importlib
 import sys
 import threading
@@ -266,6 +267,19 @@ def test_leaf_gradient_does_not_share_memory_with_the_leaf_data():
     x.backward(x.data)  # even when the given gradient is the data array itself
     x.grad *= 0
     np.testing.assert_array_equal(x.data, [1.0, 2.0])
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason="tensor.py: copy.deepcopy/copy.copy "
+                   "keep _seq, so a tensor and its copy tie in the backward heap, which then "
+                   "compares the Tensors themselves (Tensor.__lt__ gives an array): "
+                   "'truth value of an array ... is ambiguous'")
+@pytest.mark.parametrize("copier", [copy.deepcopy, copy.copy], ids=["deepcopy", "copy"])
+def test_a_tensor_and_its_copy_can_be_used_in_one_graph(copier):
+    w = t64([1.0, 2.0])
+    w2 = copier(w)  # e.g. a target network or an EMA copy made with copy.deepcopy(model)
+    (w * w2).sum().backward()
+    np.testing.assert_array_equal(w.grad, [1.0, 2.0])
+    np.testing.assert_array_equal(w2.grad, [1.0, 2.0])
 
 
 # --------------------------------------------------------------- a failing sweep leaves no trace
