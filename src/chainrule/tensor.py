@@ -419,14 +419,13 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise DataError(f"cannot make a tensor from {type(data).__name__}: {exc}") from None
     if dtype is None:
-        if arr.dtype.kind in "biuf":
-            if arr.dtype != DEFAULT_DTYPE:
-                arr = arr.astype(DEFAULT_DTYPE)
-        else:
+        if arr.dtype.kind not in "biuf":
             raise DataError(
                 f"cannot make a tensor from data of dtype {arr.dtype}; expected numbers "
                 f"(bool, int or float)")
-    return arr
+        dtype = DEFAULT_DTYPE
+    # always a copy (as torch.tensor): later in-place updates never reach the caller's array
+    return np.array(arr, dtype=dtype, copy=True)
 
 
 def lift(x: Any, like: Tensor) -> Tensor:
@@ -460,7 +459,8 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- creation
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """A new leaf tensor. Numbers become float32 unless ``dtype`` says otherwise."""
+    """A new leaf tensor holding a copy of ``data``. Numbers (bool, int or float) become float32
+    unless ``dtype`` says otherwise (e.g. ``dtype=np.float64`` keeps double precision)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
@@ -468,7 +468,10 @@ def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """Wrap an ndarray without copying it, keeping its dtype (e.g. float64)."""
     if not isinstance(array, np.ndarray):
         raise DataError(f"from_numpy expects a numpy.ndarray; got {type(array).__name__}")
-    return Tensor(array, requires_grad=requires_grad, dtype=array.dtype)
+    if requires_grad and array.dtype.kind != "f":
+        raise ConfigError(
+            f"only floating-point tensors can require gradients; got dtype {array.dtype}")
+    return _leaf(array, requires_grad)
 
 
 def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
@@ -518,7 +521,7 @@ def rand(*shape: Any, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -
 def arange(start: float, stop: float | None = None, step: float = 1, *,
            requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
     """Evenly spaced values in [start, stop), as ``numpy.arange``."""
-    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    data = np.arange(start, stop, step) if stop is not None else np.arange(0, start, step)
     return Tensor(data.astype(dtype), requires_grad, dtype)
 
 
