@@ -52,6 +52,17 @@ def test_concatenate_and_stack_accept_arrays_mixed_with_tensors():
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])
 
 
+def test_concatenate_of_many_tensors_gives_each_its_slab_along_a_middle_axis():
+    xs = [t64(np.zeros((2, i % 3 + 1, 2))) for i in range(300)]
+    out = cr.concatenate(xs, axis=1)
+    g = np.arange(out.size, dtype=float).reshape(out.shape)
+    out.backward(g)
+    start = 0
+    for x in xs:
+        np.testing.assert_array_equal(x.grad, g[:, start:start + x.shape[1]])
+        start += x.shape[1]
+
+
 def test_the_same_tensor_twice_in_concatenate_gets_both_slices():
     x = t64([1.0, 2.0])
     cr.concatenate([x, x]).backward(np.array([1.0, 2.0, 3.0, 4.0]))

@@ -26,10 +26,11 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         raise ShapeError(f"concatenate along axis {axis}: shapes {[t.shape for t in ts]}: "
                          f"{exc}") from None
     ax = axis % out.ndim
-    bounds = np.cumsum([t.shape[ax] for t in ts])[:-1]
+    ends = np.cumsum([t.shape[ax] for t in ts])
 
-    def vjp_for(i):
-        return lambda g: np.split(g, bounds, axis=ax)[i]
+    def vjp_for(i):  # input i occupied [start, end) along the axis: its gradient is that slab
+        key = (slice(None),) * ax + (slice(int(ends[i]) - ts[i].shape[ax], int(ends[i])),)
+        return lambda g: g[key]
 
     return make(out, "concatenate", *[(t, vjp_for(i)) for i, t in enumerate(ts)])
 
