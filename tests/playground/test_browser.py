@@ -166,6 +166,9 @@ def test_mnist_draw_a_digit(page):
     rows = page.locator("[data-testid=prediction] .row")
     assert rows.count() == 10
     assert page.locator("[data-testid=prediction] .row.best").count() == 1
+    best = page.locator("[data-testid=prediction] .row.best .fill").bounding_box()
+    track = page.locator("[data-testid=prediction] .row.best .track").bounding_box()
+    assert best["width"] > 0.1 * track["width"]  # the most likely digit gets a visible bar
     acc = page.inner_text("[data-testid=acc-test]")
     assert acc.endswith("%") and float(acc[:-1]) > 30
 

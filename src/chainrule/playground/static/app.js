@@ -276,6 +276,7 @@
     S.mnistFrame = f;
     if (f.step > 0 && f.test_accuracy !== null) S.mnistHistory = pushHistory(S.mnistHistory, [f.step, f.train_accuracy, f.test_accuracy]);
     $("acc-test").textContent = f.test_accuracy === null ? "–" : (100 * f.test_accuracy).toFixed(1) + "%";
+    $("test-size").textContent = f.test_size ? "on " + f.test_size.toLocaleString("en-US") + " held-out images" : "";
     $("acc-train").textContent = f.train_accuracy === null ? "–" : (100 * f.train_accuracy).toFixed(1) + "%";
     $("mnist-loss").textContent = fmt(f.loss);
     if (S.mode === "mnist") {
@@ -561,6 +562,10 @@
       ctx.fillStyle = f.step === 0 ? "#d0d5dd" : "#183d4e";
       ctx.fillRect(x, y, bwid, h - padB - y);
       ctx.fillStyle = "#667085";
+      if (f.step > 0) {
+        const t = fmtSci(vals[i]);
+        ctx.fillText(t, x + bwid / 2 - ctx.measureText(t).width / 2, Math.max(padT + 9, y - 3));
+      }
       const lab = i === n - 1 ? "out" : "W" + (i + 1);
       ctx.fillText(lab, x + bwid / 2 - ctx.measureText(lab).width / 2, h - 5);
     }
