@@ -178,3 +178,23 @@ def test_an_index_out_of_range_raises_shape_error_naming_the_shape(key):
 def test_flatten_start_axis_out_of_range_raises_shape_error():
     with pytest.raises(cr.ShapeError, match="start_axis"):
         t64(A).flatten(3)
+
+
+# --------------------------------------------------------------- iteration
+def test_iterating_over_a_tensor_yields_its_rows_with_gradients():
+    x = t64(np.arange(6.0).reshape(3, 2))
+    rows = list(x)
+    assert len(rows) == 3 and all(isinstance(r, cr.Tensor) for r in rows)
+    np.testing.assert_array_equal(rows[2].data, [4.0, 5.0])
+    (rows[0] * 1 + rows[2] * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1, 1], [0, 0], [3, 3]])
+
+
+def test_a_tensor_unpacks_along_its_first_axis():
+    a, b = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(b.data, [3.0, 4.0])
+
+
+def test_iterating_over_a_0d_tensor_raises_type_error():
+    with pytest.raises(TypeError, match="0-d"):
+        iter(cr.tensor(1.0))

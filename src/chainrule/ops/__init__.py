@@ -39,3 +39,18 @@ for _name, _fn in {
     setattr(Tensor, _name, _fn)
 Tensor.T = property(transpose, doc="The tensor with its axes reversed (a matrix transposed).")
 Tensor.__abs__ = abs
+
+
+def _iter(self: Tensor):
+    """Iterate over the first axis (rows), each a differentiable ``self[i]``, as NumPy does.
+
+    Without this, Python would fall back to calling ``self[0], self[1], ...`` until an
+    ``IndexError``, but an out-of-range index raises ``ShapeError``: ``for row in t`` and
+    ``a, b = t`` would fail at the end.
+    """
+    if self.data.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (getitem(self, i) for i in range(self.data.shape[0]))
+
+
+Tensor.__iter__ = _iter
