@@ -58,6 +58,14 @@ def test_reduction_keeps_float32_and_gives_float32_gradients(name):
     assert x.grad.dtype == np.float32 and x.grad.shape == (2, 3)
 
 
+@pytest.mark.parametrize("name, expected", [("mean", 1.5), ("var", 0.25), ("sum", 3), ("max", 2)])
+def test_reductions_of_integer_tensors_match_numpy_and_are_not_truncated(name, expected):
+    x = cr.tensor([1, 2], dtype=np.int64)
+    out = REDUCTIONS[name][0](x)
+    assert out.item() == expected
+    assert out.dtype == REDUCTIONS[name][1](x.data).dtype
+
+
 def test_sum_gradient_is_ones_spread_over_the_reduced_axes():
     x = t64(np.arange(24.0).reshape(2, 3, 4))
     x.sum(axis=(0, 2)).backward(np.array([1.0, 2.0, 3.0]))

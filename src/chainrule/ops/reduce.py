@@ -56,9 +56,9 @@ def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     axes = _axes(x, axis)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
-    out = np.mean(x.data, axis=axes, keepdims=keepdims)
+    out = np.mean(x.data, axis=axes, keepdims=keepdims)  # float32 stays float32; ints give float64
     # ∂mean/∂x = 1/n for every element reduced
-    return make(np.asarray(out, dtype=x.dtype), "mean",
+    return make(np.asarray(out), "mean",
                 (x, lambda g: _spread(_expand(g, x, axes, keepdims) / n, x.shape)))
 
 
@@ -92,5 +92,5 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
     centred = x.data - x.data.mean(axis=axes, keepdims=True)
     out = np.sum(centred * centred, axis=axes, keepdims=keepdims) / (n - ddof)
     # ∂var/∂xᵢ = 2(xᵢ-μ)/(n-ddof)  (the terms through μ sum to zero)
-    return make(np.asarray(out, dtype=x.dtype), "var",
+    return make(np.asarray(out), "var",
                 (x, lambda g: _expand(g, x, axes, keepdims) * (2 / (n - ddof)) * centred))
