@@ -192,3 +192,38 @@ def test_huge_learning_rate_stops_with_a_message_and_keeps_the_good_checkpoint(t
             np.testing.assert_array_equal(after[k], good[k])
     assert not (out / "model.safetensors").exists() or all(
         np.isfinite(v).all() for v in _weights(out / "model.safetensors").values())
+
+
+# ----------------------------------------------------------------------------- other commands
+def test_plot_of_a_malformed_run_directory_is_one_line_and_exit_2(tmp_path, home):
+    pytest.importorskip("matplotlib")
+    cases = {
+        "not-utf8": ("epoch,loss\n1,0.5\n\xff\xfe".encode("latin-1"), None),
+        "inf-epoch": (b"epoch,loss\ninf,0.5\n", None),
+        "nan-epoch": (b"epoch,loss\nnan,0.5\n", None),
+        "metrics-list": (b"epoch,loss\n1,0.5\n", b"[1, 2]"),
+    }
+    for name, (history, metrics) in cases.items():
+        d = tmp_path / name
+        d.mkdir()
+        (d / "history.csv").write_bytes(history)
+        if metrics is not None:
+            (d / "metrics.json").write_bytes(metrics)
+            (d / "model.safetensors").write_bytes(b"garbage")
+            r = run_cli(["plot", str(d), "--out", str(tmp_path / "png")], home)
+            assert r.returncode in (0, 2) and "Traceback" not in r.stderr, (name, r.stderr)
+            continue
+        assert_one_line_error(run_cli(["plot", str(d)], home), f"plot {name}")
+
+
+def test_evaluate_predict_and_graph_reject_hostile_model_files(tmp_path, home):
+    pickled = tmp_path / "model.safetensors"
+    pickled.write_bytes(b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.")
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\xff" * 8 + b"{}")
+    table = tmp_path / "rows.csv"
+    table.write_text("a,b\n1,2\n")
+    for model in (pickled, garbage):
+        for args in (["evaluate", str(model)], ["predict", str(model), str(table)],
+                     ["graph", "--model", str(model), "--out", str(tmp_path / "g.svg")]):
+            assert_one_line_error(run_cli(args, home), " ".join(args))

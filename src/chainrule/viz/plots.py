@@ -58,14 +58,21 @@ def _save(fig: Any, path: str | os.PathLike) -> str:
 # ----------------------------------------------------------------------------- history
 def load_history(path: str | os.PathLike) -> Any:
     """Read a run's ``history.csv`` (or the run directory holding it) back into a History."""
-    from ..training.history import History
-
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, "history.csv")
     if not os.path.isfile(path):
         raise DataError(f"no history.csv at {path}; plot a directory written by "
                         f"'chainrule train --out DIR'")
+    try:
+        return _read_history(path)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path} is not a chainrule history: {e}") from None
+
+
+def _read_history(path: str) -> Any:
+    from ..training.history import History
+
     epochs = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
@@ -87,7 +94,7 @@ def load_history(path: str | os.PathLike) -> Any:
                         norms[key[len("grad_norm/"):]] = value
                 else:
                     rec[key] = value
-            if "epoch" not in rec or not isinstance(rec["epoch"], float):
+            if "epoch" not in rec or not isinstance(rec["epoch"], float) or not math.isfinite(rec["epoch"]):
                 raise DataError(f"{path} line {line_no}: no epoch number")
             rec["epoch"] = int(rec["epoch"])
             if norms:
@@ -294,7 +301,8 @@ def _saved_model_and_data(run_dir: str) -> tuple[Any, Any]:
         return None, None
     try:
         with open(meta_path, encoding="utf-8") as f:
-            name = json.load(f).get("dataset")
+            meta = json.load(f)
+            name = meta.get("dataset") if isinstance(meta, dict) else None
     except (OSError, ValueError):
         return None, None
     from ..data import TOY2D_NAMES, load_dataset
