@@ -146,8 +146,10 @@ def run(args: argparse.Namespace) -> int:
     if recipe.model == "cnn":
         if ds.image_shape is None:
             raise ConfigError(f"--model cnn needs image data; {ds.name} has no image shape (use --model mlp)")
-        model = build_cnn(ds.image_shape, recipe.channels, recipe.hidden, ds.output_size, recipe.activation,
-                          recipe.dropout)
+        if args.activation not in (None, "relu") or (args.hidden is not None and len(args.hidden) > 1):
+            raise ConfigError("--model cnn is the LeNet-style network (ReLU, one fully connected hidden layer): "
+                              "--activation must be relu and --hidden a single width")
+        model = build_cnn(ds.image_shape, ds.output_size, args.hidden or (), recipe.dropout)
     else:
         model = build_mlp(ds.num_features, recipe.hidden, ds.output_size, recipe.activation, recipe.dropout)
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
@@ -171,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         callbacks.append(Diagnostics(verbose=not args.quiet))
 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
+    if recipe.model == "cnn":
+        arch = "(" + " ".join(type(m).__name__ for m in model) + ")"
     say(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
         f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs")

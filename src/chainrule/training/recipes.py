@@ -43,7 +43,6 @@ class Recipe:
     val_fraction: float = 0.1
     clip_grad_norm: float | None = None
     early_stopping: int | None = None
-    channels: tuple[int, ...] = (16, 32)  # CNN only
 
     def replace(self, **changes: Any) -> "Recipe":
         """A copy with the fields in ``changes`` set (``None`` values are ignored)."""
@@ -52,7 +51,6 @@ class Recipe:
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
-        d["channels"] = list(self.channels)
         return d
 
 
@@ -106,30 +104,22 @@ def build_mlp(in_features: int, hidden: Sequence[int], out_features: int, activa
     return nn.Sequential(*layers)
 
 
-def build_cnn(image_shape: Sequence[int], channels: Sequence[int], hidden: Sequence[int], out_features: int,
-              activation: str = "relu", dropout: float = 0.0) -> Any:
-    """A small CNN for flattened images: reshape to ``image_shape``, then per entry of
-    ``channels`` a 3x3 conv (padding 1) + activation + 2x2 max-pool, then an MLP head."""
+def build_cnn(image_shape: Sequence[int], out_features: int, hidden: Sequence[int] = (), dropout: float = 0.0) -> Any:
+    """The LeNet-style CNN (``nn.lenet``) for flattened images of ``image_shape`` (C, H, W).
+
+    28x28 and larger (MNIST): conv5x5·32 - pool - conv5x5·64 - pool - fc - fc. Smaller images
+    (the 8x8 digits): one conv3x3·32 - pool stage. ``hidden``: width of the fully connected
+    layer (its first entry; default 128).
+    """
     from .. import nn
 
-    needed = ("Conv2d", "MaxPool2d", "Unflatten")
-    missing = [n for n in needed if not hasattr(nn, n)]
-    if missing:
-        raise ConfigError(f"--model cnn needs nn.{', nn.'.join(missing)}, which this version does not have yet")
+    if not hasattr(nn, "lenet"):
+        raise ConfigError("--model cnn needs nn.lenet (the convolution layers), which this version lacks")
     c, h, w = (int(v) for v in image_shape)
-    layers: list[Any] = [nn.Unflatten(1, (c, h, w))]
-    for ch in channels:
-        layers += [nn.Conv2d(c, ch, 3, padding=1), activation_layer(activation), nn.MaxPool2d(2)]
-        c, h, w = ch, h // 2, w // 2
-    layers.append(nn.Flatten())
-    width = c * h * w
-    for hd in hidden:
-        layers += [nn.Linear(width, hd), activation_layer(activation)]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = hd
-    layers.append(nn.Linear(width, out_features))
-    return nn.Sequential(*layers)
+    width = int(hidden[0]) if hidden else 128
+    if min(h, w) >= 16:
+        return nn.lenet(c, out_features, (h, w), hidden=width, dropout=dropout)
+    return nn.lenet(c, out_features, (h, w), channels=(32,), kernel_size=3, hidden=width, dropout=dropout)
 
 
 def build_optimizer(name: str, params: Any, lr: float, weight_decay: float = 0.0) -> Any:

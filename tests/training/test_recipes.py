@@ -1,0 +1,55 @@
+"""Recipes and model builders used by `chainrule train`."""
+import numpy as np
+import pytest
+
+from chainrule import optim
+from chainrule.errors import ConfigError
+from chainrule.training.recipes import (
+    build_cnn, build_mlp, build_optimizer, build_scheduler, recipe_for,
+)
+
+
+def test_recipes_per_dataset():
+    assert recipe_for("digits").hidden == (128,)
+    mn = recipe_for("mnist")
+    assert mn.hidden == (512, 256) and mn.optimizer == "adam" and mn.epochs == 10 and mn.schedule == "cosine"
+    assert recipe_for("spiral") == recipe_for("circle")
+    assert recipe_for("houses.csv").hidden == (64, 64)
+    r = recipe_for("digits").replace(lr=0.5, hidden=None)
+    assert r.lr == 0.5 and r.hidden == (128,)  # None means "keep the recipe's value"
+
+
+def test_build_mlp_shapes():
+    m = build_mlp(4, (8, 6), 3, activation="tanh", dropout=0.1)
+    names = [type(layer).__name__ for layer in m]
+    assert names == ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"]
+    assert m(np.zeros((5, 4), np.float32)).shape == (5, 3)
+    assert build_mlp(4, (), 3)(np.zeros((2, 4), np.float32)).shape == (2, 3)
+    with pytest.raises(ConfigError, match="activation"):
+        build_mlp(4, (8,), 3, activation="swish")
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28)])
+def test_build_cnn_for_small_and_mnist_images(shape):
+    model = build_cnn(shape, 10)
+    x = np.zeros((2, int(np.prod(shape))), np.float32)
+    assert model(x).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", optim.SGD), ("momentum", optim.SGD), ("rmsprop", optim.RMSprop),
+                                       ("adam", optim.Adam), ("adamw", optim.AdamW)])
+def test_build_optimizer(name, cls):
+    m = build_mlp(2, (3,), 2)
+    opt = build_optimizer(name, m.parameters(), 0.01)
+    assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.01
+    if name == "momentum":
+        assert opt.param_groups[0]["momentum"] == 0.9
+
+
+def test_build_scheduler():
+    m = build_mlp(2, (3,), 2)
+    opt = build_optimizer("adam", m.parameters(), 0.01)
+    assert build_scheduler("none", opt, 10) is None
+    assert isinstance(build_scheduler("cosine", opt, 10), optim.lr_scheduler.CosineAnnealingLR)
+    with pytest.raises(ConfigError):
+        build_scheduler("warmup", opt, 10)
