@@ -58,6 +58,18 @@ def test_flatten_merges_the_axes_from_start_axis_on(start, expected):
     np.testing.assert_array_equal(y.data.ravel(), A.ravel())
 
 
+def test_flatten_of_an_empty_batch_keeps_the_feature_size():
+    x = cr.zeros(0, 3, 4, requires_grad=True)
+    y = x.flatten(1)
+    assert y.shape == (0, 12)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 4)
+
+
+def test_flatten_of_a_0d_tensor_gives_one_element():
+    assert cr.tensor(2.0).flatten().shape == (1,)
+
+
 def test_flatten_passes_gradcheck():
     assert cr.gradcheck(lambda x: x.flatten(1) * np.arange(12.0), [t64(A)])
 

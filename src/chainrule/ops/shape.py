@@ -48,7 +48,10 @@ def flatten(x: Tensor, start_axis: int = 0) -> Tensor:
     if not -max(x.ndim, 1) <= start_axis < max(x.ndim, 1):
         raise ShapeError(f"flatten: start_axis {start_axis} out of range for shape {x.shape}")
     start = start_axis % max(x.ndim, 1)
-    return reshape(x, x.shape[:start] + (-1,)) if x.ndim else reshape(x, (1,))
+    if not x.ndim:
+        return reshape(x, (1,))
+    # the merged size spelled out, not -1: an empty batch (0, C, H, W) has no size to infer
+    return reshape(x, x.shape[:start] + (int(np.prod(x.shape[start:])),))
 
 
 def _index_key(key: Any) -> tuple[Any, bool]:
