@@ -24,6 +24,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
 from chainrule.playground import create_app  # noqa: E402
+from chainrule.playground.server import LOOPBACK_NAMES  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -38,7 +39,8 @@ def server_url():
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(), log_level="warning", ws_max_size=1 << 20)
+    app = create_app(allowed_hosts=LOOPBACK_NAMES)  # as serve() makes it on 127.0.0.1
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 20)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -305,3 +305,21 @@ def test_serve_refuses_a_busy_port_and_bad_arguments(tmp_path):
         serve(port=0, open_browser=False, data_dir=str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="max_fps"):
         create_app(max_fps=60)
+
+
+def test_only_loopback_host_names_when_asked():
+    from chainrule.playground.server import LOOPBACK_NAMES
+
+    with TestClient(make_app(allowed_hosts=LOOPBACK_NAMES), base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/").status_code == 200
+        assert c.get("/", headers={"host": "localhost:8000"}).status_code == 200
+        assert c.get("/", headers={"host": "[::1]:8000"}).status_code == 200
+        assert c.get("/", headers={"host": "rebind.example:8000"}).status_code == 400
+        assert c.get("/healthz", headers={"host": "rebind.example"}).status_code == 400
+        with pytest.raises(WebSocketDisconnect) as info:
+            with c.websocket_connect("/ws", headers={"host": "rebind.example:8000",
+                                                     "origin": "http://rebind.example:8000"}) as ws:
+                ws.receive_json()
+        assert info.value.code == 1008
+        with c.websocket_connect("/ws", headers={"host": "127.0.0.1:8000"}) as ws:
+            opened(ws)

@@ -357,6 +357,21 @@ def _limits(opt: dict) -> dict:
     }
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _host_ok(headers, allowed: frozenset | None) -> bool:
+    """With ``allowed`` set, the Host header must name one of them (no DNS rebinding)."""
+    if allowed is None:
+        return True
+    host = headers.get("host", "").strip().lower()
+    if host.startswith("["):
+        name = host[: host.find("]") + 1] if "]" in host else host
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in allowed
+
+
 def _origin_ok(headers) -> bool:
     """Refuse pages from other sites (a web page may not drive a local playground)."""
     origin = headers.get("origin")
@@ -375,11 +390,14 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                tick_budget: float = DEFAULTS["tick_budget"], inbox_size: int = DEFAULTS["inbox_size"],
                train_threads: int = DEFAULTS["train_threads"],
                control_threads: int = DEFAULTS["control_threads"],
+               allowed_hosts: frozenset | None = None,
                playground_factory: Callable[[], PlaygroundSession] | None = None,
                digits_loader: Callable[[], DigitData] | None = None,
                clock: Callable[[], float] = time.monotonic):
     """The Starlette application: the page at ``/``, its files at ``/static``, sessions at ``/ws``.
 
+    ``allowed_hosts``: host names the Host header may carry (``serve`` passes the loopback
+    names when it binds to loopback, so a rebinding web site cannot reach the server).
     ``playground_factory`` and ``digits_loader`` replace how sessions and MNIST data are made
     (tests use small ones); ``clock`` drives idle timeouts and frame pacing.
     """
@@ -418,15 +436,22 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                                    "connect-src 'self'; frame-ancestors 'none'",
     }
 
+    bad_host = PlainTextResponse("unknown host name; open the playground at the address it printed",
+                                 status_code=400)
+
     async def index(request):
+        if not _host_ok(request.headers, allowed_hosts):
+            return bad_host
         return FileResponse(STATIC_DIR / "index.html", headers=headers)
 
     async def healthz(request):
+        if not _host_ok(request.headers, allowed_hosts):
+            return bad_host
         return JSONResponse({"ok": True, "sessions": len(manager), "max_sessions": manager.max_sessions,
                              "opened": manager.opened, "refused": manager.refused})
 
     async def ws_endpoint(websocket):
-        if not _origin_ok(websocket.headers):
+        if not (_origin_ok(websocket.headers) and _host_ok(websocket.headers, allowed_hosts)):
             await websocket.close(code=1008, reason="cross-origin connections are not allowed")
             return
         await websocket.accept()
@@ -505,6 +530,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
         raise ConfigError(f"port must be a whole number from 0 to 65535, got {port!r}")
     if data_dir is not None and not Path(data_dir).is_dir():
         raise ConfigError(f"--data-dir {data_dir!r} is not a directory")
+    if host in LOOPBACK_NAMES:
+        options.setdefault("allowed_hosts", LOOPBACK_NAMES)
     app = create_app(data_dir=data_dir, **options)
     sock = _bind(host, port)
     port = sock.getsockname()[1]
