@@ -193,3 +193,12 @@ def test_real_process_exit_status_and_help():
     assert p.returncode == 0
     for name in ("train", "evaluate", "predict"):
         assert name in p.stdout
+
+
+def test_toy_dataset_with_early_stopping_and_stop_at(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--dataset", "moons", "--stop-at", "0.9", "--early-stopping", "5",
+                             "--quiet", "--out", str(tmp_path))
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["stop_reason"] in ("target reached", "early stopping") and metrics["epochs"] < 100
+    assert metrics["test_accuracy"] > 0.8
