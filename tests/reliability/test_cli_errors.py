@@ -227,3 +227,31 @@ def test_evaluate_predict_and_graph_reject_hostile_model_files(tmp_path, home):
         for args in (["evaluate", str(model)], ["predict", str(model), str(table)],
                      ["graph", "--model", str(model), "--out", str(tmp_path / "g.svg")]):
             assert_one_line_error(run_cli(args, home), " ".join(args))
+
+
+@pytest.mark.parametrize("tamper", [
+    {"preprocessing": {"num_features": "x"}},
+    {"preprocessing": {"mean": "abc"}},
+    {"preprocessing": {"mean": [0.0]}},
+    {"preprocessing": {"columns": [1, 2]}},
+    {"preprocessing": {"class_names": 5}},
+    {"preprocessing": {"task": "regression"}, "target_scale": {"std": "x"}},
+], ids=["num_features", "mean-type", "mean-length", "columns", "class_names", "target_scale"])
+def test_tampered_model_metadata_is_one_line_and_exit_2(tmp_path, home, tamper):
+    # found while probing the commands: predict/evaluate trusted the JSON metadata of a model
+    # file (int("x"), float("abc"), 5 iterated ...) and died with a traceback
+    from chainrule import nn
+    from chainrule.io import save
+
+    prep = {"dataset": "xor", "task": "classification", "num_features": 2, "num_classes": 2,
+            "class_names": ["0", "1"], "feature_names": ["x1", "x2"], "mean": [0.0, 0.0], "std": [1.0, 1.0],
+            "columns": None, "target_name": None}
+    meta = {"preprocessing": {**prep, **tamper["preprocessing"]}, "target_scale": tamper.get("target_scale")}
+    model = tmp_path / "model.safetensors"
+    save(nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2)), model, metadata=meta)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x1,x2\n0.1,0.2\n")
+    for args in (["predict", str(model), str(rows)], ["evaluate", str(model)]):
+        r = run_cli(args, home)
+        assert_one_line_error(r, " ".join(args))
+        assert "model.safetensors" in r.stderr

@@ -170,7 +170,58 @@ def preprocessing(meta: dict, path: str) -> dict:
     if not isinstance(prep, dict) or "num_features" not in prep:
         raise ModelFileError(f"{path}: no preprocessing description in its metadata (not written by "
                              "'chainrule train'); use it from Python with cr.load")
+    problem = _preprocessing_problem(prep, meta.get("target_scale"))
+    if problem:
+        raise ModelFileError(f"{path}: malformed preprocessing description in its metadata: {problem}")
     return prep
+
+
+def _preprocessing_problem(prep: dict, target_scale: Any) -> str | None:
+    """What is wrong with an (untrusted) preprocessing description, or None.
+
+    The metadata is JSON from the model file: every field the commands use is checked for
+    type and size here, so a tampered file is a one-line error instead of a traceback."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v: Any) -> bool:
+        return (is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+    def str_list(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v)
+
+    d = prep.get("num_features")
+    if not is_int(d) or d < 1:
+        return f"num_features must be a positive integer, got {str(d)[:40]!r}"
+    for key in ("mean", "std"):
+        v = prep.get(key)
+        if not (isinstance(v, list) and len(v) == d and all(is_num(x) for x in v)):
+            return f"{key} must be a list of {d} finite numbers"
+    if any(x == 0 for x in prep["std"]):
+        return "std holds a zero"
+    for key in ("class_names", "feature_names"):
+        if prep.get(key) is not None and not str_list(prep[key]):
+            return f"{key} must be a list of names"
+    for key in ("task", "target_name", "dataset"):
+        if prep.get(key) is not None and not isinstance(prep[key], str):
+            return f"{key} must be a string"
+    if prep.get("task") not in (None, "classification", "regression"):
+        return f"unknown task {str(prep.get('task'))[:40]!r}"
+    cols = prep.get("columns")
+    if cols is not None:
+        if not isinstance(cols, list):
+            return "columns must be a list"
+        for c in cols:
+            if not (isinstance(c, dict) and isinstance(c.get("name"), str)
+                    and c.get("kind") in ("numeric", "categorical")):
+                return "each column must be an object with a name and kind numeric or categorical"
+            if c["kind"] == "categorical" and not (isinstance(c.get("categories"), list)
+                                                   and all(isinstance(x, str) for x in c["categories"])):
+                return f"column {c['name'][:40]!r}: categories must be a list of strings"
+    if target_scale is not None and not (isinstance(target_scale, dict)
+                                         and all(is_num(target_scale.get(k, 0.0)) for k in ("mean", "std"))):
+        return "target_scale must hold a numeric mean and std"
+    return None
 
 
 def read_raw_table(path: str, prep: dict) -> Any:
