@@ -196,7 +196,7 @@ def test_real_process_exit_status_and_help():
 
 
 def test_toy_dataset_with_early_stopping_and_stop_at(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "train", "--dataset", "moons", "--stop-at", "0.9", "--early-stopping", "5",
+    code, out, err = run_cli(capsys, "train", "--dataset", "gauss", "--stop-at", "0.9", "--early-stopping", "5",
                              "--quiet", "--out", str(tmp_path))
     assert code == 0, err
     metrics = json.loads((tmp_path / "metrics.json").read_text())
