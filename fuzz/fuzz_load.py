@@ -4,7 +4,8 @@ An input is one option byte followed by the file's bytes. Option bits 0-1 choose
 0 ``cr.load(path)``, 1 ``cr.load_checkpoint(path)``, 2 ``cr.load_checkpoint(path, model,
 optimizer, scheduler, restore_rng=True)`` into a fresh 3-4-2 MLP, 3 ``cr.load(path,
 model=...)``; bit 2 also calls ``read_metadata`` and ``describe``; bit 3 uses SGD with
-momentum instead of Adam. Seeds are real files written by ``cr.save`` and
+momentum instead of Adam; bit 4 also prepares a CSV of new rows from the file's metadata as
+``chainrule predict``/``evaluate`` do (``preprocessing``, ``model_inputs``, ``unscale``). Seeds are real files written by ``cr.save`` and
 ``cr.save_checkpoint`` plus a pickle whose unpickling would create a marker file; any input
 after which the marker exists is a finding (a loader ran code from the file).
 
@@ -25,6 +26,17 @@ def _fresh(sgd: bool):
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if sgd else optim.Adam(model.parameters(), lr=0.01)
     return model, opt, optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+
+_XOR_PREP = {"dataset": "xor", "task": "classification", "num_features": 2, "num_classes": 2,
+             "class_names": ["0", "1"], "feature_names": ["x1", "x2"], "mean": [0.0, 0.0], "std": [1.0, 1.0],
+             "columns": None, "target_name": None}
+_TABLE_PREP = {"dataset": "t.csv", "task": "regression", "num_features": 3, "num_classes": None,
+               "class_names": None, "feature_names": ["a", "c=red", "c=blue"], "mean": [0.5, 0.5, 0.5],
+               "std": [1.0, 0.5, 0.5], "target_name": "y",
+               "columns": [{"name": "a", "kind": "numeric"},
+                           {"name": "c", "kind": "categorical", "categories": ["blue", "red"]}]}
+_ROWS = "x1,x2,a,c,y\n0.1,0.2,0.3,red,1\n0.5,-1,2,blue,0\n"
 
 
 def seeds() -> list[bytes]:
@@ -48,6 +60,10 @@ def seeds() -> list[bytes]:
             cr.save_checkpoint(p, model, opt, epoch=3, scheduler=sched, extra={"best": 0.5})
             out.append(bytes([2 | (8 if sgd else 0)]) + p.read_bytes())
             out.append(bytes([1]) + p.read_bytes())
+        for prep in (_XOR_PREP, _TABLE_PREP):
+            cr.save(nn.Sequential(nn.Linear(prep["num_features"], 4), nn.Tanh(), nn.Linear(4, 2)), p,
+                    metadata={"preprocessing": prep, "target_scale": {"mean": 1.5, "std": 2.0}})
+            out.append(bytes([0b10100]) + p.read_bytes())
         cr.save({"w": np.arange(6, dtype=np.float64).reshape(2, 3), "b": np.zeros(0, np.int64)}, p)
         out.append(bytes([0]) + p.read_bytes())
         cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -57,6 +73,20 @@ def seeds() -> list[bytes]:
     out.append(bytes([0]) + hostile_pickle())
     out.append(bytes([1]) + hostile_pickle())
     return out
+
+
+def _as_the_cli_would(p: Path, scratch: Path) -> None:
+    import numpy as np
+
+    from chainrule.commands._common import model_inputs, preprocessing, unscale
+    from chainrule.io import read_metadata
+
+    meta = read_metadata(p)
+    prep = preprocessing(meta, str(p))
+    rows = scratch / "rows.csv"
+    rows.write_text(_ROWS)
+    model_inputs(str(rows), prep)
+    unscale(np.zeros((2, 1), np.float32), meta)
 
 
 def run(data: bytes, scratch: Path) -> object:
@@ -81,6 +111,8 @@ def run(data: bytes, scratch: Path) -> object:
         if flags & 4:
             read_metadata(p)
             describe(p)
+        if flags & 16:
+            _as_the_cli_would(p, scratch)
         return result
     finally:
         if PICKLE_MARKER.exists():
@@ -89,7 +121,7 @@ def run(data: bytes, scratch: Path) -> object:
 
 
 TARGET = Target(name="load", suffix=".safetensors", seeds=seeds, run=run, mutate=mutate_safetensors,
-                modules=("chainrule.io", "chainrule.nn", "chainrule.optim"))
+                modules=("chainrule.io", "chainrule.nn", "chainrule.optim", "chainrule.commands._common"))
 
 if __name__ == "__main__":
     main(TARGET)
