@@ -259,10 +259,15 @@ def test_load_digits_falls_back_to_the_bundled_digits(tmp_path):
 
 
 def test_load_digits_reads_mnist_when_present(mnist_dir):
-    d = load_digits(str(mnist_dir))
-    assert d.side == 28 and d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784)
-    assert 0 <= d.x_train.min() and d.x_train.max() <= 1
-    assert "MNIST" in d.source
+    from chainrule.playground import session as session_module
+
+    try:
+        d = load_digits(str(mnist_dir))
+        assert d.side == 28 and d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784)
+        assert 0 <= d.x_train.min() and d.x_train.max() <= 1
+        assert "MNIST" in d.source
+    finally:  # do not keep 200 MB alive for the rest of the test run
+        session_module._DIGIT_CACHE.pop(str(mnist_dir), None)
 
 
 # ---- pacing and bookkeeping ------------------------------------------------------------------
