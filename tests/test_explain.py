@@ -69,6 +69,11 @@ def test_several_paths_sum_to_grad_mlp_batch() -> None:
     ex = cr.explain(fn, w1, (2, 1), max_paths=3)
     assert ex["n_paths"] == 4 * 2  # every example, through each of the 2 logits
     assert ex["truncated"] and len(ex["paths"]) == 3
+    sizes = [abs(p["product"]) for p in ex["paths"]]
+    assert sizes == sorted(sizes, reverse=True)  # those contributing most are listed
+    everything = cr.explain(fn, w1, (2, 1), max_paths=100)
+    assert sizes[0] == max(abs(p["product"]) for p in everything["paths"])
+    assert sum(p["product"] for p in everything["paths"]) == pytest.approx(ex["path_sum"], rel=1e-6)
     assert ex["path_sum"] == pytest.approx(ex["grad"], rel=1e-4, abs=1e-7)
     assert ex["matches_fd"]
     assert "more paths not listed" in str(ex)
@@ -170,6 +175,16 @@ def test_cli_options(capsys, act: str, weight: str) -> None:
     r = json.loads(capsys.readouterr().out)
     assert code == 0 and r["agrees"] and r["weight"] == weight
     assert r["loss_after"] < r["loss"]
+
+
+def test_cli_through_main(capsys) -> None:
+    from chainrule.cli import main
+
+    assert main(["explain", "--weight", "W9[0,0]"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: error:") and err.count("\n") == 1 and "W9" in err
+    assert main(["explain", "--activation", "tanh"]) == 0
+    assert "they agree" in capsys.readouterr().out
 
 
 def test_cli_bad_weight() -> None:

@@ -89,6 +89,10 @@ _MEANING = {
     "binary_cross_entropy_with_logits": "(σ(z) − t)/n",
     "binary_cross_entropy": "(p − t)/(p(1 − p))/n",
     "matmul": "an entry of the other matrix",
+    "conv2d": "a kernel weight, or an input pixel under it",
+    "max_pool2d": "1 for the largest value in the window, else 0",
+    "avg_pool2d": "1/(window size)",
+    "batch_norm": "through the batch's mean and variance as well",
     "mul": "the other factor",
     "dropout": "0 if dropped, else 1/(1 − p)",
     "reshape": "1 (values only move)",
@@ -157,7 +161,8 @@ class Explanation(dict):
     ``{"name", "op", "shape"}``), ``paths`` (listed paths, each ``{"nodes": [labels from
     the element to L], "factors": [{"of", "wrt", "op", "value", "meaning"}, ...] from L
     down, "product"}``), ``n_paths`` (total number of scalar paths, or None if not traced),
-    ``truncated`` (True when fewer paths are listed than exist), ``path_sum`` (Σ over all
+    ``truncated`` (True when fewer paths are listed than exist), ``paths_examined`` (paths
+    enumerated to choose the listed ones, those with the largest |product|), ``path_sum`` (Σ over all
     paths of their products), ``grad`` (the element of ``.grad`` after ``loss.backward()``),
     ``matches_grad``, ``finite_difference`` (float64 central difference or None), ``eps``,
     ``matches_fd``, ``notes`` (list of remarks).
@@ -177,7 +182,7 @@ class Explanation(dict):
             lines.append("  (the element-by-element trace was skipped: the graph is too large; "
                          "see notes)")
         else:
-            more = f", {len(d['paths'])} listed" if d["truncated"] else ""
+            more = (f", the {len(d['paths'])} contributing most listed" if d["truncated"] else "")
             lines.append(f"  {n} path{'s' if n != 1 else ''} from {d['label']} to L{more}:")
         for p_i, p in enumerate(d["paths"], 1):
             lines.append("")
@@ -192,8 +197,11 @@ class Explanation(dict):
             prod = " × ".join(vals)
             lines.append(f"    {'product':<{width}} = {_fmt(p['product']):>{vwidth}}   = {prod}")
         if d["truncated"]:
+            among = ("" if d["paths_examined"] >= n
+                     else f" among the first {d['paths_examined']} examined")
             lines.append(f"\n  ... {n - len(d['paths'])} more paths not listed "
-                         f"(max_paths={len(d['paths'])}); the sum below still covers all {n}.")
+                         f"(max_paths={len(d['paths'])}; the listed ones contribute most{among}); "
+                         f"the sum below still covers all {n}.")
         lines.append("")
         lines.append(f"  sum over all paths       = {_fmt(d['path_sum'])}")
         mark = "✓ equal" if d["matches_grad"] else ("✗ differ" if d["matches_grad"] is False else "")
@@ -233,7 +241,8 @@ def explain(loss: Tensor | Callable[[], Tensor], tensor: Tensor, index: Any = No
         index: which element: a tuple like ``(0, 1)``, an int (flat index), or None for
             the first element.
         name: how to call the tensor in the text (default: its ``.name``, else ``w``).
-        max_paths: list at most this many scalar paths (the sum covers all of them).
+        max_paths: list at most this many scalar paths, those contributing most (largest
+            |product|); the sum covers all of them.
         eps: finite-difference step (applied in float64).
         budget: cap on the work of the element-by-element trace (array elements produced
             by one-hot VJP calls); beyond it the trace is skipped with a note.
@@ -242,7 +251,9 @@ def explain(loss: Tensor | Callable[[], Tensor], tensor: Tensor, index: Any = No
         An :class:`Explanation`: a dict (see its docstring) that prints as text.
 
     Gradients already stored in ``.grad`` are left as they were; the gradient shown is that
-    of one fresh ``backward()`` of this loss.
+    of one fresh ``backward()`` of this loss. A loss *function* is called three times (once
+    to build the graph, twice for finite differences), so randomness in it (dropout) or
+    side effects (batch-norm running statistics) show up as a disagreement or a change.
     """
     fn: Callable[[], Tensor] | None = None
     if callable(loss) and not isinstance(loss, Tensor):
@@ -285,8 +296,9 @@ def explain(loss: Tensor | Callable[[], Tensor], tensor: Tensor, index: Any = No
     paths: list[dict[str, Any]] = []
     n_paths: int | None = None
     path_sum: float | None = None
+    scanned = 0
     try:
-        n_paths, path_sum, paths = _trace(loss, tensor, flat, relevant, depends, names, max_paths, budget)
+        n_paths, path_sum, paths, scanned = _trace(loss, tensor, flat, relevant, depends, names, max_paths, budget)
     except _TooBig:
         notes.append(f"the element graph is too large to trace within budget={budget:,} "
                      f"(large batch or layers); explain a smaller example (one input row) "
@@ -316,7 +328,7 @@ def explain(loss: Tensor | Callable[[], Tensor], tensor: Tensor, index: Any = No
         loss=float(loss.data.reshape(-1)[0]), tensor=names[id(tensor)], index=idx, label=label,
         value=float(np.asarray(tensor.data, dtype=np.float64).reshape(-1)[flat]),
         graph=[{"name": names[id(t)], "op": t.op, "shape": list(t.shape)} for t in relevant],
-        paths=paths, n_paths=n_paths, truncated=bool(n_paths is not None and n_paths > len(paths)),
+        paths=paths, n_paths=n_paths, paths_examined=scanned, truncated=bool(n_paths is not None and n_paths > len(paths)),
         path_sum=path_sum, grad=grad_value, matches_grad=matches_grad, finite_difference=fd,
         eps=eps, matches_fd=matches_fd, notes=notes)
 
@@ -364,10 +376,11 @@ def _fresh_grad(loss: Tensor, tensor: Tensor, order: list[Tensor]) -> np.ndarray
 
 def _trace(loss: Tensor, target: Tensor, flat: int, relevant: list[Tensor], depends: set[int],
            names: dict[int, str], max_paths: int, budget: int
-           ) -> tuple[int, float, list[dict[str, Any]]]:
+           ) -> tuple[int, float, list[dict[str, Any]], int]:
     """Build the scalar graph between ``target[flat]`` and ``loss`` from one-hot VJP rows.
 
-    Returns (number of paths, Σ over paths of their products, the first ``max_paths`` paths).
+    Returns (number of paths, Σ over paths of their products, the ``max_paths`` paths with
+    the largest |product| among those examined, the number of paths examined).
     """
     # 1. Backward from the loss: for each active output element j of a tensor, call each
     #    relevant edge's VJP on the one-hot e_j; its non-zero entries are the scalar edges.
@@ -430,7 +443,8 @@ def _trace(loss: Tensor, target: Tensor, flat: int, relevant: list[Tensor], depe
         return element_label(names[id(t)], t.shape, k, full=t is target)
 
     stack: list[tuple[Tensor, int, list[tuple[Tensor, int, Tensor, int, float, int]]]] = [(loss, 0, [])]
-    while stack and len(listed) < max_paths:
+    scan = max(200, 20 * max_paths)  # enumerate this many, then keep the largest contributions
+    while stack and len(listed) < scan:
         t, j, so_far = stack.pop()
         if t is target and j == flat:
             factors = []
@@ -444,7 +458,8 @@ def _trace(loss: Tensor, target: Tensor, flat: int, relevant: list[Tensor], depe
         for p, k, v, pos in reversed(edges.get((id(t), j), ())):
             if (id(p), k) in count and not (p is target and k != flat):
                 stack.append((p, k, so_far + [(t, j, p, k, v, pos)]))
-    return n_paths, path_sum, listed
+    listed.sort(key=lambda p: -abs(p["product"]))  # stable: ties keep their order
+    return n_paths, path_sum, listed[:max_paths], len(listed)
 
 
 def _meaning(child: Tensor, pos: int) -> str:
