@@ -86,7 +86,7 @@ def _join(header: dict, body: bytes) -> bytes:
 def test_every_truncation_of_a_valid_file_is_rejected(tmp_path):
     raw = _valid_model_file(tmp_path).read_bytes()
     cut = tmp_path / "cut.safetensors"
-    for n in range(len(raw)):
+    for n in [*range(200), *range(200, len(raw), 7)]:  # every header byte, then a stride
         cut.write_bytes(raw[:n])
         with pytest.raises(ModelFileError, match="cut.safetensors"):
             cr.load(cut)
