@@ -73,8 +73,10 @@ def test_dot_text() -> None:
     assert dot.startswith("digraph") and "->" in dot and "mse_loss" in dot
 
 
-@pytest.mark.skipif(shutil.which("dot") is not None, reason="graphviz is installed here")
-def test_graphviz_engine_missing_is_a_clear_error() -> None:
+def test_graphviz_engine_missing_is_a_clear_error(monkeypatch) -> None:
+    import chainrule.viz.svg as svg_mod
+
+    monkeypatch.setattr(svg_mod.shutil, "which", lambda name: None)
     with pytest.raises(cr.ConfigError, match="graphviz"):
         cr.viz.graph(TinyNetwork().loss(), engine="graphviz")
     assert cr.viz.graph(TinyNetwork().loss(), engine="auto").startswith("<svg")
@@ -82,8 +84,9 @@ def test_graphviz_engine_missing_is_a_clear_error() -> None:
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
 def test_graphviz_engine() -> None:
-    svg = cr.viz.graph(TinyNetwork().loss(), engine="graphviz")
-    assert "<svg" in svg and "mse_loss" in svg
+    svg = cr.viz.graph(TinyNetwork().loss(), engine="graphviz", title="tiny")
+    assert "<svg" in svg and "mse_loss" in svg and "grad 0.277" in svg
+    assert "arrows: the forward pass" in svg
 
 
 def test_bad_arguments() -> None:

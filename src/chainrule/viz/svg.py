@@ -218,10 +218,12 @@ def render_svg(nodes: list[GraphNode], title: str | None = None, legend: bool = 
 
 def to_dot(nodes: list[GraphNode], title: str | None = None) -> str:
     """The graph in graphviz's DOT language (left to right, one box per tensor)."""
-    lines = ["digraph chainrule {", '  rankdir=LR; node [shape=box, style="rounded,filled", '
-             'fontname="DejaVu Sans", fontsize=10];']
-    if title:
-        lines.append(f'  label="{_dot_str(title)}"; labelloc=t;')
+    lines = ["digraph chainrule {", '  rankdir=LR; fontname="DejaVu Sans"; fontsize=12;',
+             '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=10];']
+    heading = [t for t in (title, LEGEND if any(ln.startswith("grad") for n in nodes for ln in n.lines)
+                           else None) if t]
+    if heading:
+        lines.append(f'  label="{_dot_str(chr(10).join(heading))}"; labelloc=t;')
     for n in nodes:
         label = "\\n".join(_dot_str(s) for s in [n.title, *n.lines])
         lines.append(f'  n{n.key} [label="{label}", fillcolor="{COLORS[n.role]}"];')
@@ -233,7 +235,7 @@ def to_dot(nodes: list[GraphNode], title: str | None = None) -> str:
 
 
 def _dot_str(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def render_graphviz(nodes: list[GraphNode], title: str | None = None) -> str | None:
