@@ -256,3 +256,43 @@ def test_load_state_dict_rejects_mismatched_state():
     sd["param_groups"][0]["lr"] = -1
     with pytest.raises(ModelFileError, match="lr must be"):
         optim.Adam([a]).load_state_dict(sd)
+
+
+def _hyper(name):
+    from hypothesis import strategies as st
+    lr = st.floats(1e-4, 0.5)
+    wd = st.sampled_from([0.0, 0.01, 0.3])
+    if name == "SGD":
+        return st.fixed_dictionaries({"lr": lr, "weight_decay": wd,
+                                      "momentum": st.sampled_from([0.0, 0.5, 0.9])})
+    if name == "RMSprop":
+        return st.fixed_dictionaries({"lr": lr, "weight_decay": wd,
+                                      "alpha": st.floats(0.5, 0.999),
+                                      "momentum": st.sampled_from([0.0, 0.9]),
+                                      "centered": st.booleans()})
+    return st.fixed_dictionaries({"lr": lr, "weight_decay": wd, "amsgrad": st.booleans(),
+                                  "betas": st.tuples(st.floats(0.0, 0.99), st.floats(0.5, 0.9999))})
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])
+def test_random_hyperparameters_match_torch(torch, name):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=15, deadline=None)
+    @given(kw=_hyper(name), seed=st.integers(0, 2 ** 16))
+    def check(kw, seed):
+        rng = np.random.default_rng(seed)
+        init = rng.standard_normal(5)
+        ours = cr.tensor(init, requires_grad=True, dtype=np.float64)
+        theirs = torch.tensor(init, requires_grad=True)
+        o1 = getattr(optim, name)([ours], **kw)
+        o2 = getattr(torch.optim, name)([theirs], **kw)
+        for _ in range(5):
+            g = rng.standard_normal(5)
+            ours.grad, theirs.grad = g.copy(), torch.from_numpy(g.copy())
+            o1.step()
+            o2.step()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+    check()
