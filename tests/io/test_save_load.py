@@ -147,3 +147,12 @@ def test_loaded_module_trains(tmp_path):
 def test_save_rejects_non_modules():
     with pytest.raises(ConfigError, match="expects a Module or a dict"):
         cr.save([1, 2], "x.safetensors")
+
+
+def test_io_needs_only_numpy_and_never_imports_pickle_loaders():
+    import subprocess
+    import sys
+    code = ("import sys, chainrule as cr, chainrule.io, chainrule.nn, chainrule.optim; "
+            "print(sorted(m for m in ('safetensors', 'torch', 'tqdm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
