@@ -17,7 +17,8 @@ loss of every batch and, per epoch, the mean gradient norm of every layer's weig
   because the learning rate is too high. Training is stopped (``TrainingDiverged`` is
   raised, as fit does for a NaN loss) unless ``stop_on_divergence=False``.
 * **overfitting**: validation loss rose for ``overfit_patience`` (3) epochs in a row while
-  the training loss fell.
+  the training loss fell, and it is now clearly above the training loss (by more than 0.05
+  and 10 %), so the noise of a small validation set is not mistaken for overfitting.
 
 Each problem is reported once per run: with ``warnings.warn(..., ChainruleWarning)`` (so
 programs and tests can catch or filter it) and as a short explanation with the usual
@@ -248,7 +249,9 @@ class Diagnostics(Callback):
         train = [e["loss"] for e in recent]
         rising = all(b > a for a, b in zip(val, val[1:]))
         falling = train[-1] < train[0]  # overall: mini-batch training loss is noisy
-        if rising and falling:
+        # a small validation set makes val_loss noisy: also ask for a clear gap between the two
+        gap = val[-1] - train[-1]
+        if rising and falling and gap > max(0.05, 0.1 * val[-1]):
             self._report(
                 run, "overfitting",
                 f"overfitting (epoch {recent[-1].get('epoch')}): the validation loss rose for {k} "
