@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn.functional as F
 from chainrule.commands import graph as graph_cmd
 from chainrule.explain import TinyNetwork
 
