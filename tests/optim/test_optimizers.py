@@ -296,3 +296,28 @@ def test_random_hyperparameters_match_torch(torch, name):
         np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-9, atol=1e-12)
 
     check()
+
+
+def test_load_state_dict_rejects_incomplete_per_parameter_state():
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.Adam([a])
+    a.grad = np.ones(2, np.float32)
+    opt.step()
+    sd = opt.state_dict()
+    del sd["scalars"]["0.step"]
+    with pytest.raises(ModelFileError, match=r"parameter 0 lacks state \['step'\]"):
+        optim.Adam([a]).load_state_dict(sd)
+    sd["scalars"]["0.step"] = -3
+    with pytest.raises(ModelFileError, match="count >= 0; got -3"):
+        optim.Adam([a]).load_state_dict(sd)
+
+
+def test_failed_load_leaves_optimizer_unchanged():
+    a, b = cr.tensor([1.0], requires_grad=True), cr.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["lr"] = 0.5
+    sd["param_groups"][1]["lr"] = -1.0
+    with pytest.raises(ModelFileError):
+        opt.load_state_dict(sd)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.1]

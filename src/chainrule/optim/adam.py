@@ -39,6 +39,9 @@ class Adam(Optimizer):
         check_number(name, "eps", group["eps"])
         check_number(name, "weight_decay", group["weight_decay"])
 
+    def state_fields(self, group: dict) -> tuple[str, ...]:
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
     def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]

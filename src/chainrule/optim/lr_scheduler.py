@@ -55,9 +55,15 @@ class LRScheduler:
                 for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state: dict) -> None:
-        if not isinstance(state, dict) or set(state) - set(self.__dict__):
-            raise ModelFileError(f"{type(self).__name__}.load_state_dict: unexpected keys "
-                                 f"{sorted(set(state) - set(self.__dict__)) if isinstance(state, dict) else state!r}")
+        """Restore a ``state_dict()``; ModelFileError if it names unknown fields."""
+        name = type(self).__name__
+        if not isinstance(state, dict):
+            raise ModelFileError(f"{name}.load_state_dict: expected a dict; got "
+                                 f"{type(state).__name__}")
+        unknown = sorted(set(state) - set(self.__dict__) - {"optimizer"})
+        if unknown or "optimizer" in state:
+            raise ModelFileError(f"{name}.load_state_dict: unexpected keys "
+                                 f"{unknown or ['optimizer']}")
         self.__dict__.update(state)
 
 

@@ -112,6 +112,10 @@ class Optimizer:
         """One parameter's update, in place on ``p.data`` (subclasses define it)."""
         raise NotImplementedError
 
+    def state_fields(self, group: dict) -> tuple[str, ...]:
+        """Names of the state a parameter of ``group`` holds once updated (checked on load)."""
+        return ()
+
     # --- state
     def _all_params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -167,22 +171,7 @@ class Optimizer:
             if not isinstance(saved, dict) or len(saved.get("params", ())) != len(group["params"]):
                 raise ModelFileError(f"{name}.load_state_dict: a saved parameter group does not "
                                      f"match this optimizer's group sizes")
-        new_state: dict[int, dict] = {}
-        for key, value in list(arrays.items()) + list(scalars.items()):
-            idx, _, field = str(key).partition(".")
-            if not idx.isdigit() or int(idx) >= len(params) or not field:
-                raise ModelFileError(f"{name}.load_state_dict: state key {key!r} does not name "
-                                     f"one of the {len(params)} parameters")
-            p = params[int(idx)]
-            if isinstance(value, np.ndarray):
-                if value.shape != p.shape:
-                    raise ModelFileError(f"{name}.load_state_dict: state {key!r} has shape "
-                                         f"{value.shape}; parameter {idx} has shape {p.shape}")
-                value = np.array(value, dtype=p.dtype, copy=True)
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ModelFileError(f"{name}.load_state_dict: state {key!r} must be an array "
-                                     f"or a number; got {type(value).__name__}")
-            new_state.setdefault(id(p), {})[field] = value
+        trials = []
         for saved, group in zip(groups, self.param_groups):
             trial = dict(group)
             for k, v in saved.items():
@@ -195,6 +184,33 @@ class Optimizer:
                 self.validate_group(trial)
             except ConfigError as exc:
                 raise ModelFileError(f"{name}.load_state_dict: {exc}") from None
+            trials.append(trial)
+        new_state: dict[int, dict] = {}
+        for key, value in list(arrays.items()) + list(scalars.items()):
+            idx, _, field = str(key).partition(".")
+            if not idx.isdigit() or int(idx) >= len(params) or not field:
+                raise ModelFileError(f"{name}.load_state_dict: state key {key!r} does not name "
+                                     f"one of the {len(params)} parameters")
+            p = params[int(idx)]
+            if isinstance(value, np.ndarray):
+                if value.shape != p.shape:
+                    raise ModelFileError(f"{name}.load_state_dict: state {key!r} has shape "
+                                         f"{value.shape}; parameter {idx} has shape {p.shape}")
+                value = np.array(value, dtype=p.dtype, copy=True)
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ModelFileError(f"{name}.load_state_dict: state {key!r} must be an array "
+                                     f"or a count >= 0; got {value!r:.40}")
+            new_state.setdefault(id(p), {})[field] = value
+        index = 0
+        for trial in trials:
+            needed = set(self.state_fields(trial))
+            for _ in trial["params"]:
+                st = new_state.get(id(params[index]))
+                if st is not None and not needed <= set(st):
+                    raise ModelFileError(f"{name}.load_state_dict: parameter {index} lacks state "
+                                         f"{sorted(needed - set(st))}")
+                index += 1
+        for trial, group in zip(trials, self.param_groups):
             group.update({k: v for k, v in trial.items() if k != "params"})
         self.state = new_state
 

@@ -33,6 +33,10 @@ class RMSprop(Optimizer):
         check_number("RMSprop", "weight_decay", group["weight_decay"])
         check_number("RMSprop", "momentum", group["momentum"])
 
+    def state_fields(self, group: dict) -> tuple[str, ...]:
+        return (("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ())
+                + (("grad_avg",) if group["centered"] else ()))
+
     def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         if "square_avg" not in state:

@@ -34,6 +34,9 @@ class SGD(Optimizer):
             raise ConfigError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0; got "
                               f"momentum={group['momentum']}, dampening={group['dampening']}")
 
+    def state_fields(self, group: dict) -> tuple[str, ...]:
+        return ("momentum_buffer",) if group["momentum"] != 0 else ()
+
     def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd != 0:
