@@ -194,3 +194,7 @@ def test_cli_bad_weight() -> None:
         _run("--weight", "W1[5,0]")
     with pytest.raises(cr.ChainruleError):
         _run("--lr", "-1")
+    with pytest.raises(cr.ChainruleError):
+        _run("--input", "nan", "0.1")
+    with pytest.raises(cr.ChainruleError):
+        _run("--target", "inf")

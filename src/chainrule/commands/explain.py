@@ -46,6 +46,9 @@ def explain_tiny(weight: str = "W1[0,0]", lr: float = 0.5, activation: str = "si
 
     if not np.isfinite(lr) or lr <= 0:
         raise ConfigError(f"explain: --lr must be a positive number; got {lr}")
+    if not all(np.isfinite(v) for v in (*x, y)):
+        raise ConfigError(f"explain: --input and --target must be finite numbers; got "
+                          f"{list(x)} and {y}")
     net = TinyNetwork(activation, x=tuple(x), y=y)
     pname, idx = parse_weight(weight)
     p = net.param(pname)
