@@ -108,3 +108,17 @@ def test_scheduler_state_dict_round_trip():
 def test_scheduler_bad_arguments(make):
     with pytest.raises(ConfigError):
         make(sgd())
+
+
+def test_scheduler_load_state_dict_rejects_wrong_types_and_keys():
+    from chainrule.errors import ModelFileError
+    s = StepLR(sgd(), step_size=2)
+    with pytest.raises(ModelFileError, match="last_epoch = 'x' does not fit"):
+        s.load_state_dict({"last_epoch": "x"})
+    with pytest.raises(ModelFileError, match=r"unexpected keys \['evil'\]"):
+        s.load_state_dict({"evil": 1})
+    with pytest.raises(ModelFileError, match="base_lrs"):
+        s.load_state_dict({"base_lrs": [0.1, 0.2]})
+    p = ReduceLROnPlateau(sgd())
+    p.load_state_dict({"best": 0.5, "num_bad_epochs": 2})
+    assert p.best == 0.5 and p.num_bad_epochs == 2

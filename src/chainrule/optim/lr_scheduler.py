@@ -18,6 +18,22 @@ def _check_optimizer(name: str, optimizer: Any) -> None:
         raise ConfigError(f"{name}: expected an Optimizer; got {type(optimizer).__name__}")
 
 
+def _same_kind(current: Any, new: Any) -> bool:
+    """Whether a restored value has the type of the current one (numbers, flags, strings,
+    lists of numbers of the same length)."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(current, bool):
+        return isinstance(new, bool)
+    if number(current):
+        return number(new)
+    if isinstance(current, list):
+        return (isinstance(new, list) and len(new) == len(current)
+                and all(number(v) for v in new))
+    return type(new) is type(current)
+
+
 class LRScheduler:
     """Base class: subclasses compute the new rates in ``get_lr()`` from ``last_epoch``
     (chainable, as PyTorch's: from the current rates, so manual changes are respected)."""
@@ -64,7 +80,11 @@ class LRScheduler:
         if unknown or "optimizer" in state:
             raise ModelFileError(f"{name}.load_state_dict: unexpected keys "
                                  f"{unknown or ['optimizer']}")
-        self.__dict__.update(state)
+        for key, value in state.items():
+            if not _same_kind(self.__dict__[key], value):
+                raise ModelFileError(f"{name}.load_state_dict: {key} = {value!r:.60} does not fit "
+                                     f"the current value {self.__dict__[key]!r:.60}")
+        self.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in state.items()})
 
 
 class StepLR(LRScheduler):
