@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
 from ..tensor import Tensor, lift, make
+from .unary import sigmoid_array
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -132,7 +133,7 @@ def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean
         return np.maximum(z_, 0) - z_ * t_ + np.log1p(np.exp(-np.abs(z_)))
 
     def grad(z_, t_):
-        return np.exp(-np.logaddexp(0, -z_)) - t_
+        return sigmoid_array(z_) - t_
 
     return _elementwise("binary_cross_entropy_with_logits", z, target, reduction, per, grad,
                         lambda z_, t_: -z_)
