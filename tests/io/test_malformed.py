@@ -243,3 +243,33 @@ def test_corrupting_one_byte_of_a_valid_file_never_raises_another_error(tmp_path
 def test_reader_function_also_validates(tmp_path):
     with pytest.raises(ModelFileError, match="no such file"):
         read_safetensors(tmp_path / "x")
+
+
+@settings(max_examples=60)
+@given(st.data())
+def test_corrupting_a_checkpoint_never_raises_another_error(tmp_path_factory, data):
+    from chainrule import optim
+    from chainrule.optim.lr_scheduler import ReduceLROnPlateau
+
+    def parts():
+        model = nn.Sequential(nn.Linear(2, 2))
+        opt = optim.Adam(model.parameters())
+        return model, opt, ReduceLROnPlateau(opt)
+
+    path = tmp_path_factory.mktemp("fuzz") / "c.safetensors"
+    cr.manual_seed(0)  # same file, same length, every example
+    model, opt, sched = parts()
+    model(np.ones((1, 2))).sum().backward()
+    opt.step()
+    cr.save_checkpoint(path, model, opt, epoch=1, scheduler=sched, extra={"a": [1, 2]})
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(8, len(raw) - 1))
+        raw[i] = data.draw(st.sampled_from(list(b'{}[]",:0123456789-.eE ') + [0, 0x80, 0xff]))
+    path.write_bytes(bytes(raw))
+    model, opt, sched = parts()
+    try:
+        cr.load_checkpoint(path, model, opt, scheduler=sched, restore_rng=True)
+        cr.load_checkpoint(path)
+    except ModelFileError:
+        pass
