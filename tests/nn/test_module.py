@@ -240,3 +240,12 @@ def test_cached_intermediate_tensors_are_not_parameters():
     m = Caching()
     m(np.ones((1, 2)))
     assert [n for n, _ in m.named_parameters()] == ["lin.weight", "lin.bias"]
+
+
+def test_subclass_of_sequential_is_not_saved_as_plain_sequential():
+    class Doubling(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    with pytest.raises(ConfigError, match="Doubling has no architecture config"):
+        Doubling(nn.Linear(2, 2)).to_config()

@@ -309,12 +309,15 @@ class Module:
         """``{"type": ClassName, **config()}``, nested for containers; ConfigError if some
         module in the tree has no config or is not registered."""
         cfg = self.config()
+        self._check_rebuildable(cfg)
+        return {"type": type(self).__name__, **cfg}
+
+    def _check_rebuildable(self, cfg: dict | None) -> None:
         name = type(self).__name__
         if cfg is None or LAYERS.get(name) is not type(self):
             raise ConfigError(
                 f"{name} has no architecture config (custom module, or not registered with "
                 f"nn.register): save its state only and load with model.load_state_dict(...)")
-        return {"type": name, **cfg}
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Module":
@@ -391,6 +394,7 @@ class Sequential(Module):
         return {}
 
     def to_config(self) -> dict:
+        self._check_rebuildable(self.config())  # a subclass may change forward()
         return {"type": "Sequential", "layers": [m.to_config() for m in self.layers]}
 
     @classmethod
@@ -418,6 +422,7 @@ class Residual(Module):
         return {}
 
     def to_config(self) -> dict:
+        self._check_rebuildable(self.config())
         return {"type": "Residual", "module": self.module.to_config()}
 
     @classmethod
