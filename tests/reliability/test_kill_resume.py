@@ -99,8 +99,30 @@ def test_sigkill_at_random_moments_then_resume_matches_an_unbroken_run(tmp_path)
     _assert_same(_tensors(out / "model.safetensors"), ref_model, f"{out} final model")
     _assert_same(_tensors(ckpt), ref_ckpt, f"{out} final checkpoint")
     completed += 1
+    assert not list(out.glob(".checkpoint.safetensors.*.tmp")), "temporary files left behind"
 
     assert kills == KILLS
     print(f"{kills} kills, {completed} runs completed, checkpoint epochs found after kills: {epochs_seen}")
     # the kills were not all during start-up: some found a checkpoint part-way through
     assert any(0 < e < EPOCHS for e in epochs_seen), epochs_seen
+
+
+def test_a_new_run_removes_temporaries_left_by_a_killed_checkpoint_write(tmp_path):
+    # found by the kill test: SIGKILL between writing the temporary file and renaming it
+    # left .checkpoint.safetensors.<random>.tmp files behind, one per such kill
+    from chainrule import nn, optim
+    from chainrule.data import toy2d
+    from chainrule.training import fit
+
+    ckpt = tmp_path / "checkpoint.safetensors"
+    stale = [tmp_path / ".checkpoint.safetensors.abc123.tmp", tmp_path / ".checkpoint.safetensors.x.tmp"]
+    for s in stale:
+        s.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".model.safetensors.abc123.tmp"  # not this checkpoint's: left alone
+    other.write_bytes(b"x")
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), toy2d("xor", n=40).train,
+        epochs=1, progress=False, checkpoint=ckpt)
+    assert ckpt.exists() and other.exists()
+    assert not any(s.exists() for s in stale)
