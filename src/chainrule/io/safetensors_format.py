@@ -20,7 +20,7 @@ import json
 import os
 import struct
 import tempfile
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -283,10 +283,6 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
                                          f"(changed while reading?)")
             tensors[e.name] = arr
     return tensors, metadata
-
-
-def total_bytes(entries: Iterable[np.ndarray]) -> int:
-    return int(sum(a.nbytes for a in entries))
 
 
 __all__ = ["DTYPES", "HEADER_CAP", "atomic_write", "write_safetensors", "read_header",
