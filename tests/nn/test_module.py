@@ -6,6 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
+import chainrule.nn.functional as F
 from chainrule.errors import ConfigError, ModelFileError
 
 
@@ -249,3 +250,17 @@ def test_subclass_of_sequential_is_not_saved_as_plain_sequential():
 
     with pytest.raises(ConfigError, match="Doubling has no architecture config"):
         Doubling(nn.Linear(2, 2)).to_config()
+
+
+def test_astype_float64_model_passes_gradcheck():
+    m = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).astype(np.float64)
+    assert all(p.dtype == np.float64 for p in m.parameters())
+    x = cr.tensor(np.random.randn(5, 3), dtype=np.float64, requires_grad=True)
+    assert cr.gradcheck(lambda x: m(x), [x])
+    w = m[0].weight
+    cr.gradcheck(lambda w: F.linear(x.data, w, m[0].bias).tanh().sum(), [w])
+
+
+def test_astype_rejects_integer_dtypes():
+    with pytest.raises(ConfigError, match="floating point"):
+        nn.Linear(2, 2).astype(np.int32)

@@ -237,6 +237,22 @@ class Module:
         fn(self)
         return self
 
+    def astype(self, dtype: Any) -> "Module":
+        """Convert every parameter and floating-point buffer to ``dtype`` in place (e.g.
+        ``np.float64`` for gradient checks); returns self. Create the optimizer afterwards."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise ConfigError(f"astype: parameters must stay floating point; got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        for _, mod in self.named_modules():
+            for b in mod.__dict__.get("_buffer_names", ()):
+                arr = getattr(mod, b)
+                if isinstance(arr, np.ndarray) and arr.dtype.kind == "f":
+                    object.__setattr__(mod, b, arr.astype(dtype))
+        return self
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``grad = None``)."""
         for p in self.parameters():
