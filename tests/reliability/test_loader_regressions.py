@@ -45,3 +45,85 @@ def test_csv_sniffer_sees_a_bounded_sample(tmp_path, monkeypatch):
     # a normal table is still sniffed right
     p.write_text("a;b;y\n" + "".join(f"{i};{i * 2};{i % 2}\n" for i in range(50)))
     assert csv(p).num_features == 2
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _training_checkpoint(tmp_path):
+    """A checkpoint as `chainrule train --early-stopping 3 --schedule step` writes it."""
+    from chainrule import nn, optim
+    from chainrule.data import toy2d
+    from chainrule.training import EarlyStopping, fit
+    import chainrule as cr
+
+    def make():
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        return model, opt, optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+    ds = toy2d("xor", n=60)
+    ckpt = tmp_path / "checkpoint.safetensors"
+
+    def resume(epochs=3):
+        model, opt, sched = make()
+        return fit(model, nn.CrossEntropyLoss(), opt, ds.train, val=ds.test, epochs=epochs, progress=False,
+                   callbacks=[EarlyStopping(patience=3)], scheduler=sched, checkpoint=ckpt, resume=True)
+
+    resume(epochs=2)
+    return ckpt, resume
+
+
+def _edit_extra(path, edit):
+    import json
+    import struct
+
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    extra = json.loads(header["__metadata__"]["extra"])
+    edit(extra)
+    header["__metadata__"]["extra"] = json.dumps(extra)
+    blob = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + n:])
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def edit(d):
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value
+    return edit
+
+
+def _callback(extra, prefix):
+    return next(k for k in extra["callbacks"] if k.startswith(prefix))
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("edit", [
+    _set("history", 5),
+    _set("history", "epochs", "ReLU"),
+    _set("history", "epochs", [[1, 2]]),
+    lambda e: e["history"]["epochs"][0].update(loss="abc"),
+    lambda e: e["callbacks"].update({_callback(e, "EarlyStopping"): 7}),
+    lambda e: e["callbacks"][_callback(e, "EarlyStopping")].update(best="x"),
+    lambda e: e["callbacks"][_callback(e, "EarlyStopping")].update(wait={"a": 1}),
+    lambda e: e["callbacks"][_callback(e, "Diagnostics")].update(reference_loss=[1, 2]),
+    lambda e: e["callbacks"][_callback(e, "Diagnostics")].update(above="many"),
+    lambda e: e["callbacks"][_callback(e, "LRScheduler")]["scheduler"].update(step_size=0),
+    lambda e: e["callbacks"][_callback(e, "LRScheduler")]["scheduler"].update(step_size=0.5),
+], ids=["history-int", "epochs-str", "epoch-list", "loss-str", "earlystop-int", "best-str", "wait-dict",
+        "reference-loss-list", "above-str", "step-size-0", "step-size-half"])
+def test_tampered_training_checkpoint_is_a_model_file_error_on_resume(tmp_path, edit):
+    # found by mutating the JSON of real training checkpoints and resuming from them: the
+    # history and callback states were trusted (AttributeError, TypeError, ValueError in
+    # history.py, callbacks.py, diagnostics.py; ZeroDivisionError in lr_scheduler.py)
+    from chainrule.errors import ModelFileError
+
+    ckpt, resume = _training_checkpoint(tmp_path)
+    resume(epochs=2)  # untampered: resumes (nothing left to do) without complaint
+    _edit_extra(ckpt, edit)
+    with pytest.raises(ModelFileError, match="checkpoint.safetensors"):
+        resume()

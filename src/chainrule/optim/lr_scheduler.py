@@ -84,6 +84,11 @@ class LRScheduler:
             if not _same_kind(self.__dict__[key], value):
                 raise ModelFileError(f"{name}.load_state_dict: {key} = {value!r:.60} does not fit "
                                      f"the current value {self.__dict__[key]!r:.60}")
+        for key in ("step_size", "T_max"):  # divisors: a file must not set them to 0 or 0.5
+            value = state.get(key, self.__dict__.get(key, 1))
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelFileError(f"{name}.load_state_dict: {key} must be a positive integer; "
+                                     f"got {value!r:.60}")
         self.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in state.items()})
 
 
