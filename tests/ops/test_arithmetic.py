@@ -65,6 +65,23 @@ def test_pow_with_integer_exponent_works_for_negative_bases():
     np.testing.assert_allclose(x.grad, 3 * x.data ** 2)
 
 
+@pytest.mark.parametrize("exponent", [0, 0.0, np.zeros(3)], ids=["int", "float", "array"])
+def test_pow_with_exponent_zero_has_zero_gradient_even_at_base_zero(exponent):
+    x = t64([0.0, 2.0, -1.0])
+    y = x ** exponent
+    np.testing.assert_array_equal(y.data, [1.0, 1.0, 1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])  # as PyTorch: not NaN at 0
+
+
+def test_polynomial_features_including_x_to_the_zero_have_finite_gradients():
+    x = t64([0.0, 0.5, 1.0])
+    c = t64([1.0, 2.0, 3.0])
+    sum(c[k] * x ** k for k in range(3)).sum().backward()
+    np.testing.assert_allclose(x.grad, 2.0 + 2 * 3.0 * x.data)
+    np.testing.assert_allclose(c.grad, [3.0, 1.5, 1.25])
+
+
 def test_pow_gradient_for_the_exponent_is_zero_not_nan_where_the_base_is_zero():
     base = t64([0.0, 2.0], requires_grad=False)
     e = t64([2.0, 3.0])

@@ -73,8 +73,10 @@ def div(a: Any, b: Any) -> Tensor:
 def power(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("pow", np.power, a, b)
 
-    def vjp_a(g):  # ∂(a^b)/∂a = b·a^(b-1)
-        return unbroadcast(g * b.data * np.power(a.data, b.data - 1), a.shape)
+    def vjp_a(g):  # ∂(a^b)/∂a = b·a^(b-1); where b = 0, a⁰ = 1 is constant: 0 (not 0·0⁻¹ = NaN)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = b.data * np.power(a.data, b.data - 1)
+        return unbroadcast(g * np.where(b.data == 0, 0, d), a.shape)
 
     def vjp_b(g):  # ∂(a^b)/∂b = a^b·ln a   (taken as 0 where a = 0, the limit for b > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
