@@ -156,8 +156,8 @@ def _names(order: list[Tensor], loss: Tensor, target: Tensor, target_name: str) 
 class Explanation(dict):
     """The result of :func:`explain`: a ``dict`` for programs that prints as readable text.
 
-    Keys: ``loss`` (value of L), ``tensor`` (name), ``index`` (tuple), ``value`` (the
-    element's value), ``graph`` (tensors between the element and L, in forward order:
+    Keys: ``loss`` (value of L), ``tensor`` (name), ``index`` (tuple), ``label`` (the
+    element as printed, e.g. ``W1[0,0]``), ``value`` (the element's value), ``graph`` (tensors between the element and L, in forward order:
     ``{"name", "op", "shape"}``), ``paths`` (listed paths, each ``{"nodes": [labels from
     the element to L], "factors": [{"of", "wrt", "op", "value", "meaning"}, ...] from L
     down, "product"}``), ``n_paths`` (total number of scalar paths, or None if not traced),
