@@ -127,3 +127,19 @@ def test_tampered_training_checkpoint_is_a_model_file_error_on_resume(tmp_path, 
     _edit_extra(ckpt, edit)
     with pytest.raises(ModelFileError, match="checkpoint.safetensors"):
         resume()
+
+
+@pytest.mark.parametrize("shape", [[0, 2**62, 2**62], [2**40, 2**40, 0], [0] + [2**20] * 5])
+def test_safetensors_empty_tensor_whose_other_sides_overflow_is_a_model_file_error(tmp_path, shape):
+    # found by fuzz_load: a zero-size shape passed the size check (0 bytes == 0 bytes), then
+    # np.empty raised ValueError("Maximum allowed dimension exceeded")
+    import json
+
+    import chainrule as cr
+    from chainrule.errors import ModelFileError
+
+    blob = json.dumps({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]}}).encode()
+    p = tmp_path / "empty-but-huge.safetensors"
+    p.write_bytes(struct.pack("<Q", len(blob)) + blob)
+    with pytest.raises(ModelFileError, match="empty-but-huge.safetensors.*too large"):
+        cr.load(p)

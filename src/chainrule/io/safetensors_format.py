@@ -241,6 +241,11 @@ def _parse(path: str, f: Any) -> tuple[list[_Entry], dict[str, str], int]:
         if count * dtype.itemsize != end - begin:
             raise bad(f"{where}: shape {shape} of {code} needs {count * dtype.itemsize} bytes "
                       f"but data_offsets span {end - begin}")
+        span = 1  # (sizes agree here)
+        for d in shape:
+            span *= d or 1  # numpy also refuses a zero-size array whose other sides overflow
+        if span * dtype.itemsize > np.iinfo(np.intp).max:
+            raise bad(f"{where}: shape {str(shape)[:100]} is too large for an array on this machine")
         entries.append(_Entry(name, dtype, tuple(shape), begin, end))
     expected = 0
     for e in sorted(entries, key=lambda e: (e.begin, e.end)):
