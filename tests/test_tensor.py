@@ -245,3 +245,32 @@ def test_zero_grad_forgets_the_gradient():
     (x * 3).sum().backward()
     x.zero_grad()
     assert x.grad is None
+
+
+# --------------------------------------------------------------- the public names (DESIGN §2)
+ENGINE_NAMES = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "randn", "rand", "arange",
+                "no_grad", "detect_anomaly", "gradcheck", "concatenate", "stack", "where",
+                "maximum", "minimum", "manual_seed", "ChainruleError"]
+FUNCTIONAL_NAMES = ["relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax",
+                    "logsumexp", "mse_loss", "l1_loss", "huber_loss", "cross_entropy",
+                    "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                    "linear", "dropout", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm"]
+TENSOR_METHODS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clip", "sum", "mean",
+                  "max", "min", "var", "reshape", "transpose", "T", "flatten", "backward",
+                  "zero_grad", "detach", "numpy", "item", "retain_grad"]
+
+
+@pytest.mark.parametrize("name", ENGINE_NAMES)
+def test_engine_names_are_exported_by_chainrule(name):
+    assert hasattr(cr, name) and name in cr.__all__
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL_NAMES)
+def test_functional_names_are_exported_by_nn_functional(name):
+    import chainrule.nn.functional as F
+    assert callable(getattr(F, name)) and name in F.__all__
+
+
+@pytest.mark.parametrize("name", TENSOR_METHODS)
+def test_tensor_has_the_documented_methods(name):
+    assert hasattr(cr.Tensor, name)
