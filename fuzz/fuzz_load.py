@@ -5,7 +5,9 @@ An input is one option byte followed by the file's bytes. Option bits 0-1 choose
 optimizer, scheduler, restore_rng=True)`` into a fresh 3-4-2 MLP, 3 ``cr.load(path,
 model=...)``; bit 2 also calls ``read_metadata`` and ``describe``; bit 3 uses SGD with
 momentum instead of Adam; bit 4 also prepares a CSV of new rows from the file's metadata as
-``chainrule predict``/``evaluate`` do (``preprocessing``, ``model_inputs``, ``unscale``). Seeds are real files written by ``cr.save`` and
+``chainrule predict``/``evaluate`` do (``preprocessing``, ``model_inputs``, ``unscale``);
+bit 5 resumes a small training run from the file as ``chainrule train --resume`` does
+(``fit(..., checkpoint=path, resume=True)`` with EarlyStopping and a StepLR schedule). Seeds are real files written by ``cr.save`` and
 ``cr.save_checkpoint`` plus a pickle whose unpickling would create a marker file; any input
 after which the marker exists is a finding (a loader ran code from the file).
 
@@ -20,10 +22,10 @@ from _formats import PICKLE_MARKER, hostile_pickle, mutate_safetensors
 from _harness import Target, main
 
 
-def _fresh(sgd: bool):
+def _fresh(sgd: bool, n_in: int = 3):
     from chainrule import nn, optim
 
-    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model = nn.Sequential(nn.Linear(n_in, 4), nn.ReLU(), nn.Linear(4, 2))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if sgd else optim.Adam(model.parameters(), lr=0.01)
     return model, opt, optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
 
@@ -64,6 +66,11 @@ def seeds() -> list[bytes]:
             cr.save(nn.Sequential(nn.Linear(prep["num_features"], 4), nn.Tanh(), nn.Linear(4, 2)), p,
                     metadata={"preprocessing": prep, "target_scale": {"mean": 1.5, "std": 2.0}})
             out.append(bytes([0b10100]) + p.read_bytes())
+        for sgd in (False, True):
+            if p.exists():
+                p.unlink()
+            _resume(p, sgd)
+            out.append(bytes([0x20 | (8 if sgd else 0)]) + p.read_bytes())
         cr.save({"w": np.arange(6, dtype=np.float64).reshape(2, 3), "b": np.zeros(0, np.int64)}, p)
         out.append(bytes([0]) + p.read_bytes())
         cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -87,6 +94,29 @@ def _as_the_cli_would(p: Path, scratch: Path) -> None:
     rows.write_text(_ROWS)
     model_inputs(str(rows), prep)
     unscale(np.zeros((2, 1), np.float32), meta)
+
+
+_TINY = None
+
+
+def _resume(p: Path, sgd: bool, epochs: int = 2) -> object:
+    import warnings
+
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.data import toy2d
+    from chainrule.training import EarlyStopping, fit
+
+    global _TINY
+    if _TINY is None:
+        _TINY = toy2d("xor", n=24)
+    cr.manual_seed(0)
+    model, opt, sched = _fresh(sgd, n_in=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(model, nn.CrossEntropyLoss(), opt, _TINY.train, val=_TINY.test, epochs=epochs, batch_size=8,
+                   progress=False, callbacks=[EarlyStopping(patience=3)], scheduler=sched, checkpoint=p,
+                   resume=True)
 
 
 def run(data: bytes, scratch: Path) -> object:
@@ -113,6 +143,8 @@ def run(data: bytes, scratch: Path) -> object:
             describe(p)
         if flags & 16:
             _as_the_cli_would(p, scratch)
+        if flags & 32:
+            _resume(p, bool(flags & 8), epochs=3)
         return result
     finally:
         if PICKLE_MARKER.exists():
