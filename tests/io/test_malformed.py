@@ -273,3 +273,8 @@ def test_corrupting_a_checkpoint_never_raises_another_error(tmp_path_factory, da
         cr.load_checkpoint(path)
     except ModelFileError:
         pass
+
+
+def test_too_many_dimensions(tmp_path):
+    hdr = {"w": {"dtype": "F32", "shape": [1] * 40, "data_offsets": [0, 4]}}
+    rejects(raw_file(tmp_path / "m", hdr, b"\0" * 4), "at most 32 non-negative integers")

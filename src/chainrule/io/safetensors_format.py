@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ConfigError, ModelFileError
 
 HEADER_CAP = 100 * 1024 * 1024  # a header larger than this is refused outright
-MAX_DIMS = 64
+MAX_DIMS = 32  # NumPy 1.x allows 32 dimensions (2.x: 64)
 
 DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
