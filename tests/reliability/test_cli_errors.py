@@ -277,3 +277,17 @@ def test_tampered_model_metadata_is_one_line_and_exit_2(tmp_path, main_in_proces
         r = main_in_process(args)
         assert_one_line_error(r, " ".join(args))
         assert "model.safetensors" in r.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_evaluate_rejects_a_non_finite_regression_target(tmp_path, main_in_process, value):
+    # found while probing evaluate --csv: a NaN/Inf target gave "RMSE nan" and exit 0
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(30)))
+    out = tmp_path / "run"
+    assert main_in_process(["train", "--csv", str(table), "--epochs", "1", "--out", str(out), "--quiet"]).returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"a,b,y\n1,2,3\n1,2,{value}\n")
+    r = main_in_process(["evaluate", str(out / "model.safetensors"), "--csv", str(bad)])
+    assert_one_line_error(r, f"evaluate target {value}")
+    assert "bad.csv, line 3" in r.stderr

@@ -54,6 +54,8 @@ def _csv_targets(path: str, prep: dict, column: str | None) -> "np.ndarray":  # 
                 out.append(float(v))
             except ValueError:
                 raise DataError(f"{p}, line {line}: target {name!r} holds {v!r}, expected a number") from None
+            if not np.isfinite(out[-1]):
+                raise DataError(f"{p}, line {line}: target {name!r} holds {v!r}, expected a finite number")
         return np.asarray(out, np.float64).reshape(-1, 1)
     classes = {str(n): i for i, n in enumerate(prep.get("class_names") or [])}
     out = []
