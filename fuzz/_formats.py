@@ -356,7 +356,7 @@ def mutate_safetensors(data: bytes, rng: random.Random, pool: list[bytes] | None
         e = header.get(rng.choice(names))
         if isinstance(e, dict):
             e["shape"] = rng.choice([[2**32, 2**32], [2**62, 4], [0, 2**63], [-1], [], [3.0], ["3"],
-                                     [1] * 65, [2**64], list(reversed(e.get("shape") or []))])
+                                     [1] * 65, [2**64], list(reversed(e["shape"])) if isinstance(e.get("shape"), list) else []])
     elif op == 3 and names:  # dtype
         e = header.get(rng.choice(names))
         if isinstance(e, dict):

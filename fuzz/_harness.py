@@ -220,7 +220,10 @@ def worker(target: Target, args: argparse.Namespace) -> None:
         rounds = 1 + int(r.expovariate(0.7))
         for _ in range(rounds):
             if target.mutate is not None and r.random() < 0.6:
-                data = target.mutate(data, r, pool)
+                try:
+                    data = target.mutate(data, r, pool)
+                except Exception:  # noqa: BLE001 - a mutator bug must not stop the fuzzer
+                    data = mutate_bytes(data, r, pool)
             else:
                 data = mutate_bytes(data, r, pool)
         return data[: target.max_len]
