@@ -3,8 +3,11 @@
 ``chainrule train --dataset X`` starts from ``recipe_for(X)`` and lets flags override any
 field. The numbers are ones that were measured to work (see the README's table):
 
-* digits: MLP 64-128-10, ReLU, Adam 1e-3, batch 32, 30 epochs  -> about 97 % test accuracy
-* iris: MLP 4-16-3, Adam 1e-2, batch 16, 100 epochs            -> 96-100 %
+* digits: MLP 64-128-10, ReLU, Adam 3e-3 with cosine decay, batch 32, 40 epochs
+  -> 95.8-96.7 % test accuracy over seeds 0-4 (a few seconds)
+* iris: MLP 4-16-3, Adam 1e-2, batch 16, 100 epochs -> 97-100 % on most train/test splits,
+  but only 87-93 % on the bundled default split (seed 0), where even linear discriminant
+  analysis gets 93 %: its 30 test flowers hold most of the overlapping versicolor/virginica
 * mnist: MLP 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3, batch 128, cosine decay of the
   learning rate over 10 epochs                                 -> about 98.3 %
 * the 2-D toys: MLP 2-16-16-2, tanh, Adam 1e-2, 100 epochs
@@ -55,7 +58,7 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "digits": Recipe(hidden=(128,), lr=1e-3, batch_size=32, epochs=30),
+    "digits": Recipe(hidden=(128,), lr=3e-3, batch_size=32, epochs=40, schedule="cosine"),
     "iris": Recipe(hidden=(16,), lr=1e-2, batch_size=16, epochs=100),
     "mnist": Recipe(hidden=(512, 256), dropout=0.2, lr=1e-3, batch_size=128, epochs=10, schedule="cosine",
                     val_fraction=1 / 12),
