@@ -1,12 +1,17 @@
 """Shared test configuration: the hypothesis profile, the optional PyTorch oracle, data paths,
 and generic hypothesis strategies (importable as ``from conftest import ...``).
 
-Profiles: ``ci`` (default; 25 examples, no deadline, so a loaded machine does not flake) and
-``dev`` (10 examples, quicker). Choose one with ``HYPOTHESIS_PROFILE=dev pytest``.
+Profiles (choose with ``HYPOTHESIS_PROFILE=<name> pytest``):
+
+* ``ci`` (default): 25 examples per test, no deadline (a loaded machine does not flake), and
+  derandomized, so every run draws the same examples and a red build is reproducible.
+* ``dev``: 10 random examples, quicker.
+* ``explore``: 300 random examples, for hunting bugs (slow).
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-import sys
 
 # tests/ is a package (so tests/io cannot shadow the standard library's io); this alias keeps
 # ``from conftest import ...`` working in test modules.
@@ -23,10 +27,12 @@ sys.modules.setdefault("conftest", sys.modules[__name__])
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
-settings.register_profile("ci", deadline=None, max_examples=25,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", deadline=None, max_examples=10,
-                          suppress_health_check=[HealthCheck.too_slow])
+_QUIET = [HealthCheck.too_slow]
+settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True,
+                          suppress_health_check=_QUIET)
+settings.register_profile("dev", deadline=None, max_examples=10, suppress_health_check=_QUIET)
+settings.register_profile("explore", deadline=None, max_examples=300,
+                          suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
