@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 from typing import Sequence
@@ -83,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChainruleError as e:
         print(f"chainrule: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `chainrule evaluate ... | head`: the reader left; say nothing
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit flush
+        except (OSError, ValueError):
+            pass
+        return 1
     except OSError as e:  # unreadable file, permission denied, disk full ...
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"chainrule: error: {where}{one_line(e.strerror or e)}", file=sys.stderr)
