@@ -174,6 +174,19 @@ def test_float32_graphs_stay_float32_in_both_passes(name):
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("name", sorted(DTYPE_OPS))
+def test_every_op_backpropagates_the_same_gradient_again_on_a_second_backward(name):
+    """No VJP modifies what it captured, nor hands out an array it keeps: repeated backward
+    passes over one graph add exactly the same gradient each time."""
+    x = t64(np.linspace(-1.5, 1.7, 12).reshape(3, 4))
+    out = DTYPE_OPS[name](x).sum()
+    out.backward()
+    first = x.grad.copy()
+    out.backward()
+    out.backward()
+    np.testing.assert_allclose(x.grad, 3 * first, rtol=1e-12)
+
+
 # --------------------------------------------------------------- what gets a .grad
 def test_leaves_get_grad_but_intermediates_do_not():
     x = t64([1.0])
