@@ -202,3 +202,20 @@ def test_toy_dataset_with_early_stopping_and_stop_at(capsys, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["stop_reason"] in ("target reached", "early stopping") and metrics["epochs"] < 100
     assert metrics["test_accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("prep", [
+    {"num_features": "64"},
+    {"num_features": 64, "task": "classification", "mean": [0.0] * 3, "std": [1.0] * 64},
+    {"num_features": 2, "task": "classification", "mean": [0, 0], "std": [1, 0]},
+    {"num_features": 2, "task": "classification", "mean": [0, 0], "std": [1, 1], "feature_names": [1, 2]},
+    {"num_features": 2, "task": "regression", "mean": [0, 0], "std": [1, 1], "columns": [{"name": "a"}]},
+])
+def test_malformed_model_metadata_is_a_file_error(capsys, tmp_path, prep):
+    model = cr.nn.Sequential(cr.nn.Linear(2, 2))
+    path = tmp_path / "m.safetensors"
+    cr.save(model, str(path), metadata={"preprocessing": prep})
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n")
+    code, _, err = run_cli(capsys, "predict", str(path), str(rows))
+    one_line_error(code, err, "m.safetensors")

@@ -99,3 +99,20 @@ def test_resume_requires_a_path(data):
     model = mlp()
     with pytest.raises(cr.ConfigError, match="resume"):
         fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (x, y), resume=True)
+
+
+@pytest.mark.parametrize("extra", [
+    {"history": {"epochs": "lots"}},
+    {"history": {"epochs": []}, "callbacks": {"EarlyStopping#0": {"best": "low", "wait": 0}}},
+    {"history": {"epochs": []}, "callbacks": {"EarlyStopping#0": {"wait": -3}}},
+    {"history": {"epochs": []}, "callbacks": ["not", "a", "dict"]},
+])
+def test_hostile_training_state_is_a_model_file_error(data, tmp_path, extra):
+    (x, y), _ = data
+    model = mlp()
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    ckpt = str(tmp_path / "ck.safetensors")
+    cr.save_checkpoint(ckpt, model, opt, epoch=1, extra=extra)
+    with pytest.raises(cr.ModelFileError, match="ck.safetensors"):
+        fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=3, callbacks=[EarlyStopping()], checkpoint=ckpt,
+            resume=True, progress=False)

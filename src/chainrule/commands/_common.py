@@ -164,64 +164,60 @@ def load_model(path: str) -> tuple[Any, dict]:
 
 
 def preprocessing(meta: dict, path: str) -> dict:
+    """The file's preprocessing description, checked: the metadata is untrusted input, so any
+    field of the wrong type or length is a ModelFileError naming the file, never a crash."""
+    import math
+    import numbers
+
     from ..errors import ModelFileError
 
-    prep = meta.get("preprocessing")
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"{path}: the preprocessing in its metadata is malformed: {what}")
+
+    prep = meta.get("preprocessing") if isinstance(meta, dict) else None
     if not isinstance(prep, dict) or "num_features" not in prep:
         raise ModelFileError(f"{path}: no preprocessing description in its metadata (not written by "
                              "'chainrule train'); use it from Python with cr.load")
-    problem = _preprocessing_problem(prep, meta.get("target_scale"))
-    if problem:
-        raise ModelFileError(f"{path}: malformed preprocessing description in its metadata: {problem}")
-    return prep
-
-
-def _preprocessing_problem(prep: dict, target_scale: Any) -> str | None:
-    """What is wrong with an (untrusted) preprocessing description, or None.
-
-    The metadata is JSON from the model file: every field the commands use is checked for
-    type and size here, so a tampered file is a one-line error instead of a traceback."""
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    def is_num(v: Any) -> bool:
-        return (is_int(v) or isinstance(v, float)) and math.isfinite(v)
-
-    def str_list(v: Any) -> bool:
-        return isinstance(v, list) and all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v)
-
-    d = prep.get("num_features")
-    if not is_int(d) or d < 1:
-        return f"num_features must be a positive integer, got {str(d)[:40]!r}"
+    d = prep["num_features"]
+    if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 10_000_000:
+        raise bad(f"num_features is {d!r:.40}, expected a positive integer")
+    if prep.get("task") not in ("classification", "regression"):
+        raise bad(f"task is {prep.get('task')!r:.40}, expected 'classification' or 'regression'")
     for key in ("mean", "std"):
         v = prep.get(key)
-        if not (isinstance(v, list) and len(v) == d and all(is_num(x) for x in v)):
-            return f"{key} must be a list of {d} finite numbers"
+        if not isinstance(v, list) or len(v) != d or not all(
+                isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+            raise bad(f"{key} must be a list of {d} finite numbers")
     if any(x == 0 for x in prep["std"]):
-        return "std holds a zero"
-    for key in ("class_names", "feature_names"):
-        if prep.get(key) is not None and not str_list(prep[key]):
-            return f"{key} must be a list of names"
-    for key in ("task", "target_name", "dataset"):
-        if prep.get(key) is not None and not isinstance(prep[key], str):
-            return f"{key} must be a string"
-    if prep.get("task") not in (None, "classification", "regression"):
-        return f"unknown task {str(prep.get('task'))[:40]!r}"
-    cols = prep.get("columns")
-    if cols is not None:
-        if not isinstance(cols, list):
-            return "columns must be a list"
-        for c in cols:
-            if not (isinstance(c, dict) and isinstance(c.get("name"), str)
-                    and c.get("kind") in ("numeric", "categorical")):
-                return "each column must be an object with a name and kind numeric or categorical"
-            if c["kind"] == "categorical" and not (isinstance(c.get("categories"), list)
-                                                   and all(isinstance(x, str) for x in c["categories"])):
-                return f"column {c['name'][:40]!r}: categories must be a list of strings"
-    if target_scale is not None and not (isinstance(target_scale, dict)
-                                         and all(is_num(target_scale.get(k, 0.0)) for k in ("mean", "std"))):
-        return "target_scale must hold a numeric mean and std"
-    return None
+        raise bad("std holds a zero")
+    names = prep.get("feature_names")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise bad("feature_names must be a list of strings")
+    classes = prep.get("class_names")
+    if classes is not None and (not isinstance(classes, list) or not classes
+                                or not all(isinstance(n, (str, int)) and not isinstance(n, bool) for n in classes)):
+        raise bad("class_names must be a non-empty list of names")
+    columns = prep.get("columns")
+    if columns is not None:
+        ok = isinstance(columns, list) and all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("kind") in ("numeric", "categorical")
+            and (c["kind"] == "numeric" or (isinstance(c.get("categories"), list)
+                                            and all(isinstance(v, str) for v in c["categories"])))
+            for c in columns)
+        if not ok:
+            raise bad("columns must be a list of {name, kind[, categories]} objects")
+        width = sum(1 if c["kind"] == "numeric" else len(c["categories"]) for c in columns)
+        if columns and width != d:
+            raise bad(f"columns describe {width} features but num_features is {d}")
+    target = prep.get("target_name")
+    if target is not None and not isinstance(target, str):
+        raise bad("target_name must be a string")
+    scale = meta.get("target_scale")
+    if scale is not None and not (isinstance(scale, dict) and all(
+            isinstance(scale.get(k, 0.0), numbers.Real) and not isinstance(scale.get(k, 0.0), bool)
+            and math.isfinite(scale.get(k, 0.0)) for k in ("mean", "std"))):
+        raise bad("target_scale must be {mean, std} numbers")
+    return prep
 
 
 def read_raw_table(path: str, prep: dict) -> Any:

@@ -71,6 +71,15 @@ def _improved(value: float, best: float | None, mode: str, min_delta: float) -> 
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
+def _number_or_none(value: Any, what: str) -> float | None:
+    """Checkpointed numbers come from an untrusted file: accept only numbers (or None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"callback state: {what} {value!r:.40} is not a number")
+    return float(value)
+
+
 def _copy_state(model: Any) -> dict[str, np.ndarray]:
     return {k: np.array(getattr(v, "data", v), copy=True) for k, v in model.state_dict().items()}
 
@@ -136,9 +145,14 @@ class EarlyStopping(Callback):
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = state.get("best")
+        self.best = _number_or_none(state.get("best"), "best")
         self.best_epoch = state.get("best_epoch")
-        self.wait = int(state.get("wait", 0))
+        if self.best_epoch is not None and (isinstance(self.best_epoch, bool) or not isinstance(self.best_epoch, int)):
+            raise ValueError(f"EarlyStopping state: best_epoch {self.best_epoch!r:.40} is not an integer")
+        wait = state.get("wait", 0)
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+            raise ValueError(f"EarlyStopping state: wait {wait!r:.40} is not a non-negative integer")
+        self.wait = wait
 
 
 class StopAtTarget(Callback):
@@ -216,7 +230,7 @@ class ModelCheckpoint(Callback):
         return {"best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = state.get("best")
+        self.best = _number_or_none(state.get("best"), "best")
 
 
 class LRSchedulerCallback(Callback):
