@@ -168,6 +168,16 @@ def test_cross_entropy_is_stable_for_logits_of_magnitude_1e3(dtype):
     assert out.dtype == dtype and z.grad.dtype == dtype
 
 
+def test_cross_entropy_with_probability_targets_is_stable_for_huge_logits():
+    z = cr.tensor([[1000.0, -1000.0, 0.0], [-1e4, 1e4, 0.0]], requires_grad=True)
+    t = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = F.cross_entropy(z, t, reduction="none")
+        out.sum().backward()
+    np.testing.assert_allclose(out.data, [1000.0, 10000.0])
+    np.testing.assert_allclose(z.grad, [[0.5, -0.5, 0.0], [0.0, 1.0, -1.0]], atol=1e-6)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(zy=logits_and_labels())
 def test_nll_loss_matches_numpy_and_passes_gradcheck(reduction, zy):
