@@ -63,6 +63,13 @@ def test_concatenate_of_many_tensors_gives_each_its_slab_along_a_middle_axis():
         start += x.shape[1]
 
 
+def test_concatenate_with_axis_none_flattens_first_as_numpy():
+    a, b = t64(np.arange(4.0).reshape(2, 2)), t64([[10.0, 20.0, 30.0]])
+    out = cr.concatenate([a, b], axis=None)
+    np.testing.assert_array_equal(out.data, np.concatenate([a.data, b.data], axis=None))
+    assert cr.gradcheck(lambda x, y: cr.concatenate([x, y], axis=None) ** 2, [a, b])
+
+
 def test_the_same_tensor_twice_in_concatenate_gets_both_slices():
     x = t64([1.0, 2.0])
     cr.concatenate([x, x]).backward(np.array([1.0, 2.0, 3.0, 4.0]))

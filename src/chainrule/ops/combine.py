@@ -18,8 +18,13 @@ def _tensors(op: str, items: Sequence[Any]) -> list[Tensor]:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; the gradient is split back at the seams."""
+    """Join tensors along an existing axis; the gradient is split back at the seams.
+
+    ``axis=None`` flattens every tensor first, as ``numpy.concatenate`` does."""
     ts = _tensors("concatenate", tensors)
+    if axis is None:
+        from .shape import reshape
+        return concatenate([reshape(t, (t.size,)) for t in ts], axis=0)
     try:
         out = np.concatenate([t.data for t in ts], axis=axis)
     except (ValueError, np.exceptions.AxisError) as exc:
