@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor, lift, make, tensor, unbroadcast
+from .shape import reshape
 
 
 def _tensors(op: str, items: Sequence[Any]) -> list[Tensor]:
@@ -23,7 +24,6 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     ``axis=None`` flattens every tensor first, as ``numpy.concatenate`` does."""
     ts = _tensors("concatenate", tensors)
     if axis is None:
-        from .shape import reshape
         return concatenate([reshape(t, (t.size,)) for t in ts], axis=0)
     try:
         out = np.concatenate([t.data for t in ts], axis=axis)
