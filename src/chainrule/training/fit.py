@@ -25,7 +25,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -130,10 +130,6 @@ def _finite_params(model: Any) -> bool:
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def _state_arrays(model: Any) -> dict[str, np.ndarray]:
-    return {k: np.array(getattr(v, "data", v), copy=True) for k, v in model.state_dict().items()}
-
-
 def _remove_stale_temporaries(path: str) -> None:
     """A run killed while writing its checkpoint (SIGKILL, power loss) leaves behind the
     temporary file ``atomic_write`` was filling (``.<name>.<random>.tmp``); the next run on
