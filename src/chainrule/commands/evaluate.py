@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._common import add_data_arguments, dump_json, existing_file, positive_int
@@ -10,7 +11,8 @@ NAME = "evaluate"
 HELP = "score a saved model on test data (accuracy and confusion matrix, or MSE/MAE/R²)"
 DESCRIPTION = """Score a model written by 'chainrule train --out DIR' on test data.
 
-Without --dataset/--csv the data set the model was trained on is used (its test split).
+Without --dataset/--csv the data set the model was trained on is used (its test split;
+MNIST is looked for in the --data-dir given at training time).
 With --csv every row of the file is scored; it needs the target column.
 
 examples:
@@ -92,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
                               "give the rows to score with --csv PATH")
         if args.dataset is None:
             args.dataset = prep.get("dataset")
+            stored = meta.get("data_dir")  # where training found MNIST, if it was given
+            if args.data_dir is None and isinstance(stored, str) and os.path.isdir(stored):
+                args.data_dir = stored
         ds = load_data(args, None)
         x, y = ds.test.arrays
         source = f"{ds.name} test split"

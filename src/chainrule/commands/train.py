@@ -234,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
 
         metadata = {"preprocessing": ds.preprocessing(), "recipe": recipe.as_dict(),
                     "target_scale": {"mean": y_mean, "std": y_std} if regression else None,
-                    "test": {k: v for k, v in results.items() if k.startswith("test_")}}
+                    "test": {k: v for k, v in results.items() if k.startswith("test_")},
+                    "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None}
         save(model, os.path.join(args.out, MODEL), metadata=metadata)
         history.to_csv(os.path.join(args.out, "history.csv"))
         with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
