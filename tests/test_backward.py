@@ -282,10 +282,6 @@ def test_leaf_gradient_does_not_share_memory_with_the_leaf_data():
     np.testing.assert_array_equal(x.data, [1.0, 2.0])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="tensor.py: copy.deepcopy/copy.copy "
-                   "keep _seq, so a tensor and its copy tie in the backward heap, which then "
-                   "compares the Tensors themselves (Tensor.__lt__ gives an array): "
-                   "'truth value of an array ... is ambiguous'")
 @pytest.mark.parametrize("copier", [copy.deepcopy, copy.copy], ids=["deepcopy", "copy"])
 def test_a_tensor_and_its_copy_can_be_used_in_one_graph(copier):
     w = t64([1.0, 2.0])

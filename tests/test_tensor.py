@@ -165,8 +165,6 @@ def test_numpy_returns_the_underlying_array():
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="tensor.py: __array__ ignores "
-                   "copy=True, so np.array(t) returns t.data itself instead of a copy")
 def test_np_array_of_a_tensor_is_a_copy():
     t = cr.tensor([1.0, 2.0])
     a = np.array(t)

@@ -181,7 +181,25 @@ class Tensor:
         return len(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __copy__(self) -> "Tensor":
+        """A new leaf sharing this tensor's data (and gradient array), with its own identity."""
+        t = _leaf(self.data, self.requires_grad)
+        t.grad, t.name = self.grad, self.name
+        return t
+
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        """A new leaf with copies of the data and gradient (``copy.deepcopy(model)`` for a
+        target network or a best-weights snapshot). Like PyTorch, the copy is cut off from
+        the graph that made the original; it gets its own place in backward's ordering."""
+        t = _leaf(self.data.copy(), self.requires_grad)
+        t.grad = None if self.grad is None else self.grad.copy()
+        t.name = self.name
+        memo[id(self)] = t
+        return t
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
