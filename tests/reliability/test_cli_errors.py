@@ -258,8 +258,10 @@ def test_evaluate_predict_and_graph_reject_hostile_model_files(tmp_path, main_in
     {"preprocessing": {"columns": [1, 2]}},
     {"preprocessing": {"class_names": 5}},
     {"preprocessing": {"feature_names": [1, 2], "num_features": 3, "mean": [0.0] * 3, "std": [1.0] * 3}},
+    {"preprocessing": {"feature_names": ["x1", "x2", "x1"]}},  # all in the CSV header: 3 columns for 2
     {"preprocessing": {"task": "regression"}, "target_scale": {"std": "x"}},
-], ids=["num_features", "mean-type", "mean-length", "columns", "class_names", "feature_names", "target_scale"])
+], ids=["num_features", "mean-type", "mean-length", "columns", "class_names", "feature_names",
+    "feature_names-too-many", "target_scale"])
 def test_tampered_model_metadata_is_one_line_and_exit_2(tmp_path, main_in_process, tamper):
     # found while probing the commands: predict/evaluate trusted the JSON metadata of a model
     # file (int("x"), float("abc"), 5 iterated ...) and died with a traceback

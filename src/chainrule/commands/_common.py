@@ -191,8 +191,9 @@ def preprocessing(meta: dict, path: str) -> dict:
     if any(x == 0 for x in prep["std"]):
         raise bad("std holds a zero")
     names = prep.get("feature_names")
-    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
-        raise bad("feature_names must be a list of strings")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+                              or len(names) not in (0, d)):
+        raise bad(f"feature_names must be a list of {d} strings (one per feature)")
     classes = prep.get("class_names")
     if classes is not None and (not isinstance(classes, list) or not classes
                                 or not all(isinstance(n, (str, int)) and not isinstance(n, bool) for n in classes)):
