@@ -228,8 +228,20 @@ def memory_child(data_dir: Path, seed: int) -> None:
         loader.set_epoch(epoch)
         chainrule_epoch(model, opt, loader)
     chainrule_accuracy(model, xte, yte)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"peak_rss_mb": peak_kib / 1024}))
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM belongs to the address space made at exec;
+    ru_maxrss would also count the parent's peak, which Linux carries across fork + exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def main() -> None:
