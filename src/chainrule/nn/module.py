@@ -16,7 +16,7 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 
 from ..errors import ConfigError, ModelFileError
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..tensor import DEFAULT_DTYPE, Tensor, from_numpy
 from .registry import LAYERS, from_config, register
 
 
@@ -134,7 +134,8 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args and isinstance(args[0], np.ndarray):
-            args = (Tensor(args[0]),) + args[1:]
+            x = args[0]  # a batch is only read: wrap float32 data without copying it
+            args = (from_numpy(x) if x.dtype == np.float32 else Tensor(x),) + args[1:]
         return self.forward(*args, **kwargs)
 
     # --- buffers
