@@ -157,6 +157,9 @@ def test_mnist_draw_a_digit(page):
     page.click("[data-testid=train-toggle]")
     page.wait_for_function("Number(document.querySelector('[data-testid=step-counter]').textContent"
                            ".replace(/\\D/g, '')) > 40", timeout=20000)
+    # test accuracy is evaluated every so often while training: wait for a fresh figure
+    page.wait_for_function("parseFloat(document.querySelector('[data-testid=acc-test]').textContent) > 30",
+                           timeout=60000)
     page.click("[data-testid=train-toggle]")
     box = page.locator("[data-testid=draw-pad]").bounding_box()
     x, y = box["x"], box["y"]
