@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Any
+from typing import Any, Callable
 
 DATASET_CHOICES = ("iris", "digits", "mnist", "fashion-mnist", "circle", "xor", "gauss", "spiral", "moons")
 
@@ -24,40 +24,23 @@ def _number(text: str, kind: type) -> Any:
     return value
 
 
-def positive_int(text: str) -> int:
-    v = _number(text, int)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return v
+def _bounded(name: str, kind: type, ok: Callable[[Any], bool], requirement: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that parses ``kind`` and checks ``ok``, else says ``requirement``."""
+    def parse(text: str) -> Any:
+        value = _number(text, kind)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def nonneg_int(text: str) -> int:
-    v = _number(text, int)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    v = _number(text, float)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return v
-
-
-def nonneg_float(text: str) -> float:
-    v = _number(text, float)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return v
-
-
-def fraction(text: str) -> float:
-    """A probability-like value in [0, 1)."""
-    v = _number(text, float)
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return v
+positive_int = _bounded("positive_int", int, lambda v: v >= 1, "a positive integer")
+nonneg_int = _bounded("nonneg_int", int, lambda v: v >= 0, "a non-negative integer")
+positive_float = _bounded("positive_float", float, lambda v: v > 0, "a positive number")
+nonneg_float = _bounded("nonneg_float", float, lambda v: v >= 0, "a number >= 0")
+fraction = _bounded("fraction", float, lambda v: 0 <= v < 1, "in [0, 1)")  # probability-like
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
