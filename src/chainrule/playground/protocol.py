@@ -105,13 +105,8 @@ def _show(value: Any) -> str:
 
 
 # 2-D playground settings: name -> checker. Ranges are the bounds a page may ask for.
-CONFIG_FIELDS = {
-    "dataset": _choice("dataset", "dataset", DATASETS),
-    "noise": _number("noise", "noise", 0.0, 0.5),
-    "test_fraction": _number("test_fraction", "test fraction", 0.1, 0.9),
-    "n_points": _integer("n_points", "number of points", 50, 2000),
-    "seed": _integer("seed", "seed", 0, 2**31 - 1),
-    "hidden": _hidden("network", MAX_HIDDEN_LAYERS, MAX_NEURONS),
+# the optimisation settings both views share
+_TRAINING_FIELDS = {
     "activation": _choice("activation", "activation", ACTIVATIONS),
     "lr": _number("lr", "learning rate", 0.0, 10.0, lo_open=True),
     "batch_size": _integer("batch_size", "batch size", 1, 512),
@@ -121,15 +116,19 @@ CONFIG_FIELDS = {
     "steps_per_frame": _integer("steps_per_frame", "steps per frame", 1, 100),
 }
 
+CONFIG_FIELDS = {
+    "dataset": _choice("dataset", "dataset", DATASETS),
+    "noise": _number("noise", "noise", 0.0, 0.5),
+    "test_fraction": _number("test_fraction", "test fraction", 0.1, 0.9),
+    "n_points": _integer("n_points", "number of points", 50, 2000),
+    "seed": _integer("seed", "seed", 0, 2**31 - 1),
+    "hidden": _hidden("network", MAX_HIDDEN_LAYERS, MAX_NEURONS),
+    **_TRAINING_FIELDS,
+}
+
 MNIST_FIELDS = {
     "hidden": _hidden("MNIST network", MNIST_MAX_HIDDEN_LAYERS, MNIST_MAX_NEURONS),
-    "activation": _choice("activation", "activation", ACTIVATIONS),
-    "lr": _number("lr", "learning rate", 0.0, 10.0, lo_open=True),
-    "batch_size": _integer("batch_size", "batch size", 1, 512),
-    "optimizer": _choice("optimizer", "optimizer", OPTIMIZERS),
-    "l2": _number("l2", "L2 (weight decay)", 0.0, 1.0),
-    "dropout": _number("dropout", "dropout", 0.0, 0.9),
-    "steps_per_frame": _integer("steps_per_frame", "steps per frame", 1, 100),
+    **_TRAINING_FIELDS,
 }
 
 # message type -> fields it may carry besides "type" (None: the field table decides)
