@@ -64,6 +64,14 @@ def test_gradcheck_works_in_float64_and_leaves_the_inputs_untouched():
     assert x.grad is None and x.dtype == np.float32
 
 
+def test_gradcheck_perturbs_inputs_of_any_memory_layout():
+    w = cr.from_numpy(np.asfortranarray(np.arange(6.0).reshape(2, 3)), requires_grad=True)
+    assert cr.gradcheck(lambda a: (a * a).sum(axis=0), [w])
+    bad = lambda a: make(a.data.sum(axis=0), "bad", (a, lambda g: np.zeros((2, 3))))  # noqa: E731
+    with pytest.raises(cr.GradcheckError, match=r"element \(0, 0\)"):
+        cr.gradcheck(bad, [w])
+
+
 def test_gradcheck_tolerances_decide_how_close_is_close_enough():
     x = t64([1.0, 2.0])
     slightly = lambda t: wrong_square(t, factor=2.0 + 1e-5)  # noqa: E731 - relative error 5e-6

@@ -58,18 +58,16 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
             continue
         analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
         label = _label(originals[i], i)
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
-        for j in range(flat.size):
-            old = flat[j]
-            flat[j] = old + eps
+        for index in np.ndindex(x.shape):  # any memory layout: index x.data itself
+            old = x.data[index]
+            x.data[index] = old + eps
             plus = scalar(xs)
-            flat[j] = old - eps
+            x.data[index] = old - eps
             minus = scalar(xs)
-            flat[j] = old
+            x.data[index] = old
             numeric = (plus - minus) / (2 * eps)
-            a = analytic.reshape(-1)[j]
+            a = analytic[index]
             if not abs(a - numeric) <= atol + rtol * abs(numeric):
-                index = np.unravel_index(j, x.shape) if x.ndim else ()
                 raise GradcheckError(
                     f"gradcheck: gradient of {label} (shape {x.shape}) is wrong at element "
                     f"{tuple(int(k) for k in index)}: backpropagation gives {a:.8g}, finite "

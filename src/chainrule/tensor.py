@@ -195,8 +195,8 @@ class Tensor:
         """A new leaf with copies of the data and gradient (``copy.deepcopy(model)`` for a
         target network or a best-weights snapshot). Like PyTorch, the copy is cut off from
         the graph that made the original; it gets its own place in backward's ordering."""
-        t = _leaf(self.data.copy(), self.requires_grad)
-        t.grad = None if self.grad is None else self.grad.copy()
+        t = _leaf(self.data.copy(order="K"), self.requires_grad)  # same memory layout
+        t.grad = None if self.grad is None else self.grad.copy(order="K")
         t.name = self.name
         memo[id(self)] = t
         return t

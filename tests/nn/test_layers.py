@@ -19,6 +19,30 @@ def test_linear_shapes_and_formula():
     np.testing.assert_allclose(m(x).data, x @ m.weight.data.T + m.bias.data, rtol=1e-5)
 
 
+def test_linear_stores_its_weight_column_major_so_the_forward_operand_is_row_major():
+    m = nn.Linear(5, 3)
+    assert m.weight.shape == (3, 5) and m.weight.data.flags.f_contiguous
+    assert m.weight.data.T.flags.c_contiguous
+
+
+def test_linear_weight_gradient_and_momentum_share_the_weights_layout():
+    m = nn.Linear(5, 3)
+    opt = cr.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    F.cross_entropy(m(np.ones((4, 5), dtype=np.float32)), np.array([0, 1, 2, 0])).backward()
+    opt.step()
+    assert m.weight.grad.flags.f_contiguous
+    assert opt.state[id(m.weight)]["momentum_buffer"].flags.f_contiguous
+
+
+def test_linear_keeps_its_layout_through_load_state_dict_and_deepcopy():
+    import copy
+    a, b = nn.Linear(5, 3), nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    assert b.weight.data.flags.f_contiguous
+    assert copy.deepcopy(a).weight.data.flags.f_contiguous
+
+
 def test_linear_without_bias_has_one_parameter():
     assert [n for n, _ in nn.Linear(3, 2, bias=False).named_parameters()] == ["weight"]
 

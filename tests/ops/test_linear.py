@@ -27,6 +27,24 @@ def test_linear_matches_numpy_and_passes_gradcheck(bias, data, lead, n_in, n_out
     assert cr.gradcheck(F.linear, args)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@given(data=st.data(), lead=st.lists(st.integers(1, 3), max_size=2),
+       n_in=st.integers(1, 4), n_out=st.integers(1, 3))
+def test_linear_weight_gradient_is_right_in_either_memory_layout(order, data, lead, n_in, n_out):
+    x = t64(data.draw(floats64(tuple(lead) + (n_in,))))
+    w = cr.from_numpy(np.array(data.draw(floats64((n_out, n_in))), order=order), requires_grad=True)
+    assert cr.gradcheck(F.linear, [x, w])
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_linear_weight_gradient_comes_in_the_weights_own_layout(order):
+    w = cr.from_numpy(np.ones((3, 4), dtype=np.float32, order=order), requires_grad=True)
+    F.linear(np.ones((5, 4), dtype=np.float32), w).sum().backward()
+    assert w.grad.flags.f_contiguous == w.data.flags.f_contiguous
+    assert w.grad.flags.c_contiguous == w.data.flags.c_contiguous
+    np.testing.assert_array_equal(w.grad, np.full((3, 4), 5.0))
+
+
 def test_linear_accepts_an_ndarray_input_and_keeps_float32():
     w, b = cr.randn(3, 4, requires_grad=True), cr.zeros(3, requires_grad=True)
     out = F.linear(np.ones((2, 4)), w, b)

@@ -36,13 +36,18 @@ class Linear(Module):
 
     ``weight`` is (out_features, in_features) as in PyTorch, initialised U(-1/√in, 1/√in)
     (``kaiming_uniform_(a=√5)``); ``bias`` (out_features,) from the same range.
+
+    The weight is stored column-major (``weight.data.flags.f_contiguous``): its transpose,
+    the (in, out) matrix that the forward product ``x @ Wᵀ`` reads, is then row-major, the
+    layout in which BLAS runs that product and the gradient ``Xᵀ G`` fastest. Shape, values
+    and indexing are those of any (out, in) array; only the order in memory differs.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
-        self.weight = empty_parameter(self.out_features, self.in_features)
+        self.weight = empty_parameter(self.out_features, self.in_features, order="F")
         self.bias = empty_parameter(self.out_features) if bias else None
         self.reset_parameters()
 

@@ -74,8 +74,11 @@ def _charge(name: str, nbytes: int) -> None:
     _budget.remaining -= nbytes
 
 
-def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE, order: str = "C") -> Tensor:
     """An uninitialised trainable tensor of ``shape``, for layers to fill with ``nn.init``.
+
+    ``order`` is the memory layout, row-major ``"C"`` or column-major ``"F"`` (see
+    ``nn.Linear``); the shape and the values do not depend on it.
 
     Inside an ``allocation_budget`` (while a model file's architecture is being built) the
     size is checked *before* allocating, so a hostile ``Linear(10**6, 10**6)`` costs nothing.
@@ -88,7 +91,7 @@ def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE) -> Tensor:
         raise ModelFileError(
             f"the architecture asks for more parameter memory than the file holds: a "
             f"parameter of shape {dims} needs {nbytes} bytes, only {_budget.remaining} left")
-    return Tensor(np.empty(dims, dtype=dtype), requires_grad=True, dtype=dtype)
+    return from_numpy(np.empty(dims, dtype=dtype, order=order), requires_grad=True)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -310,7 +313,9 @@ class Module:
         for k, v in values.items():
             mod, attr, cur = targets[k]
             if isinstance(cur, Tensor):
-                cur.data = np.array(v, dtype=cur.data.dtype, copy=True)
+                fresh = np.empty_like(cur.data)  # a new array, in the parameter's own layout
+                fresh[...] = v
+                cur.data = fresh
             else:
                 dtype = cur.dtype if isinstance(cur, np.ndarray) else v.dtype
                 object.__setattr__(mod, attr, np.array(v, dtype=dtype, copy=True))

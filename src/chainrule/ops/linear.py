@@ -39,9 +39,17 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
         return g @ w.data
 
     def vjp_w(g):  # ∂L/∂W = Gᵀ X  (over all leading positions)
-        if len(lead) == 1:
-            return g.T @ x.data
-        return g.reshape(-1, g.shape[-1]).T @ x.data.reshape(-1, x.shape[-1])
+        if len(lead) != 1:
+            g, xd = g.reshape(-1, g.shape[-1]), x.data.reshape(-1, x.shape[-1])
+        else:
+            xd = x.data
+        if w.data.flags.f_contiguous and not w.data.flags.c_contiguous:
+            # W is stored column-major (as nn.Linear keeps it): write ∂L/∂W in that layout too,
+            # as (XᵀG)ᵀ, so the optimizer's elementwise update walks both arrays in step
+            dw = np.empty(w.shape, dtype=np.result_type(xd, g), order="F")
+            np.matmul(xd.T, g, out=dw.T)
+            return dw
+        return g.T @ xd
 
     edges = [(x, vjp_x), (w, vjp_w)]
     if b is not None:  # ∂L/∂b = Σ over positions of G

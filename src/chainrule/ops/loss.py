@@ -6,6 +6,7 @@ VJP is ``∂L/∂input = w · ∂ℓ/∂input`` with ``w = g/n`` (mean), ``g`` (
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -33,7 +34,7 @@ def _weights(g: np.ndarray, per_shape: tuple, reduction: str, ndim: int) -> np.n
     """Chain-rule factor from the reduction: g/n, g, or g per element, shaped to broadcast
     against an array of ``ndim`` dims whose leading dims are ``per_shape``."""
     if reduction == "mean":
-        return g / max(int(np.prod(per_shape)), 1)
+        return g / max(math.prod(per_shape), 1)
     if reduction == "sum":
         return g
     return g.reshape(g.shape + (1,) * (ndim - g.ndim))
@@ -150,7 +151,9 @@ def _labels(op: str, target: Any, n: int, c: int) -> np.ndarray:
     if y.shape != (n,):
         raise ShapeError(f"{op}: expected {n} class labels of shape ({n},) for input of "
                          f"{n} rows; got labels of shape {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= c):
+    # one reduction checks both ends: seen as unsigned, a negative label is a huge number
+    unsigned = y if y.dtype.kind != "i" else y.view(y.dtype.str.replace("i", "u"))
+    if y.size and unsigned.max() >= c:
         raise DataError(f"{op}: class labels must lie in [0, {c - 1}] for {c} classes; got "
                         f"values from {y.min()} to {y.max()}")
     return y
@@ -176,12 +179,14 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     z = logits.data
     n, c = z.shape
     shifted = z - z.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    logp = shifted - lse                                   # log softmax, (N, C)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    log_total = np.log(total)                             # logsumexp(z) - max(z), (N, 1)
     t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t_arr.shape == z.shape and t_arr.dtype.kind == "f":   # probability targets
         target = lift(target, logits)
         t = target.data
+        logp = shifted - log_total                         # log softmax, (N, C)
         per = -(t * logp).sum(axis=1)
 
         def vjp_z(g):  # Σ_c t_c = s  ⇒  ∂ℓ/∂z = softmax·s - t
@@ -191,10 +196,11 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         return make(_reduce(per, reduction), "cross_entropy", *edges)
     y = _labels("cross_entropy", target, n, c)
     rows = np.arange(n)
-    per = -logp[rows, y]
+    per = log_total[:, 0] - shifted[rows, y]              # -log softmax at the label
+    e /= total                                             # softmax, kept for the backward pass
 
-    def vjp(g):
-        grad = np.exp(logp)
+    def vjp(g):  # ∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ)
+        grad = e.copy()
         grad[rows, y] -= 1
         grad *= _weights(g, (n,), reduction, 2)
         return grad

@@ -48,7 +48,7 @@ def _spread(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     axes = _axes(x, axis)
-    out = np.sum(x.data, axis=axes, keepdims=keepdims)
+    out = x.data.sum(axis=axes, keepdims=keepdims)  # the method skips np.sum's dispatch layer
     # each input element contributes once: ∂out/∂x = 1
     return make(np.asarray(out), "sum", (x, lambda g: _spread(_expand(g, x, axes, keepdims), x.shape)))
 
@@ -56,7 +56,7 @@ def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     axes = _axes(x, axis)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
-    out = np.mean(x.data, axis=axes, keepdims=keepdims)  # float32 stays float32; ints give float64
+    out = x.data.mean(axis=axes, keepdims=keepdims)  # float32 stays float32; ints give float64
     # ∂mean/∂x = 1/n for every element reduced
     return make(np.asarray(out), "mean",
                 (x, lambda g: _spread(_expand(g, x, axes, keepdims) / n, x.shape)))

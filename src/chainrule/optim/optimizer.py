@@ -196,7 +196,9 @@ class Optimizer:
                 if value.shape != p.shape:
                     raise ModelFileError(f"{name}.load_state_dict: state {key!r} has shape "
                                          f"{value.shape}; parameter {idx} has shape {p.shape}")
-                value = np.array(value, dtype=p.dtype, copy=True)
+                fresh = np.empty_like(p.data)  # in the parameter's memory layout
+                fresh[...] = value
+                value = fresh
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ModelFileError(f"{name}.load_state_dict: state {key!r} must be an array "
                                      f"or a count >= 0; got {value!r:.40}")

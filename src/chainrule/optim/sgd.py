@@ -44,7 +44,7 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                buf = state["momentum_buffer"] = g.copy(order="K")  # in the parameter's layout
             else:
                 buf *= momentum
                 if group["dampening"] == 0:
