@@ -297,7 +297,7 @@ class Tensor:
                     f"backward() without a gradient needs a scalar (one-element) tensor; this one "
                     f"has shape {self.shape}. Reduce it first (e.g. .sum() or .mean()) or pass "
                     f"grad= an array of shape {self.shape}")
-            seed = np.ones(self.shape, dtype=self.data.dtype)
+            seed = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
         else:
             seed = np.asarray(_raw(grad), dtype=self.data.dtype)
             if seed.shape != self.shape:
@@ -342,9 +342,12 @@ def make(data: np.ndarray, op: str, *edges: tuple[Tensor, Callable[[np.ndarray],
     t._where = None
     t._seq = next(_counter)
     if _mode.grad_enabled:
-        kept = tuple([e for e in edges if e[0].requires_grad])
-        t._edges = kept
-        t.requires_grad = bool(kept)
+        for e in edges:
+            if not e[0].requires_grad:  # keep only the inputs that want a gradient
+                edges = tuple([e for e in edges if e[0].requires_grad])
+                break
+        t._edges = edges
+        t.requires_grad = bool(edges)
     else:
         t._edges = ()
         t.requires_grad = False

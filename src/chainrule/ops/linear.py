@@ -16,24 +16,27 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
     Fusing matmul, transpose and bias into one node saves two graph nodes and two
     temporaries per layer; the VJPs are the matrix-calculus identities below.
     """
-    if not isinstance(w, Tensor):  # arrays are constants: no gradient
-        w = lift(w, x) if isinstance(x, Tensor) else Tensor(w)
-    x = lift(x, w)
-    if b is not None:
-        b = lift(b, w)
-    if w.ndim != 2:
-        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features); got {w.shape}")
-    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+    if x.__class__ is not Tensor or w.__class__ is not Tensor or not (
+            b is None or b.__class__ is Tensor):
+        if not isinstance(w, Tensor):  # arrays are constants: no gradient
+            w = lift(w, x) if isinstance(x, Tensor) else Tensor(w)
+        x = lift(x, w)
+        if b is not None:
+            b = lift(b, w)
+    xs, ws = x.data.shape, w.data.shape
+    if len(ws) != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features); got {ws}")
+    if not xs or xs[-1] != ws[1]:
         raise ShapeError(
-            f"linear: input of shape {x.shape} does not fit weight of shape {w.shape}: the last "
-            f"dimension of the input must be in_features = {w.shape[1]}")
-    if b is not None and b.shape != (w.shape[0],):
-        raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}; "
-                         f"expected ({w.shape[0]},)")
+            f"linear: input of shape {xs} does not fit weight of shape {ws}: the last "
+            f"dimension of the input must be in_features = {ws[1]}")
+    if b is not None and b.data.shape != (ws[0],):
+        raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight {ws}; "
+                         f"expected ({ws[0]},)")
     out = x.data @ w.data.T
     if b is not None:
         out += b.data
-    lead = x.shape[:-1]
+    lead = xs[:-1]
 
     def vjp_x(g):  # ∂L/∂x = G W
         return g @ w.data
@@ -53,7 +56,7 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
 
     edges = [(x, vjp_x), (w, vjp_w)]
     if b is not None:  # ∂L/∂b = Σ over positions of G
-        edges.append((b, lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)))
+        edges.append((b, lambda g: np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)))
     return make(out, "linear", *edges)
 
 

@@ -27,7 +27,10 @@ def _check_reduction(op: str, reduction: str) -> None:
 def _reduce(per: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "none":
         return per
-    return np.asarray(per.sum() if reduction == "sum" else per.mean(), dtype=per.dtype)
+    if reduction == "mean" and per.size == 0:
+        return np.asarray(per.mean(), dtype=per.dtype)  # NaN, with NumPy's warning
+    total = np.add.reduce(per, axis=None)  # what .sum() and .mean() compute, minus their wrappers
+    return np.asarray(total if reduction == "sum" else total / per.size, dtype=per.dtype)
 
 
 def _weights(g: np.ndarray, per_shape: tuple, reduction: str, ndim: int) -> np.ndarray:
@@ -140,6 +143,9 @@ def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean
                         lambda z_, t_: -z_)
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def _labels(op: str, target: Any, n: int, c: int) -> np.ndarray:
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
     if y.dtype.kind == "f":
@@ -152,8 +158,8 @@ def _labels(op: str, target: Any, n: int, c: int) -> np.ndarray:
         raise ShapeError(f"{op}: expected {n} class labels of shape ({n},) for input of "
                          f"{n} rows; got labels of shape {y.shape}")
     # one reduction checks both ends: seen as unsigned, a negative label is a huge number
-    unsigned = y if y.dtype.kind != "i" else y.view(y.dtype.str.replace("i", "u"))
-    if y.size and unsigned.max() >= c:
+    unsigned = y.view(_UNSIGNED[y.dtype.itemsize]) if y.dtype.kind == "i" else y
+    if y.size and np.maximum.reduce(unsigned, axis=None) >= c:
         raise DataError(f"{op}: class labels must lie in [0, {c - 1}] for {c} classes; got "
                         f"values from {y.min()} to {y.max()}")
     return y
@@ -178,9 +184,9 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     logits = _as_2d("cross_entropy", logits)
     z = logits.data
     n, c = z.shape
-    shifted = z - z.max(axis=1, keepdims=True)
+    shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
     e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
+    total = np.add.reduce(e, axis=1, keepdims=True)
     log_total = np.log(total)                             # logsumexp(z) - max(z), (N, 1)
     t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t_arr.shape == z.shape and t_arr.dtype.kind == "f":   # probability targets
@@ -199,10 +205,10 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     per = log_total[:, 0] - shifted[rows, y]              # -log softmax at the label
     e /= total                                             # softmax, kept for the backward pass
 
-    def vjp(g):  # ∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ)
-        grad = e.copy()
-        grad[rows, y] -= 1
-        grad *= _weights(g, (n,), reduction, 2)
+    def vjp(g):  # ∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ), times the reduction's factor w
+        w = _weights(g, (n,), reduction, 2)
+        grad = e * w
+        grad[rows, y] -= w if reduction != "none" else w[:, 0]
         return grad
 
     return make(_reduce(per, reduction), "cross_entropy", (logits, vjp))
