@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -31,6 +32,7 @@ import chainrule.nn.functional as F
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 SIZES = (784, 256, 256, 10)
 LR, MOMENTUM, BATCH = 0.05, 0.9, 128
+SETTLE_SECONDS = 0.3
 
 
 def load(data_dir: Path):
@@ -154,24 +156,32 @@ def epoch_times(data, rounds: int, seed: int) -> dict[str, list[float]]:
         torch = None
         del times["pytorch"]
     rng = np.random.default_rng(seed)
-    for r in range(rounds):
-        loader.set_epoch(r)
-        t0 = time.perf_counter()
-        chainrule_epoch(cmodel, copt, loader)
-        times["chainrule"].append(time.perf_counter() - t0)
 
+    def run_chainrule(r: int) -> None:
+        loader.set_epoch(r)
+        chainrule_epoch(cmodel, copt, loader)
+
+    def run_numpy(r: int) -> None:
         order = rng.permutation(len(xtr))
-        t0 = time.perf_counter()
         for i in range(0, len(order), BATCH):
             idx = order[i:i + BATCH]
             npm.step(xtr[idx], ytr[idx])
-        times["numpy"].append(time.perf_counter() - t0)
 
-        if torch is not None:
-            order_t = torch.from_numpy(rng.permutation(len(xtr)))
+    def run_pytorch(r: int) -> None:
+        torch_epoch(torch, tmodel, topt, xt, yt, torch.from_numpy(rng.permutation(len(xtr))))
+
+    runners = {"chainrule": run_chainrule, "numpy": run_numpy}
+    if torch is not None:
+        runners["pytorch"] = run_pytorch
+    names = list(runners)
+    for r in range(rounds):
+        # rotate who goes first, and pause before each run: a library's idle worker threads
+        # (OpenMP's, OpenBLAS's) spin for a while after its last call and would slow the next
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            time.sleep(SETTLE_SECONDS)
             t0 = time.perf_counter()
-            torch_epoch(torch, tmodel, topt, xt, yt, order_t)
-            times["pytorch"].append(time.perf_counter() - t0)
+            runners[name](r)
+            times[name].append(time.perf_counter() - t0)
         print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
               flush=True)
     print(f"  test accuracy after {rounds} epochs: chainrule {chainrule_accuracy(cmodel, xte, yte):.4f}, "
@@ -181,41 +191,47 @@ def epoch_times(data, rounds: int, seed: int) -> dict[str, list[float]]:
 
 
 def time_to_98(data, seed: int, max_epochs: int = 15) -> dict[str, tuple[int, float, float]]:
-    """Epochs and wall time (training only) until test accuracy >= 98%, Adam lr 1e-3."""
+    """Epochs and wall time (training only) until test accuracy >= 98%, Adam lr 1e-3.
+
+    The two libraries train in alternation, one epoch each in turn (a pause before each), so
+    that a slow spell of the machine falls on both; each stops once it reaches 98%.
+    """
     xtr, ytr, xte, yte = data
-    results = {}
     cmodel = chainrule_model(seed)
     copt = optim.Adam(cmodel.parameters(), lr=1e-3)
     loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=seed)
-    spent, acc = 0.0, 0.0
-    for epoch in range(1, max_epochs + 1):
+
+    def chainrule_run(epoch: int) -> None:
         loader.set_epoch(epoch)
-        t0 = time.perf_counter()
         chainrule_epoch(cmodel, copt, loader)
-        spent += time.perf_counter() - t0
-        acc = chainrule_accuracy(cmodel, xte, yte)
-        if acc >= 0.98:
-            break
-    results["chainrule"] = (epoch, spent, acc)
+
+    runs = {"chainrule": (chainrule_run, lambda: chainrule_accuracy(cmodel, xte, yte))}
     try:
         torch, tmodel = torch_setup(seed)
         torch.set_num_threads(2)
+        topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+        xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr)
+        gen = torch.Generator().manual_seed(seed)
+        runs["pytorch"] = (
+            lambda epoch: torch_epoch(torch, tmodel, topt, xt, yt,
+                                      torch.randperm(len(xtr), generator=gen)),
+            lambda: torch_accuracy(torch, tmodel, xte, yte))
     except ImportError:
-        return results
-    topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr)
-    gen = torch.Generator().manual_seed(seed)
-    spent, acc = 0.0, 0.0
+        pass
+    state = {name: [0, 0.0, 0.0] for name in runs}  # epochs, seconds, accuracy
     for epoch in range(1, max_epochs + 1):
-        order = torch.randperm(len(xtr), generator=gen)
-        t0 = time.perf_counter()
-        torch_epoch(torch, tmodel, topt, xt, yt, order)
-        spent += time.perf_counter() - t0
-        acc = torch_accuracy(torch, tmodel, xte, yte)
-        if acc >= 0.98:
+        for name, (train, accuracy) in runs.items():
+            st = state[name]
+            if st[2] >= 0.98:
+                continue
+            time.sleep(SETTLE_SECONDS)
+            t0 = time.perf_counter()
+            train(epoch)
+            st[1] += time.perf_counter() - t0
+            st[0], st[2] = epoch, accuracy()
+        if all(st[2] >= 0.98 for st in state.values()):
             break
-    results["pytorch"] = (epoch, spent, acc)
-    return results
+    return {name: (st[0], st[1], st[2]) for name, st in state.items()}
 
 
 def memory_child(data_dir: Path, seed: int) -> None:
@@ -244,6 +260,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def blas_report() -> str:
+    """Which BLAS NumPy calls and which CPU kernels it runs, plus a warning when the
+    environment pins those kernels (OPENBLAS_CORETYPE), which slows every NumPy product."""
+    try:
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except ImportError:
+        return "BLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
+    if not info:
+        return "BLAS: none found"
+    b = info[0]
+    line = (f"BLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
+            f"{b.get('architecture', '?')}, {b.get('num_threads')} threads")
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    if pinned:
+        line += (f"\n  note: OPENBLAS_CORETYPE={pinned} is set, so OpenBLAS does not choose the kernels "
+                 f"for this CPU;\n  to measure them, run this command alone under "
+                 f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`")
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="MNIST MLP epoch: chainrule vs NumPy vs PyTorch")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -258,6 +295,7 @@ def main() -> None:
         memory_child(args.data_dir, args.seed)
         return
     data = load(args.data_dir)
+    print(blas_report())
     if not args.skip_epochs:
         print(f"MNIST MLP 784-256-256-10, SGD momentum {MOMENTUM}, lr {LR}, batch {BATCH}, float32; "
               f"{args.rounds} interleaved rounds")
