@@ -56,6 +56,48 @@ def test_default_train_reaches_95_percent_on_digits(capsys, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] >= 0.95
 
 
+def test_iris_is_judged_by_5_fold_cross_validation_and_reaches_95_percent(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "train", "--dataset", "iris", "--quiet", "--out", str(tmp_path))
+    assert code == 0
+    assert out.startswith("5-fold cross-validated test accuracy ") and "/150)" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.95
+    assert np.sum(metrics["confusion_matrix"]) == 150  # every flower tested, once
+    ev = metrics["evaluation"]
+    assert ev["folds"] == 5 and len(ev["fold_test_accuracy"]) == 5 and ev["examples"] == 150
+    assert abs(np.mean(ev["fold_test_accuracy"]) - metrics["test_accuracy"]) < 1e-9  # equal folds
+    assert "all 150 examples" in metrics["final_model"]["trained_on"]
+    assert cr.load(str(tmp_path / "model.safetensors")) is not None
+
+
+def test_cv_0_trains_on_the_split_and_cv_k_works_for_any_data(capsys):
+    code, out, _ = run_cli(capsys, "train", "--dataset", "iris", "--cv", "0", "--epochs", "5", "--quiet")
+    assert code == 0 and out.startswith("test accuracy ") and "/30)" in out
+    code, out, _ = run_cli(capsys, "train", "--dataset", "xor", "--cv", "3", "--epochs", "2", "--quiet")
+    assert code == 0 and out.startswith("3-fold cross-validated test accuracy ")
+
+
+def test_cross_validated_regression_pools_r2_over_every_row(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "lin.csv"
+    x = rng.standard_normal((60, 2))
+    with open(path, "w") as f:
+        f.write("a,b,y\n" + "".join(f"{p},{q},{3 * p - 2 * q + 5}\n" for p, q in x))
+    code, out, _ = run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--cv", "4", "--epochs", "60",
+                           "--quiet", "--out", str(tmp_path / "run"))
+    assert code == 0 and out.startswith("4-fold cross-validated test R² ")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test_r2"] > 0.9 and len(metrics["evaluation"]["fold_test_r2"]) == 4
+
+
+def test_evaluate_says_when_a_cross_validated_model_has_seen_the_test_split(capsys, tmp_path):
+    assert main(["train", "--dataset", "iris", "--epochs", "5", "--quiet", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    code, out, err = run_cli(capsys, "evaluate", str(tmp_path / "model.safetensors"), "--json")
+    assert code == 0 and json.loads(out)["held_out"] is False
+    assert "trained on every iris example, its test split included" in err
+
+
 def test_evaluate_reports_accuracy_and_confusion_matrix(capsys, trained):
     code, out, _ = run_cli(capsys, "evaluate", str(trained / "model.safetensors"), "--json")
     assert code == 0
@@ -107,7 +149,7 @@ def test_csv_regression_train_evaluate_predict(capsys, tmp_path):
 def test_resume_after_ctrl_c_equals_uninterrupted_run(capsys, tmp_path, monkeypatch):
     from chainrule.training import callbacks
 
-    args = ["train", "--dataset", "iris", "--epochs", "4", "--dropout", "0.2", "--quiet"]
+    args = ["train", "--dataset", "iris", "--cv", "0", "--epochs", "4", "--dropout", "0.2", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "full")]) == 0
 
     calls = {"n": 0}
@@ -154,6 +196,8 @@ def test_nan_loss_stops_with_one_line_and_keeps_no_bad_model(capsys, tmp_path):
     (["train", "--dropout", "1.5"], ["--dropout"]),
     (["train", "--optimizer", "lbfgs"], ["--optimizer"]),
     (["train", "--resume"], ["--resume needs --out"]),
+    (["train", "--cv", "1"], ["--cv", "folds >= 2"]),
+    (["train", "--dataset", "xor", "--cv", "5000"], ["--cv 5000", "at most"]),
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], ["/nonexistent/mnist"]),
     (["train", "--csv", "/nonexistent.csv"], ["no such file"]),
     (["train", "--target", "x"], ["--csv"]),
@@ -164,6 +208,13 @@ def test_nan_loss_stops_with_one_line_and_keeps_no_bad_model(capsys, tmp_path):
 def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, words):
     code, _, err = run_cli(capsys, *argv)
     one_line_error(code, err, *words)
+
+
+def test_resume_does_not_combine_with_cross_validation(capsys, tmp_path):
+    assert main(["train", "--dataset", "iris", "--cv", "0", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    code, _, err = run_cli(capsys, "train", "--dataset", "iris", "--out", str(tmp_path), "--resume")
+    one_line_error(code, err, "--resume", "--cv 0")
 
 
 def test_malformed_files_give_one_line_and_exit_2(capsys, tmp_path, trained):

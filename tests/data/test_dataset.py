@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from chainrule.errors import ConfigError, DataError
-from chainrule.data import DatasetSplits, Subset, TensorDataset, random_split, train_test_indices
+from chainrule.data import DatasetSplits, Subset, TensorDataset, kfold_indices, random_split, train_test_indices
 from chainrule.data import iris
 
 
@@ -99,3 +99,49 @@ def test_dataset_splits_transform_checks_feature_count():
 def test_output_size_is_classes_or_one():
     ds = iris()
     assert isinstance(ds, DatasetSplits) and ds.output_size == 3
+
+
+def test_kfold_tests_every_example_exactly_once_and_never_trains_on_it():
+    folds = kfold_indices(23, 5, seed=1)
+    tested = np.concatenate([te for _, te in folds])
+    assert sorted(tested.tolist()) == list(range(23))
+    for tr, te in folds:
+        assert not set(tr) & set(te) and len(tr) + len(te) == 23
+    assert {len(te) for _, te in folds} <= {4, 5}  # sizes within one
+
+
+def test_kfold_stratified_gives_each_fold_its_share_of_every_class():
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    for _, te in kfold_indices(100, 5, seed=0, labels=labels):
+        assert np.bincount(labels[te], minlength=3).tolist() == [10, 6, 4]
+
+
+def test_kfold_is_deterministic_given_seed():
+    a, b = kfold_indices(30, 3, seed=4), kfold_indices(30, 3, seed=4)
+    assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+    assert not all(np.array_equal(x[1], y[1]) for x, y in zip(a, kfold_indices(30, 3, seed=5)))
+
+
+@pytest.mark.parametrize("k, n, words", [(1, 10, "k >= 2"), (11, 10, "at least one"), (2.5, 10, "k >= 2")])
+def test_kfold_refuses_impossible_fold_counts(k, n, words):
+    with pytest.raises(ConfigError, match=words):
+        kfold_indices(n, k)
+
+
+def test_cross_validation_folds_restandardise_with_their_own_training_part():
+    ds = iris()
+    folds = ds.cross_validation(5, seed=0)
+    raw = np.concatenate([ds.train.arrays[0], ds.test.arrays[0]]) * ds.std + ds.mean
+    assert sum(len(f.test) for f in folds) == 150
+    for f in folds:
+        x_tr = f.train.arrays[0]
+        np.testing.assert_allclose(x_tr.mean(axis=0), 0, atol=1e-5)
+        np.testing.assert_allclose(x_tr.std(axis=0), 1, atol=1e-5)
+        back = f.test.arrays[0] * f.std + f.mean  # the same raw flowers, scaled by this fold's statistics
+        assert all(np.isclose(raw, row, atol=1e-4).all(axis=1).any() for row in back)
+
+
+def test_pooled_makes_every_example_training_data():
+    p = iris().pooled()
+    assert len(p.train) == 150 and len(p.test) == 0
+    np.testing.assert_allclose(p.train.arrays[0].mean(axis=0), 0, atol=1e-5)

@@ -41,6 +41,7 @@ nonneg_int = _bounded("nonneg_int", int, lambda v: v >= 0, "a non-negative integ
 positive_float = _bounded("positive_float", float, lambda v: v > 0, "a positive number")
 nonneg_float = _bounded("nonneg_float", float, lambda v: v >= 0, "a number >= 0")
 fraction = _bounded("fraction", float, lambda v: 0 <= v < 1, "in [0, 1)")  # probability-like
+folds = _bounded("folds", int, lambda v: v == 0 or v >= 2, "0 (no cross-validation) or a number of folds >= 2")
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -129,7 +130,7 @@ def _target(text: str | None) -> str | None:
     return text
 
 
-__all__ = ["positive_int", "nonneg_int", "positive_float", "nonneg_float", "fraction", "hidden_sizes",
+__all__ = ["positive_int", "nonneg_int", "positive_float", "nonneg_float", "fraction", "folds", "hidden_sizes",
            "dataset_name", "existing_file", "existing_dir", "add_data_arguments", "load_data", "DATASET_CHOICES"]
 
 

@@ -129,5 +129,14 @@ def run(args: argparse.Namespace) -> int:
                      " " * (w + 1) + " ".join(n[:w].rjust(w) for n in names)]
             lines += [names[i][:w].rjust(w) + " " + " ".join(str(v).rjust(w) for v in row) for i, row in enumerate(cm)]
             text += "\n" + "\n".join(lines)
+    if meta.get("trained_on_test_split") and args.csv is None and ds.name == prep.get("dataset"):
+        # after cross-validation the saved model was trained on every example, test split included
+        ev = meta.get("evaluation") if isinstance(meta.get("evaluation"), dict) else {}
+        estimate = (meta.get("test") or {}).get("test_accuracy", (meta.get("test") or {}).get("test_r2"))
+        results["held_out"] = False
+        print(f"note: {args.model} was trained on every {ds.name} example, its test split included, after "
+              f"{ev.get('method', 'cross-validation')}"
+              + (f" estimated its test score at {estimate:.4f}" if isinstance(estimate, (int, float)) else "")
+              + "; this score is not a held-out one", file=sys.stderr)
     print(dump_json(results) if args.json else text, file=sys.stdout)
     return 0

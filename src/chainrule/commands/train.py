@@ -19,6 +19,7 @@ from typing import Any
 from ._common import (
     add_data_arguments,
     dump_json,
+    folds,
     fraction,
     hidden_sizes,
     load_data,
@@ -69,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="scale gradients so their global L2 norm is at most MAX")
     o.add_argument("--val-fraction", type=fraction, default=None, metavar="F",
                    help="part of the training data held out for validation (default 0.1; 0: none)")
+    o.add_argument("--cv", type=folds, default=None, metavar="K",
+                   help="judge the recipe by K-fold cross-validation over all examples instead of the "
+                        "train/test split (iris defaults to 5; 0: use the split); with --out, the saved "
+                        "model is then trained on every example")
     o.add_argument("--seed", type=nonneg_int, default=0, help="random seed for initialisation, shuffling "
                    "and dropout (default 0)")
     r = parser.add_argument_group("output")
@@ -88,19 +93,10 @@ def _resume_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    import chainrule as cr
-    from chainrule import nn
-    from chainrule.data import TensorDataset, random_split
+    import chainrule as cr  # noqa: F401 - imported here so the CLI starts fast
     from chainrule.errors import ConfigError
-    from chainrule.training import (
-        CSVLogger, EarlyStopping, StopAtTarget, TrainingDiverged, TrainingInterrupted, confusion_matrix,
-        evaluate, fit, predict,
-    )
-    from chainrule.training.recipes import (
-        DEFAULT_LR, build_cnn, build_mlp, build_optimizer, build_scheduler, recipe_for,
-    )
+    from chainrule.training import TrainingDiverged, TrainingInterrupted
+    from chainrule.training.recipes import DEFAULT_LR, recipe_for
 
     t_start = time.perf_counter()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -124,15 +120,115 @@ def run(args: argparse.Namespace) -> int:
     recipe = recipe.replace(model=args.model, hidden=args.hidden, activation=args.activation, dropout=args.dropout,
                             optimizer=args.optimizer, lr=lr, weight_decay=args.weight_decay, schedule=args.schedule,
                             batch_size=args.batch_size, epochs=args.epochs, early_stopping=args.early_stopping,
-                            clip_grad_norm=args.clip_grad_norm, val_fraction=args.val_fraction)
-    regression = ds.task == "regression"
-    if regression and args.stop_at is not None:
+                            clip_grad_norm=args.clip_grad_norm, val_fraction=args.val_fraction, cv=args.cv)
+    if ds.task == "regression" and args.stop_at is not None:
         raise ConfigError("--stop-at watches validation accuracy; it does not apply to regression")
+    if recipe.cv:
+        if args.resume:
+            raise ConfigError("--resume continues one training run; it does not combine with cross-validation "
+                              "(--cv trains a model per fold; give --cv 0 to train on the train/test split)")
+        n = len(ds.train) + len(ds.test)
+        if recipe.cv > n:
+            raise ConfigError(f"--cv {recipe.cv}: {ds.name} has only {n} examples; use at most {n} folds")
 
-    # --- data: train / validation / test, regression targets standardised for training
+    try:
+        if recipe.cv:
+            return _cross_validate(args, ds, recipe, say, t_start)
+        return _train_and_test(args, ds, recipe, say, t_start, ckpt)
+    except TrainingDiverged as e:
+        kept = (f"; the checkpoint in {args.out} keeps the last good epoch" if ckpt and os.path.exists(ckpt)
+                else "")
+        print(f"chainrule: error: {e}{kept}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as e:
+        if e.checkpoint:
+            print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command(args)}",
+                  file=sys.stderr)
+        elif args.out is None or recipe.cv:
+            print("interrupted; nothing was saved" + ("" if recipe.cv else
+                  " (give --out DIR to keep a checkpoint you can --resume)"), file=sys.stderr)
+        else:
+            print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
+        return 130
+
+
+def _train_and_test(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_start: float,
+                    ckpt: str | None) -> int:
+    """The usual run: train on the data set's training split, score on its test split."""
+    run = _fit(args, ds, recipe, say, log_dir=args.out, checkpoint=ckpt, resume=args.resume)
+    scores, _ = _score(run, ds)
+    results: dict[str, Any] = {"dataset": ds.name, "task": ds.task, **scores}
+    results.update(_run_facts(args, run, recipe, t_start))
+    _write_outputs(args, ds, recipe, run, results, say)
+    print(f"{_summary(ds, scores)} after {len(run['history'])} epochs ({run['seconds']:.1f} s"
+          f"{_stopped(run)}){_saved(args)}", flush=True)
+    return 0
+
+
+def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_start: float) -> int:
+    """k-fold cross-validation: one model per fold, each tested on the examples it never saw;
+    the scores are pooled over all examples. With ``--out``, a final model is then trained on
+    every example (the cross-validated score is its expected accuracy) and saved."""
+    import numpy as np
+
+    folds = ds.cross_validation(recipe.cv, seed=0)  # fixed folds, like the fixed default split
+    n = sum(len(f.test) for f in folds)
+    say(f"{ds.name}: {recipe.cv}-fold cross-validation over all {n} examples (each one tested once, by a "
+        f"model that never saw it)")
+    fold_scores, outputs, targets, seconds, epochs = [], [], [], 0.0, []
+    for i, fold in enumerate(folds, 1):
+        say(f"fold {i}/{recipe.cv}:")
+        run = _fit(args, fold, recipe, say, log_dir=None, checkpoint=None, resume=False)
+        scores, out = _score(run, fold)
+        fold_scores.append(scores)
+        outputs.append(out)
+        targets.append(fold.test.arrays[1])
+        seconds += run["seconds"]
+        epochs.append(len(run["history"]))
+        say(f"fold {i}/{recipe.cv}: {_summary(fold, scores)}")
+    pooled = _pooled_scores(ds, fold_scores, np.concatenate(outputs), np.concatenate(targets))
+    key = "test_r2" if ds.task == "regression" else "test_accuracy"
+    per_fold = [s[key] for s in fold_scores]
+    results: dict[str, Any] = {"dataset": ds.name, "task": ds.task, **pooled,
+                               "evaluation": {"method": f"{recipe.cv}-fold cross-validation", "folds": recipe.cv,
+                                              "examples": n, f"fold_{key}": per_fold,
+                                              f"{key}_std": float(np.std(per_fold)), "fold_epochs": epochs}}
+    line = (f"{recipe.cv}-fold cross-validated {_summary(ds, pooled)}; folds "
+            f"{min(per_fold):.4f}-{max(per_fold):.4f}")
+    if args.out:
+        say(f"final model: trained on all {n} examples")
+        final = ds.pooled()
+        run = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=os.path.join(args.out, CHECKPOINT),
+                   resume=False)
+        seconds += run["seconds"]
+        results.update(_run_facts(args, run, recipe, t_start, train_seconds=seconds))
+        results["final_model"] = {"trained_on": f"all {n} examples (train and test splits)",
+                                  "epochs": len(run["history"]), "train_seconds": round(run["seconds"], 3)}
+        _write_outputs(args, final, recipe, run, results, say)
+    else:
+        results.update(epochs=max(epochs), train_seconds=round(seconds, 3),
+                       total_seconds=round(time.perf_counter() - t_start, 3), seed=args.seed,
+                       recipe=recipe.as_dict())
+    print(f"{line} ({recipe.epochs} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
+    return 0
+
+
+def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str | None, checkpoint: str | None,
+         resume: bool) -> dict[str, Any]:
+    """Build the recipe's model and train it on ``ds.train`` (part held out for validation)."""
+    import numpy as np
+
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.data import TensorDataset, random_split
+    from chainrule.errors import ConfigError
+    from chainrule.training import CSVLogger, EarlyStopping, StopAtTarget, fit
+    from chainrule.training.recipes import build_cnn, build_mlp, build_optimizer, build_scheduler
+
+    regression = ds.task == "regression"
+    # --- data: train / validation, regression targets standardised for training
     cr.manual_seed(args.seed)
     x_train, y_train = ds.train.arrays
-    x_test, y_test = ds.test.arrays
     y_mean, y_std = 0.0, 1.0
     if regression:
         y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
@@ -162,9 +258,9 @@ def run(args: argparse.Namespace) -> int:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=recipe.early_stopping, restore_best=True))
     if args.stop_at is not None:
         callbacks.append(StopAtTarget(args.stop_at, monitor="val_accuracy" if val_set is not None else "accuracy"))
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        callbacks.append(CSVLogger(os.path.join(args.out, "history.csv")))
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        callbacks.append(CSVLogger(os.path.join(log_dir, "history.csv")))
     try:
         from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
     except ImportError:  # pragma: no cover - diagnostics ships with chainrule
@@ -179,73 +275,112 @@ def run(args: argparse.Namespace) -> int:
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
         f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs")
 
-    # --- train
     t_fit = time.perf_counter()
-    try:
-        # Overflow on the way to a NaN loss is reported once, by fit, not as NumPy warnings.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=ChainruleWarning)
-            history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
-                          batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
-                          clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
-                          checkpoint=ckpt, resume=args.resume)
-    except TrainingDiverged as e:
-        kept = (f"; the checkpoint in {args.out} keeps the last good epoch" if ckpt and os.path.exists(ckpt)
-                else "")
-        print(f"chainrule: error: {e}{kept}", file=sys.stderr)
-        return 1
-    except TrainingInterrupted as e:
-        if e.checkpoint:
-            print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command(args)}",
-                  file=sys.stderr)
-        elif args.out is None:
-            print("interrupted; nothing was saved (give --out DIR to keep a checkpoint you can --resume)",
-                  file=sys.stderr)
-        else:
-            print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
-        return 130
-    train_seconds = time.perf_counter() - t_fit
+    # Overflow on the way to a NaN loss is reported once, by fit, not as NumPy warnings.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=ChainruleWarning)
+        history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
+                      batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
+                      clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
+                      checkpoint=checkpoint, resume=resume)
+    return {"model": model, "history": history, "loss_fn": loss_fn, "seconds": time.perf_counter() - t_fit,
+            "y_mean": y_mean, "y_std": y_std}
 
-    # --- test
-    results: dict[str, Any] = {"dataset": ds.name, "task": ds.task}
-    if regression:
-        pred = predict(model, x_test, probabilities=False) * y_std + y_mean
-        err = pred.reshape(y_test.shape).astype(np.float64) - y_test
-        mse = float(np.mean(err ** 2))
-        ss_tot = float(np.sum((y_test - y_test.mean()) ** 2))
-        results.update(test_mse=mse, test_rmse=mse ** 0.5, test_mae=float(np.mean(np.abs(err))),
-                       test_r2=(1.0 - float(np.sum(err ** 2)) / ss_tot) if ss_tot > 0 else 0.0)
-        summary = (f"test R² {results['test_r2']:.4f}  RMSE {results['test_rmse']:.4g}  "
-                   f"MAE {results['test_mae']:.4g}")
-    else:
-        ev = evaluate(model, ds.test, loss_fn=loss_fn, metrics=("accuracy",))
-        probs = predict(model, x_test)
-        cm = confusion_matrix(probs, y_test, num_classes=ds.num_classes)
-        results.update(test_accuracy=ev["accuracy"], test_loss=ev["loss"], confusion_matrix=cm.tolist(),
-                       class_names=ds.class_names)
-        summary = f"test accuracy {ev['accuracy']:.4f} ({int(np.trace(cm))}/{len(y_test)})"
-    results.update(epochs=len(history), train_seconds=round(train_seconds, 3),
-                   total_seconds=round(time.perf_counter() - t_start, 3), stop_reason=history.stop_reason,
-                   best_epoch=history.best_epoch, seed=args.seed, num_parameters=model.num_parameters(),
-                   recipe=recipe.as_dict())
 
-    if args.out:
-        from chainrule.io import save
+def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
+    """Test scores of a trained run on ``ds.test`` and its outputs there (probabilities, or
+    predictions in the target's units for regression)."""
+    import numpy as np
 
-        metadata = {"preprocessing": ds.preprocessing(), "recipe": recipe.as_dict(),
-                    "target_scale": {"mean": y_mean, "std": y_std} if regression else None,
-                    "test": {k: v for k, v in results.items() if k.startswith("test_")},
-                    "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None}
-        save(model, os.path.join(args.out, MODEL), metadata=metadata)
-        history.to_csv(os.path.join(args.out, "history.csv"))
-        with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
-            f.write(dump_json(results) + "\n")
-        if getattr(args, "plot", False):
-            from chainrule.viz.plots import plot_run
+    from chainrule.training import confusion_matrix, evaluate, predict
 
-            for path in plot_run(args.out, history=history, model=model, data=ds):
-                say(f"wrote {path}")
-    stop = f", {history.stop_reason}" if history.stop_reason else ""
-    where = f"; saved to {args.out}" if args.out else ""
-    print(f"{summary} after {len(history)} epochs ({train_seconds:.1f} s{stop}){where}", flush=True)
-    return 0
+    model = run["model"]
+    x_test, y_test = ds.test.arrays
+    if ds.task == "regression":
+        pred = predict(model, x_test, probabilities=False) * run["y_std"] + run["y_mean"]
+        return _regression_scores(pred, y_test), pred
+    ev = evaluate(model, ds.test, loss_fn=run["loss_fn"], metrics=("accuracy",))
+    probs = predict(model, x_test)
+    cm = confusion_matrix(probs, y_test, num_classes=ds.num_classes)
+    return {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "confusion_matrix": cm.tolist(),
+            "class_names": ds.class_names}, probs
+
+
+def _regression_scores(pred: Any, y_test: Any) -> dict[str, float]:
+    import numpy as np
+
+    err = pred.reshape(y_test.shape).astype(np.float64) - y_test
+    mse = float(np.mean(err ** 2))
+    ss_tot = float(np.sum((y_test - y_test.mean()) ** 2))
+    return {"test_mse": mse, "test_rmse": mse ** 0.5, "test_mae": float(np.mean(np.abs(err))),
+            "test_r2": (1.0 - float(np.sum(err ** 2)) / ss_tot) if ss_tot > 0 else 0.0}
+
+
+def _pooled_scores(ds: Any, fold_scores: list[dict[str, Any]], outputs: Any, targets: Any) -> dict[str, Any]:
+    """Scores over all examples, each predicted by the fold model that did not train on it."""
+    import numpy as np
+
+    from chainrule.training import confusion_matrix
+
+    if ds.task == "regression":
+        return _regression_scores(outputs, targets)
+    cm = confusion_matrix(outputs, targets, num_classes=ds.num_classes)
+    sizes = np.array([sum(map(sum, s["confusion_matrix"])) for s in fold_scores], dtype=np.float64)
+    loss = float(np.dot(sizes, [s["test_loss"] for s in fold_scores]) / sizes.sum())
+    return {"test_accuracy": float(np.trace(cm) / cm.sum()), "test_loss": loss, "confusion_matrix": cm.tolist(),
+            "class_names": ds.class_names}
+
+
+def _summary(ds: Any, scores: dict[str, Any]) -> str:
+    import numpy as np
+
+    if ds.task == "regression":
+        return (f"test R² {scores['test_r2']:.4f}  RMSE {scores['test_rmse']:.4g}  "
+                f"MAE {scores['test_mae']:.4g}")
+    cm = np.asarray(scores["confusion_matrix"])
+    return f"test accuracy {scores['test_accuracy']:.4f} ({int(np.trace(cm))}/{int(cm.sum())})"
+
+
+def _run_facts(args: argparse.Namespace, run: dict[str, Any], recipe: Any, t_start: float,
+               train_seconds: float | None = None) -> dict[str, Any]:
+    history = run["history"]
+    seconds = run["seconds"] if train_seconds is None else train_seconds
+    return dict(epochs=len(history), train_seconds=round(seconds, 3),
+                total_seconds=round(time.perf_counter() - t_start, 3), stop_reason=history.stop_reason,
+                best_epoch=history.best_epoch, seed=args.seed, num_parameters=run["model"].num_parameters(),
+                recipe=recipe.as_dict())
+
+
+def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str, Any], results: dict[str, Any],
+                   say: Any) -> None:
+    """model.safetensors, history.csv, metrics.json (and plots) into ``--out``."""
+    if not args.out:
+        return
+    from chainrule.io import save
+
+    regression = ds.task == "regression"
+    metadata = {"preprocessing": ds.preprocessing(), "recipe": recipe.as_dict(),
+                "target_scale": {"mean": run["y_mean"], "std": run["y_std"]} if regression else None,
+                "test": {k: v for k, v in results.items() if k.startswith("test_")},
+                "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None}
+    if "evaluation" in results:  # cross-validated: this model has seen the test split too
+        metadata["evaluation"] = results["evaluation"]
+        metadata["trained_on_test_split"] = True
+    save(run["model"], os.path.join(args.out, MODEL), metadata=metadata)
+    run["history"].to_csv(os.path.join(args.out, "history.csv"))
+    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
+        f.write(dump_json(results) + "\n")
+    if getattr(args, "plot", False):
+        from chainrule.viz.plots import plot_run
+
+        for path in plot_run(args.out, history=run["history"], model=run["model"], data=ds):
+            say(f"wrote {path}")
+
+
+def _stopped(run: dict[str, Any]) -> str:
+    reason = run["history"].stop_reason
+    return f", {reason}" if reason else ""
+
+
+def _saved(args: argparse.Namespace) -> str:
+    return f"; saved to {args.out}" if args.out else ""

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from .bundled import digits, iris
-from .dataset import Dataset, Subset, TensorDataset, random_split, train_test_indices
+from .dataset import Dataset, Subset, TensorDataset, kfold_indices, random_split, train_test_indices
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .mnist import fashion_mnist, mnist
@@ -75,6 +75,7 @@ def load_dataset(
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "train_test_indices",
+    "kfold_indices",
     "DatasetSplits", "iris", "digits", "mnist", "fashion_mnist", "toy2d", "csv", "read_features",
     "read_idx", "write_idx", "load_dataset", "TOY2D_NAMES", "DATASET_NAMES",
 ]

@@ -58,6 +58,7 @@ def iris(test_fraction: float = 0.2, seed: int | None = 0) -> DatasetSplits:
         mean=mean,
         std=std,
         source="Fisher (1936), UCI Machine Learning Repository, CC BY 4.0",
+        fitted_scaling=True,
     )
 
 

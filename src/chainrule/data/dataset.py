@@ -175,4 +175,37 @@ def train_test_indices(
     return rng.permutation(train), rng.permutation(test)
 
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "train_test_indices"]
+def kfold_indices(
+    n: int, k: int, seed: int | None = 0, labels: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` (train, test) index pairs for k-fold cross-validation of ``n`` examples.
+
+    The test parts are disjoint and together hold every example exactly once, so each
+    example is predicted once by a model that never saw it. Fold sizes differ by at most
+    one. With ``labels`` the folds are stratified: each class is dealt round the folds in
+    turn, so every fold holds about ``1/k`` of each class. Deterministic by ``seed``.
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
+        raise ConfigError(f"k-fold cross-validation needs k >= 2 folds; got {k!r}")
+    if k > n:
+        raise ConfigError(f"cannot make {k} folds of {n} examples: every fold needs at least one "
+                          f"(use k <= {n})")
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(n, np.int64)
+    if labels is None:
+        fold_of[rng.permutation(n)] = np.arange(n) % k
+    else:
+        labels = np.asarray(labels)
+        if labels.shape[0] != n:
+            raise DataError(f"kfold_indices: {labels.shape[0]} labels for {n} examples")
+        dealt = 0  # continue the deal across classes, so fold sizes stay within one
+        for cls in np.unique(labels):
+            members = np.flatnonzero(labels == cls)
+            fold_of[members[rng.permutation(members.size)]] = (dealt + np.arange(members.size)) % k
+            dealt += members.size
+    everything = np.arange(n)
+    return [(rng.permutation(everything[fold_of != i]), rng.permutation(everything[fold_of == i]))
+            for i in range(k)]
+
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "train_test_indices", "kfold_indices"]

@@ -7,7 +7,7 @@ centimetres, CSV numbers) into the model's inputs: ``x = (raw - mean) / std``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ class DatasetSplits:
         mean, std: ``(D,)`` float32; model input = ``(raw - mean) / std``. See ``transform``.
         columns: for CSV data, how raw table columns become features (JSON-able); else None.
         target_name: the CSV target column (None for built-in data sets).
+        fitted_scaling: True when ``mean``/``std`` were estimated from the training split
+            (iris, CSV tables), so that a new split must estimate them again from its own
+            training part; False for fixed scalings (pixels / 255).
     """
 
     name: str
@@ -50,11 +53,50 @@ class DatasetSplits:
     columns: list[dict[str, Any]] | None = None
     target_name: str | None = None
     source: str = field(default="")
+    fitted_scaling: bool = False
 
     @property
     def output_size(self) -> int:
         """Width of the model's last layer: num_classes, or 1 for regression."""
         return self.num_classes if self.num_classes is not None else 1
+
+    def cross_validation(self, k: int = 5, seed: int | None = 0) -> list["DatasetSplits"]:
+        """``k`` re-splits of *all* the examples (train and test together) for k-fold
+        cross-validation: each example is in exactly one fold's test part. Classification
+        folds are stratified. With ``fitted_scaling`` each fold's inputs are standardised
+        with statistics of that fold's training part only, so no test example shapes them.
+        """
+        from .dataset import kfold_indices
+
+        raw, y = self._all_examples()
+        labels = y if self.task == "classification" else None
+        folds = []
+        for tr, te in kfold_indices(len(y), k, seed=seed, labels=labels):
+            folds.append(self._resplit(raw, y, tr, te))
+        return folds
+
+    def pooled(self) -> "DatasetSplits":
+        """Every example (train and test together) as training data, with an empty test
+        split: the data for a final model after cross-validation has measured the recipe."""
+        raw, y = self._all_examples()
+        return self._resplit(raw, y, np.arange(len(y)), np.zeros(0, np.int64))
+
+    def _all_examples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, targets) of train and test together; inputs raw when the scaling was fitted."""
+        x = np.concatenate([self.train.arrays[0], self.test.arrays[0]])
+        y = np.concatenate([self.train.arrays[1], self.test.arrays[1]])
+        if self.fitted_scaling:  # undo (raw - mean) / std, in float64 so the round trip is exact enough
+            x = x.astype(np.float64) * self.std + self.mean
+        return x, y
+
+    def _resplit(self, x: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> "DatasetSplits":
+        mean, std = self.mean, self.std
+        if self.fitted_scaling:
+            mean, std = standardize_stats(x[tr])
+            x = (x - mean) / std
+        x = x.astype(np.float32)
+        return replace(self, train=TensorDataset(x[tr], y[tr]), test=TensorDataset(x[te], y[te]),
+                       mean=mean, std=std)
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """Apply the dataset's input scaling to raw features of shape ``(N, D)`` or ``(D,)``.

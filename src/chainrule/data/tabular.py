@@ -264,6 +264,7 @@ def csv(
         columns=columns,
         target_name=header[t],
         source=str(p),
+        fitted_scaling=True,
     )
 
 

@@ -5,9 +5,12 @@ field. The numbers are ones that were measured to work (see the README's table):
 
 * digits: MLP 64-128-10, ReLU, Adam 3e-3 with cosine decay, batch 32, 40 epochs
   -> 95.8-96.7 % test accuracy over seeds 0-4 (a few seconds)
-* iris: MLP 4-16-3, Adam 1e-2, batch 16, 100 epochs -> 97-100 % on most train/test splits,
-  but only 87-93 % on the bundled default split (seed 0), where even linear discriminant
-  analysis gets 93 %: its 30 test flowers hold most of the overlapping versicolor/virginica
+* iris: MLP 4-16-3, tanh, Adam 1e-2 with cosine decay, batch 16, 100 epochs, judged by 5-fold
+  cross-validation -> 97.3 % (146/150) on the fixed folds; 95.3-97.3 % (mean 96.3 %) over
+  ten other fold assignments. A single 30-flower test set measures accuracy only to about
+  ±4 points and depends on which flowers it holds: on the bundled default split (seed 0)
+  even linear discriminant analysis gets only 93 %. Cross-validation tests all 150 flowers,
+  each once. (ReLU without the decay: mean 95.0 % over the same ten fold assignments.)
 * mnist: MLP 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3, batch 128, cosine decay of the
   learning rate over 10 epochs -> 98.51 % test accuracy (seed 0)
 * the 2-D toys: MLP 2-16-16-2, tanh, Adam 1e-2, 100 epochs
@@ -46,6 +49,7 @@ class Recipe:
     val_fraction: float = 0.1
     clip_grad_norm: float | None = None
     early_stopping: int | None = None
+    cv: int = 0  # k-fold cross-validation over all examples (0: the data set's train/test split)
 
     def replace(self, **changes: Any) -> "Recipe":
         """A copy with the fields in ``changes`` set (``None`` values are ignored)."""
@@ -59,7 +63,8 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "digits": Recipe(hidden=(128,), lr=3e-3, batch_size=32, epochs=40, schedule="cosine"),
-    "iris": Recipe(hidden=(16,), lr=1e-2, batch_size=16, epochs=100),
+    "iris": Recipe(hidden=(16,), activation="tanh", lr=1e-2, batch_size=16, epochs=100, schedule="cosine",
+                   cv=5),
     "mnist": Recipe(hidden=(512, 256), dropout=0.2, lr=1e-3, batch_size=128, epochs=10, schedule="cosine",
                     val_fraction=1 / 12),
     "fashion-mnist": Recipe(hidden=(512, 256), dropout=0.2, lr=1e-3, batch_size=128, epochs=10,
