@@ -16,14 +16,16 @@ and the calculus is that of ``linear`` (see ops/linear.py), with G2 the output g
 out like out2:
 
     ∂L/∂W2   = G2ᵀ cols                   (one GEMM over every sample and position)
-    ∂L/∂cols = G2 W2                      (one GEMM)
+    ∂L/∂cols = G2 W2                      (one GEMM per kernel offset, see below)
     ∂L/∂b    = Σ_{n,i,j} G[n, :, i, j]
 
 and ``∂L/∂x`` is ``∂L/∂cols`` scattered back to where each window element came from
 (*col2im*): every input pixel receives the sum over all windows that contain it. Windows
-overlap, so this is a sum; it is done with one strided add per kernel offset (p, q) — KH·KW
-vectorised adds over all samples, channels and positions, never a loop over pixels — and the
-padding border is cut off at the end (its gradient belongs to constant zeros).
+overlap, so this is a sum; it is done per kernel offset (p, q): the columns of ∂L/∂cols that
+belong to (p, q), ``G2 W2[:, (p, q, ·)]``, form one (N·OH·OW, C) block, added to the input
+positions it came from with one strided add — KH·KW GEMMs and vectorised adds over all
+samples, channels and positions, never a loop over pixels — and the padding border is cut
+off at the end (its gradient belongs to constant zeros).
 
 Memory layout: the work is done channels-last. ``out2`` *is* the output stored NHWC, so the
 result is returned as an NCHW-indexed view of it, without a transpose copy; relu and pooling
@@ -56,6 +58,9 @@ def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     if any(a != b for a, b in zip(out, pair)) or any(a < minimum for a in out):
         raise ConfigError(f"{op}: {name} must be integer(s) >= {minimum}; got {v!r}")
     return out  # type: ignore[return-value]
+
+
+_FEW_CHANNELS = 4  # below this, im2col lays out its matrix transposed (see conv2d)
 
 
 def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
@@ -110,8 +115,12 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         xp = xh
     # cols[(n, i, j), (p, q, c)]: every window, channel innermost (the one copy)
     win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N,OH,OW,C,KH,KW)
-    cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3), dtype=dtype).reshape(
-        n * oh * ow, kh * kw * c)
+    if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
+        cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3), dtype=dtype).reshape(
+            n * oh * ow, kh * kw * c)
+    else:  # few channels (an image's first layer): build colsᵀ, in runs of OW values
+        cols = np.ascontiguousarray(win.transpose(4, 5, 3, 0, 1, 2), dtype=dtype).reshape(
+            kh * kw * c, n * oh * ow).T
     # W2[o, (p, q, c)], the weight flattened in the same order
     w2 = np.ascontiguousarray(w.data.transpose(0, 2, 3, 1), dtype=dtype).reshape(o, -1)
     out2 = cols @ w2.T                                   # (N·OH·OW, O): the GEMM
@@ -130,26 +139,32 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         return cache["g2"]
 
     def vjp_w(g):  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
-        dw2 = g2_of(g).T @ cols
+        # (colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row by row
+        dw2 = g2_of(g).T @ cols if cols.flags.c_contiguous else (cols.T @ g2_of(g)).T
         return np.ascontiguousarray(dw2.reshape(o, kh, kw, c).transpose(0, 3, 1, 2),
                                     dtype=w.dtype)
 
-    def vjp_b(g):  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j]
-        return g2_of(g).sum(axis=0).astype(b.dtype, copy=False)
+    def vjp_b(g):  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j], as 1ᵀ G2 (a BLAS product: many rows)
+        g2 = g2_of(g)
+        return (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)
 
     def vjp_x(g):  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
-        dcols = (g2_of(g) @ w2).reshape(n, oh, ow, kh, kw, c)
+        g2 = g2_of(g)
+        w2r = w2.reshape(o, kh * kw, c)
         dxp = np.zeros((n, hp, wp, c), dtype=dtype)
-        # every window element (p, q) came from xp[:, i·sh + p, j·sw + q, :]: one strided,
-        # vectorised add per kernel offset (assignment when windows cannot overlap)
+        # Window element (p, q) came from xp[:, i·sh + p, j·sw + q, :], so its part of ∂L/∂cols,
+        # G2 W2[:, (p, q, ·)], goes back there: one GEMM and one strided, vectorised add per
+        # kernel offset (assignment when windows cannot overlap). Multiplying per offset, rather
+        # than forming all of ∂L/∂cols at once, keeps each block (N·OH·OW, C) small and contiguous.
         overlap = sh < kh or sw < kw
         for p in range(kh):
             for q in range(kw):
+                block = (g2 @ w2r[:, p * kw + q]).reshape(n, oh, ow, c)
                 dst = dxp[:, p:p + sh * oh:sh, q:q + sw * ow:sw]
                 if overlap:
-                    dst += dcols[:, :, :, p, q]
+                    dst += block
                 else:
-                    dst[...] = dcols[:, :, :, p, q]
+                    dst[...] = block
         dx = dxp[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
         return dx.astype(x.dtype, copy=False)
 

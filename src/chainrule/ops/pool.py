@@ -74,34 +74,45 @@ def _padded(a: np.ndarray, ph: int, pw: int, fill: float) -> np.ndarray:
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Largest value of each window. ``stride`` defaults to ``kernel_size``; padding is -inf.
 
-    The loops run over the KH·KW kernel offsets only; each step is one vectorised
-    operation over every sample, channel and window (for 2×2 pooling: 4 steps). The forward
-    pass keeps only the maxima; the backward pass finds each window's first argmax by
-    comparing with them, offset by offset.
+    The loops run over the KH·KW kernel offsets only; each step is a few vectorised
+    operations over every sample, channel and window (for 2×2 pooling: 4 steps). The forward
+    pass keeps the maxima and, per window, the offset of its first maximum (one byte); the
+    backward pass routes each gradient to that offset.
     """
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry("max_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = _padded(x.data, ph, pw, fill)
-    out = None
-    for _, sl in _slices(kh, kw, sh, sw, oh, ow):   # running maximum over the offsets
-        out = xp[sl].copy(order="K") if out is None else np.maximum(out, xp[sl], out=out)
+    # running maximum over the offsets, remembering which offset holds each window's maximum
+    # (the first one on ties: a later element must be strictly larger to take over)
+    out, which = None, None
+    for k, sl in _slices(kh, kw, sh, sw, oh, ow):
+        v = xp[sl]
+        if out is None:
+            out = v.copy(order="K")
+            which = np.zeros_like(out, dtype=np.uint8 if kh * kw <= 256 else np.int32)  # out's layout
+            continue
+        better = v > out
+        # which = k where better, else unchanged: k grows with the offsets, so a maximum does it
+        # (much faster than a masked assignment)
+        np.maximum(which, better.view(np.uint8) * which.dtype.type(k), out=which)
+        np.maximum(out, v, out=out)
 
     def vjp(g):  # route each window's gradient to its argmax (the first, as PyTorch)
-        dxp = np.zeros_like(xp, dtype=g.dtype)             # same memory layout as x
+        if g.strides != out.strides and g.size > 1:  # e.g. NCHW from a Flatten: one small copy
+            g_in_layout = np.empty_like(out, dtype=g.dtype)  # into the layout of `which`
+            g_in_layout[...] = g
+            g = g_in_layout
         overlap = sh < kh or sw < kw
-        taken = None                                       # windows whose argmax was found
-        for _, sl in _slices(kh, kw, sh, sw, oh, ow):
-            hit = xp[sl] == out
-            if taken is None:
-                taken = hit
-            else:
-                hit &= ~taken
-                taken |= hit
+        covered = not overlap and sh == kh and sw == kw and xp.shape[2] == oh * kh and xp.shape[3] == ow * kw
+        # same memory layout as x; when the windows tile the input exactly, every pixel is
+        # written below and needs no zeroing first
+        dxp = (np.empty_like if covered else np.zeros_like)(xp, dtype=g.dtype)
+        for k, sl in _slices(kh, kw, sh, sw, oh, ow):
             if overlap:                                    # windows share pixels: sum
-                dxp[sl] += g * hit
+                dxp[sl] += g * (which == k)
             else:                                          # each pixel in one window
-                np.multiply(g, hit, out=dxp[sl])
+                np.multiply(g, which == k, out=dxp[sl])
         return dxp[:, :, ph:ph + h, pw:pw + w] if ph or pw else dxp
 
     return make(out, "max_pool2d", (x, vjp))
