@@ -5,7 +5,8 @@ conv5×5·32 – ReLU – maxpool2 – conv5×5·64 – ReLU – maxpool2 – fc
 default initialisation, softmax cross-entropy, Adam lr 1e-3, batch 128, float32, the 60,000
 training images of ../shared/data/mnist, test accuracy on the 10,000 test images after each
 epoch. The two frameworks alternate epoch by epoch (chainrule epoch 1, PyTorch epoch 1,
-chainrule epoch 2, ...) so that machine noise hits both alike. PyTorch runs with
+chainrule epoch 2, ...) so that machine noise hits both alike, with a short pause before each
+epoch (idle OpenMP/OpenBLAS worker threads spin for a while after their last call). PyTorch runs with
 ``torch.set_num_threads(2)``; NumPy's BLAS uses its default threads.
 
     python benchmarks/mnist_cnn.py                  # 3 epochs each
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict]] = {r.name: [] for r in runners}
     for epoch in range(1, args.epochs + 1):
         for r in runners:
+            time.sleep(0.3)  # let the other library's idle worker threads stop spinning first
             t0 = time.perf_counter()
             loss = r.epoch()
             seconds = time.perf_counter() - t0
