@@ -110,6 +110,19 @@ def test_pooling_keeps_the_channels_last_layout_of_a_conv_output():
     assert X.grad.shape == x.shape
 
 
+def test_max_pool_gradient_does_not_depend_on_the_layout_it_arrives_in():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 6, 3)).transpose(0, 3, 1, 2)   # (2, 3, 4, 6), channels-last
+    r = t64(rng.standard_normal((2, 18)), requires_grad=False)
+    grads = []
+    for data in (x, np.ascontiguousarray(x)):
+        X = t64(data)
+        (F.max_pool2d(X, 2).flatten(1) * r).sum().backward()      # the gradient arrives NCHW
+        grads.append(X.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert np.count_nonzero(grads[0]) == 36                       # one element per window
+
+
 @pytest.mark.parametrize("fn", [F.max_pool2d, F.avg_pool2d])
 @pytest.mark.parametrize("shape,args,error,words", [
     ((2, 5, 5), (2,), ShapeError, "4-D"),

@@ -205,10 +205,6 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
         results["final_model"] = {"trained_on": f"all {n} examples (train and test splits)",
                                   "epochs": len(run["history"]), "train_seconds": round(run["seconds"], 3)}
         _write_outputs(args, final, recipe, run, results, say)
-    else:
-        results.update(epochs=max(epochs), train_seconds=round(seconds, 3),
-                       total_seconds=round(time.perf_counter() - t_start, 3), seed=args.seed,
-                       recipe=recipe.as_dict())
     print(f"{line} ({recipe.epochs} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
     return 0
 

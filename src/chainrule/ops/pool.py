@@ -71,6 +71,11 @@ def _padded(a: np.ndarray, ph: int, pw: int, fill: float) -> np.ndarray:
     return out
 
 
+def _order(a: np.ndarray) -> list[int]:
+    """The axes of ``a`` from the slowest-varying in memory to the fastest (its layout)."""
+    return sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+
+
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Largest value of each window. ``stride`` defaults to ``kernel_size``; padding is -inf.
 
@@ -99,12 +104,13 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         np.maximum(out, v, out=out)
 
     def vjp(g):  # route each window's gradient to its argmax (the first, as PyTorch)
-        if g.strides != out.strides and g.size > 1:  # e.g. NCHW from a Flatten: one small copy
+        if _order(g) != _order(out) and g.size > 1:  # e.g. NCHW from a Flatten: one small copy
             g_in_layout = np.empty_like(out, dtype=g.dtype)  # into the layout of `which`
             g_in_layout[...] = g
             g = g_in_layout
         overlap = sh < kh or sw < kw
-        covered = not overlap and sh == kh and sw == kw and xp.shape[2] == oh * kh and xp.shape[3] == ow * kw
+        covered = (not overlap and sh == kh and sw == kw
+                   and xp.shape[2] == oh * kh and xp.shape[3] == ow * kw)
         # same memory layout as x; when the windows tile the input exactly, every pixel is
         # written below and needs no zeroing first
         dxp = (np.empty_like if covered else np.zeros_like)(xp, dtype=g.dtype)
