@@ -210,6 +210,17 @@ def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, words):
     one_line_error(code, err, *words)
 
 
+def test_resume_refuses_a_different_learning_rate_instead_of_ignoring_it(capsys, tmp_path):
+    args = ["train", "--dataset", "iris", "--cv", "0", "--epochs", "3", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    capsys.readouterr()
+    code, _, err = run_cli(capsys, *args, "--resume", "--lr", "0.5")
+    one_line_error(code, err, "--resume", "learning rate 0.01", "asks for 0.5", "--lr")
+    code, _, err = run_cli(capsys, *args, "--resume", "--optimizer", "sgd")
+    one_line_error(code, err, "--resume", "Adam", "SGD")
+    assert main(args + ["--resume"]) == 0  # the same arguments still resume
+
+
 def test_resume_does_not_combine_with_cross_validation(capsys, tmp_path):
     assert main(["train", "--dataset", "iris", "--cv", "0", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 0
     capsys.readouterr()

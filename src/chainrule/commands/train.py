@@ -248,6 +248,8 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     optimizer = build_optimizer(recipe.optimizer, model.parameters(), recipe.lr, recipe.weight_decay)
     scheduler = build_scheduler(recipe.schedule, optimizer, recipe.epochs)
     metrics = ("r2",) if regression else ("accuracy",)
+    if resume and checkpoint and os.path.exists(checkpoint):
+        _check_resumed_settings(checkpoint, optimizer)
 
     callbacks: list[Any] = []
     if recipe.early_stopping:
@@ -281,6 +283,29 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
                       checkpoint=checkpoint, resume=resume)
     return {"model": model, "history": history, "loss_fn": loss_fn, "seconds": time.perf_counter() - t_fit,
             "y_mean": y_mean, "y_std": y_std}
+
+
+def _check_resumed_settings(path: str, optimizer: Any) -> None:
+    """``--resume`` continues the run that wrote the checkpoint, whose optimizer state would
+    silently replace this command's settings: refuse a command whose optimizer differs."""
+    from chainrule.errors import ConfigError
+    from chainrule.io import describe
+
+    saved = describe(path).get("optimizer") or {}
+    then = (saved.get("param_groups") or [{}])[0]
+    now = optimizer.param_groups[0]
+    fix = "give the arguments of the first run, or a new --out folder to start afresh"
+    if saved.get("type") not in (None, type(optimizer).__name__):
+        raise ConfigError(f"--resume: {path} was trained with {saved['type']}, this command asks for "
+                          f"{type(optimizer).__name__} (--optimizer); {fix}")
+    for key, name, flag in (("lr", "learning rate", "--lr"), ("weight_decay", "weight decay", "--weight-decay"),
+                            ("momentum", "momentum", "--optimizer")):
+        old, new = (then.get("initial_lr", then.get("lr")), now.get("initial_lr", now.get("lr"))) \
+            if key == "lr" else (then.get(key), now.get(key))
+        if isinstance(old, (int, float)) and isinstance(new, (int, float)) and abs(old - new) > 1e-12 * max(
+                abs(old), abs(new)):
+            raise ConfigError(f"--resume: {path} was trained with {name} {old:g}, this command "
+                              f"asks for {new:g} ({flag}); {fix}")
 
 
 def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
