@@ -126,3 +126,12 @@ def test_a_new_run_removes_temporaries_left_by_a_killed_checkpoint_write(tmp_pat
         epochs=1, progress=False, checkpoint=ckpt)
     assert ckpt.exists() and other.exists()
     assert not any(s.exists() for s in stale)
+
+
+def test_train_out_removes_temporaries_left_by_a_killed_model_save(tmp_path):
+    from chainrule.cli import main
+
+    stale = tmp_path / ".model.safetensors.k1ll3d.tmp"  # SIGKILL while the final model was written
+    stale.write_bytes(b"half a model")
+    assert main(["train", "--dataset", "xor", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "model.safetensors").exists() and not stale.exists()

@@ -387,6 +387,9 @@ def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str
     if "evaluation" in results:  # cross-validated: this model has seen the test split too
         metadata["evaluation"] = results["evaluation"]
         metadata["trained_on_test_split"] = True
+    from chainrule.io.safetensors_format import remove_leftover_temporaries
+
+    remove_leftover_temporaries(os.path.join(args.out, MODEL))  # of a run killed while saving
     save(run["model"], os.path.join(args.out, MODEL), metadata=metadata)
     run["history"].to_csv(os.path.join(args.out, "history.csv"))
     with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:

@@ -54,6 +54,20 @@ def _umask() -> int:
     return mask
 
 
+def remove_leftover_temporaries(path: str | os.PathLike) -> None:
+    """A process killed while :func:`atomic_write` was writing ``path`` (SIGKILL, power loss)
+    leaves its temporary file behind (``.<name>.<random>.tmp`` beside ``path``); remove any
+    such leftovers before writing ``path`` again."""
+    import glob
+
+    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
+    for tmp in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
     """Write a file so that readers see either the old or the complete new version.
 

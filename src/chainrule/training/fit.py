@@ -130,20 +130,6 @@ def _finite_params(model: Any) -> bool:
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def _remove_stale_temporaries(path: str) -> None:
-    """A run killed while writing its checkpoint (SIGKILL, power loss) leaves behind the
-    temporary file ``atomic_write`` was filling (``.<name>.<random>.tmp``); the next run on
-    the same checkpoint path removes such leftovers."""
-    import glob
-
-    directory, name = os.path.split(os.path.abspath(path))
-    for tmp in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
 def save_training_checkpoint(path: str, run: Run) -> None:
     """Write everything a resumed run needs, atomically (via ``chainrule.io.save_checkpoint``).
 
@@ -379,7 +365,9 @@ def fit(
               callbacks=cbs, train_loader=train_loader, val_loader=val_loader, params=history.params)
     ckpt = None if checkpoint is None else os.fspath(checkpoint)
     if ckpt is not None:
-        _remove_stale_temporaries(ckpt)
+        from ..io.safetensors_format import remove_leftover_temporaries
+
+        remove_leftover_temporaries(ckpt)  # of a run killed while writing its checkpoint
     if resume and ckpt is not None and os.path.exists(ckpt):
         start_epoch = load_training_checkpoint(ckpt, run)
         if history.stop_reason in ("early stopping", "target reached"):
