@@ -205,7 +205,8 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
         results["final_model"] = {"trained_on": f"all {n} examples (train and test splits)",
                                   "epochs": len(run["history"]), "train_seconds": round(run["seconds"], 3)}
         _write_outputs(args, final, recipe, run, results, say)
-    print(f"{line} ({recipe.epochs} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
+    span = f"{min(epochs)}" if min(epochs) == max(epochs) else f"{min(epochs)}-{max(epochs)}"
+    print(f"{line} ({span} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
     return 0
 
 
