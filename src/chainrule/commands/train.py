@@ -198,8 +198,8 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
     if args.out:
         say(f"final model: trained on all {n} examples")
         final = ds.pooled()
-        run = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=os.path.join(args.out, CHECKPOINT),
-                   resume=False)
+        # no checkpoint: a cross-validated run is not resumable (--resume refuses --cv)
+        run = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=None, resume=False)
         seconds += run["seconds"]
         results.update(_run_facts(args, run, recipe, t_start, train_seconds=seconds))
         results["final_model"] = {"trained_on": f"all {n} examples (train and test splits)",
