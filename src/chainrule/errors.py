@@ -4,6 +4,10 @@ Each subclass also derives from the built-in exception a Python user would expec
 (``ValueError``, ``FileNotFoundError`` ...), so ``except ValueError`` keeps working.
 Messages name the op or file, the values seen, and what was expected.
 """
+from __future__ import annotations
+
+import os
+from typing import BinaryIO
 
 
 class ChainruleError(Exception):
@@ -58,3 +62,19 @@ __all__ = [
     "DownloadError",
     "ModelFileError",
 ]
+
+
+def open_for_reading(path: str | os.PathLike, what: str, missing: type[ChainruleError],
+                     unreadable: type[ChainruleError]) -> BinaryIO:
+    """``open(path, "rb")`` for a user's file (``what``: "IDX file", "CSV file", "model file"),
+    turning the ways it fails into one-line errors that name the file: ``missing`` when it
+    does not exist, ``unreadable`` when it is a directory or cannot be opened."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise missing(f"{os.fspath(path)}: no such file") from None
+    except IsADirectoryError:
+        article = "an" if what[:1].upper() in "AEIOU" else "a"
+        raise unreadable(f"{os.fspath(path)}: is a directory, expected {article} {what}") from None
+    except OSError as e:
+        raise unreadable(f"{os.fspath(path)}: cannot open the {what}: {e.strerror or e}") from None

@@ -127,8 +127,8 @@ def format_report(r: dict[str, Any]) -> str:
     u = r["update"]
     out.append(f"3. One step of gradient descent, w ← w − α·∂L/∂w with α = {_f(r['lr'])}")
     out.append(f"   {w} ← {_f(u['old'])} − {_f(r['lr'])} × {_f(u['grad'])} = {_f(u['new'])}")
-    out.append(f"   (every other weight and bias is updated the same way, each with its own "
-               f"∂L/∂w from the same backward pass)")
+    out.append("   (every other weight and bias is updated the same way, each with its own "
+               "∂L/∂w from the same backward pass)")
     lower = r["loss_after"] < r["loss"]
     out.append(f"   loss before: {_f(r['loss'])}   after: {_f(r['loss_after'])}   "
                f"{'lower ✓: the step went downhill' if lower else 'NOT lower: the step was too big (try a smaller --lr)'}")

@@ -312,7 +312,6 @@ def _check_resumed_settings(path: str, optimizer: Any) -> None:
 def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
     """Test scores of a trained run on ``ds.test`` and its outputs there (probabilities, or
     predictions in the target's units for regression)."""
-    import numpy as np
 
     from chainrule.training import confusion_matrix, evaluate, predict
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import DataError, DatasetNotFoundError
+from ..errors import DataError, DatasetNotFoundError, open_for_reading
 
 # type byte -> big-endian dtype as stored in the file
 IDX_TYPES: dict[int, np.dtype] = {
@@ -112,15 +112,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     p = Path(path)
     name = str(p)
-    try:
-        f = open(p, "rb")
-    except FileNotFoundError:
-        raise DatasetNotFoundError(f"{name}: no such IDX file") from None
-    except IsADirectoryError:
-        raise DataError(f"{name}: is a directory, expected an IDX file") from None
-    except OSError as e:
-        raise DataError(f"{name}: cannot open IDX file: {e.strerror or e}") from None
-    with f:
+    with open_for_reading(p, "IDX file", DatasetNotFoundError, DataError) as f:
         size = os.fstat(f.fileno()).st_size
         magic = f.read(2)
         f.seek(0)

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, DatasetNotFoundError
+from ..errors import ConfigError, DataError, DatasetNotFoundError, open_for_reading
 from .dataset import TensorDataset, train_test_indices
 from .splits import DatasetSplits, standardize_stats
 
@@ -31,14 +31,11 @@ _SNIFF_LINES, _SNIFF_CHARS = 20, 2048  # what csv.Sniffer is shown (its cost gro
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetNotFoundError(f"{path}: no such CSV file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a CSV file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read CSV file: {e.strerror or e}") from None
+    with open_for_reading(path, "CSV file", DatasetNotFoundError, DataError) as f:
+        try:
+            data = f.read()
+        except OSError as e:
+            raise DataError(f"{path}: cannot read the CSV file: {e.strerror or e}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ConfigError, ModelFileError
+from ..errors import ConfigError, ModelFileError, open_for_reading
 
 HEADER_CAP = 100 * 1024 * 1024  # a header larger than this is refused outright
 MAX_DIMS = 32  # NumPy 1.x allows 32 dimensions (2.x: 64)
@@ -159,17 +159,6 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _open(path: str) -> Any:
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, not a model file") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot open: {exc.strerror or exc}") from None
-
-
 def _header(path: str, f: Any, size: int, head: bytes) -> tuple[dict, int]:
     """The header JSON object and its length N, checked against the file size."""
     def bad(problem: str) -> ModelFileError:
@@ -277,7 +266,7 @@ def _parse(path: str, f: Any) -> tuple[list[_Entry], dict[str, str], int]:
 def read_header(path: str | os.PathLike) -> tuple[dict[str, tuple[str, tuple]], dict[str, str]]:
     """Validated ``({name: (dtype_code, shape)}, metadata)`` without reading tensor data."""
     path = os.fspath(path)
-    with _open(path) as f:
+    with open_for_reading(path, "model file", ModelFileError, ModelFileError) as f:
         entries, metadata, _ = _parse(path, f)
     codes = {dt: c for c, dt in DTYPES.items()}
     return {e.name: (codes[e.dtype], e.shape) for e in entries}, metadata
@@ -289,7 +278,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
     Tensors come back in header order, each in its own writable array of the stored dtype.
     """
     path = os.fspath(path)
-    with _open(path) as f:
+    with open_for_reading(path, "model file", ModelFileError, ModelFileError) as f:
         entries, metadata, data_start = _parse(path, f)
         tensors: dict[str, np.ndarray] = {}
         for e in entries:

@@ -18,7 +18,7 @@ import threading
 import time
 import webbrowser
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ..errors import ChainruleError, ConfigError
 from . import protocol

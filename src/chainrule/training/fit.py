@@ -549,7 +549,7 @@ def predict(model: Any, X: Any, batch_size: int = 256, probabilities: bool | Non
 
     x = np.asarray(getattr(X, "data", X))
     if x.ndim == 0:
-        raise ConfigError(f"predict: X must have a first (example) axis, got a scalar")
+        raise ConfigError("predict: X must have a first (example) axis, got a scalar")
     was_training = getattr(model, "training", True)
     model.eval()
     outs = []

@@ -186,7 +186,7 @@ def render_svg(nodes: list[GraphNode], title: str | None = None, legend: bool = 
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
         'fill="#555"/></marker></defs>',
-        f'<rect width="100%" height="100%" fill="white"/>',
+        '<rect width="100%" height="100%" fill="white"/>',
     ]
     if title:
         out.append(f'<text x="{MARGIN}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>')
