@@ -35,6 +35,15 @@ LR, MOMENTUM, BATCH = 0.05, 0.9, 128
 SETTLE_SECONDS = 0.3
 
 
+def settled_seconds(run, *args) -> float:
+    """Wall time of ``run(*args)``, after a pause: a library's idle worker threads (OpenMP's,
+    OpenBLAS's) spin for a while after its last call and would slow whatever runs next."""
+    time.sleep(SETTLE_SECONDS)
+    t0 = time.perf_counter()
+    run(*args)
+    return time.perf_counter() - t0
+
+
 def load(data_dir: Path):
     ds = mnist(data_dir)
     xtr, ytr = ds.train.arrays
@@ -175,13 +184,8 @@ def epoch_times(data, rounds: int, seed: int) -> dict[str, list[float]]:
         runners["pytorch"] = run_pytorch
     names = list(runners)
     for r in range(rounds):
-        # rotate who goes first, and pause before each run: a library's idle worker threads
-        # (OpenMP's, OpenBLAS's) spin for a while after its last call and would slow the next
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            time.sleep(SETTLE_SECONDS)
-            t0 = time.perf_counter()
-            runners[name](r)
-            times[name].append(time.perf_counter() - t0)
+        for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
+            times[name].append(settled_seconds(runners[name], r))
         print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
               flush=True)
     print(f"  test accuracy after {rounds} epochs: chainrule {chainrule_accuracy(cmodel, xte, yte):.4f}, "
@@ -224,10 +228,7 @@ def time_to_98(data, seed: int, max_epochs: int = 15) -> dict[str, tuple[int, fl
             st = state[name]
             if st[2] >= 0.98:
                 continue
-            time.sleep(SETTLE_SECONDS)
-            t0 = time.perf_counter()
-            train(epoch)
-            st[1] += time.perf_counter() - t0
+            st[1] += settled_seconds(train, epoch)
             st[0], st[2] = epoch, accuracy()
         if all(st[2] >= 0.98 for st in state.values()):
             break

@@ -50,20 +50,6 @@ class ModelFileError(ChainruleError, ValueError):
     """A model or checkpoint file is malformed, hostile, or does not fit the model."""
 
 
-__all__ = [
-    "ChainruleError",
-    "ShapeError",
-    "BackwardError",
-    "GradcheckError",
-    "AnomalyError",
-    "ConfigError",
-    "DataError",
-    "DatasetNotFoundError",
-    "DownloadError",
-    "ModelFileError",
-]
-
-
 def open_for_reading(path: str | os.PathLike, what: str, missing: type[ChainruleError],
                      unreadable: type[ChainruleError]) -> BinaryIO:
     """``open(path, "rb")`` for a user's file (``what``: "IDX file", "CSV file", "model file"),
@@ -78,3 +64,18 @@ def open_for_reading(path: str | os.PathLike, what: str, missing: type[Chainrule
         raise unreadable(f"{os.fspath(path)}: is a directory, expected {article} {what}") from None
     except OSError as e:
         raise unreadable(f"{os.fspath(path)}: cannot open the {what}: {e.strerror or e}") from None
+
+
+__all__ = [
+    "ChainruleError",
+    "ShapeError",
+    "BackwardError",
+    "GradcheckError",
+    "AnomalyError",
+    "ConfigError",
+    "DataError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "ModelFileError",
+]
+

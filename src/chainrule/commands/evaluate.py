@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("trained_on_test_split") and args.csv is None and ds.name == prep.get("dataset"):
         # after cross-validation the saved model was trained on every example, test split included
         ev = meta.get("evaluation") if isinstance(meta.get("evaluation"), dict) else {}
-        estimate = (meta.get("test") or {}).get("test_accuracy", (meta.get("test") or {}).get("test_r2"))
+        saved = meta.get("test") if isinstance(meta.get("test"), dict) else {}
+        estimate = saved.get("test_accuracy", saved.get("test_r2"))
         results["held_out"] = False
         print(f"note: {args.model} was trained on every {ds.name} example, its test split included, after "
               f"{ev.get('method', 'cross-validation')}"

@@ -186,7 +186,7 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
         seconds += run["seconds"]
         epochs.append(len(run["history"]))
         say(f"fold {i}/{recipe.cv}: {_summary(fold, scores)}")
-    pooled = _pooled_scores(ds, fold_scores, np.concatenate(outputs), np.concatenate(targets))
+    pooled = _pooled_scores(ds, fold_scores, outputs, targets)
     key = "test_r2" if ds.task == "regression" else "test_accuracy"
     per_fold = [s[key] for s in fold_scores]
     results: dict[str, Any] = {"dataset": ds.name, "task": ds.task, **pooled,
@@ -311,20 +311,24 @@ def _check_resumed_settings(path: str, optimizer: Any) -> None:
 
 def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
     """Test scores of a trained run on ``ds.test`` and its outputs there (probabilities, or
-    predictions in the target's units for regression)."""
+    predictions in the target's units for regression), from one pass over the test set."""
+    import numpy as np
 
-    from chainrule.training import confusion_matrix, evaluate, predict
+    import chainrule as cr
+    from chainrule.ops.activation import softmax
+    from chainrule.training import confusion_matrix, predict
 
-    model = run["model"]
     x_test, y_test = ds.test.arrays
+    out = predict(run["model"], x_test, probabilities=False)
     if ds.task == "regression":
-        pred = predict(model, x_test, probabilities=False) * run["y_std"] + run["y_mean"]
+        pred = out * run["y_std"] + run["y_mean"]
         return _regression_scores(pred, y_test), pred
-    ev = evaluate(model, ds.test, loss_fn=run["loss_fn"], metrics=("accuracy",))
-    probs = predict(model, x_test)
+    logits = cr.from_numpy(out)
+    loss = float(run["loss_fn"](logits, y_test).item())
+    probs = softmax(logits, axis=-1).data
     cm = confusion_matrix(probs, y_test, num_classes=ds.num_classes)
-    return {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "confusion_matrix": cm.tolist(),
-            "class_names": ds.class_names}, probs
+    return {"test_accuracy": float(np.trace(cm) / max(cm.sum(), 1)), "test_loss": loss,
+            "confusion_matrix": cm.tolist(), "class_names": ds.class_names}, probs
 
 
 def _regression_scores(pred: Any, y_test: Any) -> dict[str, float]:
@@ -337,17 +341,19 @@ def _regression_scores(pred: Any, y_test: Any) -> dict[str, float]:
             "test_r2": (1.0 - float(np.sum(err ** 2)) / ss_tot) if ss_tot > 0 else 0.0}
 
 
-def _pooled_scores(ds: Any, fold_scores: list[dict[str, Any]], outputs: Any, targets: Any) -> dict[str, Any]:
-    """Scores over all examples, each predicted by the fold model that did not train on it."""
+def _pooled_scores(ds: Any, fold_scores: list[dict[str, Any]], outputs: list[Any], targets: list[Any]
+                   ) -> dict[str, Any]:
+    """Scores over all examples, each predicted by the fold model that did not train on it
+    (``outputs``, ``targets``: one array per fold)."""
     import numpy as np
 
     from chainrule.training import confusion_matrix
 
     if ds.task == "regression":
-        return _regression_scores(outputs, targets)
-    cm = confusion_matrix(outputs, targets, num_classes=ds.num_classes)
-    sizes = np.array([sum(map(sum, s["confusion_matrix"])) for s in fold_scores], dtype=np.float64)
-    loss = float(np.dot(sizes, [s["test_loss"] for s in fold_scores]) / sizes.sum())
+        return _regression_scores(np.concatenate(outputs), np.concatenate(targets))
+    cm = confusion_matrix(np.concatenate(outputs), np.concatenate(targets), num_classes=ds.num_classes)
+    sizes = [len(t) for t in targets]  # the pooled loss: fold means weighted by fold size
+    loss = float(np.dot(sizes, [s["test_loss"] for s in fold_scores]) / sum(sizes))
     return {"test_accuracy": float(np.trace(cm) / cm.sum()), "test_loss": loss, "confusion_matrix": cm.tolist(),
             "class_names": ds.class_names}
 
@@ -378,6 +384,7 @@ def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str
     if not args.out:
         return
     from chainrule.io import save
+    from chainrule.io.safetensors_format import remove_leftover_temporaries
 
     regression = ds.task == "regression"
     metadata = {"preprocessing": ds.preprocessing(), "recipe": recipe.as_dict(),
@@ -387,8 +394,6 @@ def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str
     if "evaluation" in results:  # cross-validated: this model has seen the test split too
         metadata["evaluation"] = results["evaluation"]
         metadata["trained_on_test_split"] = True
-    from chainrule.io.safetensors_format import remove_leftover_temporaries
-
     remove_leftover_temporaries(os.path.join(args.out, MODEL))  # of a run killed while saving
     save(run["model"], os.path.join(args.out, MODEL), metadata=metadata)
     run["history"].to_csv(os.path.join(args.out, "history.csv"))
