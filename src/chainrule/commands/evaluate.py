@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser, None)
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--summary", action="store_true",
+                        help="print the model's layers, output shapes and parameter counts (as Keras's "
+                             "model.summary()) instead of scoring it")
 
 
 def _csv_targets(path: str, prep: dict, column: str | None) -> "np.ndarray":  # noqa: F821
@@ -75,6 +78,16 @@ def _csv_targets(path: str, prep: dict, column: str | None) -> "np.ndarray":  # 
     return np.asarray(out, np.int64)
 
 
+def _print_summary(model: object, meta: dict, as_json: bool) -> int:
+    """The layer table; a model trained by 'chainrule train' takes ``num_features`` inputs."""
+    prep = meta.get("preprocessing") if isinstance(meta, dict) else None
+    d = prep.get("num_features") if isinstance(prep, dict) else None
+    shape = (d,) if isinstance(d, int) and not isinstance(d, bool) and d >= 1 else None
+    summary = model.summary(shape)  # type: ignore[attr-defined]
+    print(dump_json(summary.as_dict()) if as_json else summary)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -83,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     from ._common import load_data, load_model, model_inputs, preprocessing, unscale
 
     model, meta = load_model(args.model)
+    if args.summary:
+        return _print_summary(model, meta, args.json)
     prep = preprocessing(meta, args.model)
     if args.csv is not None:
         x = model_inputs(args.csv, prep)

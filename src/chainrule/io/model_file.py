@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFileError
 from ..tensor import Tensor
-from .safetensors_format import read_header, read_safetensors, write_safetensors
+from .safetensors_format import DTYPES, read_header, read_safetensors, write_safetensors
 
 FORMAT_VERSION = "1"
 
@@ -192,7 +192,24 @@ def describe(path: str | os.PathLike) -> dict:
     for key in ("architecture", "metadata", "epoch", "optimizer", "scheduler", "extra"):
         if key in meta:
             info[key] = from_json(path, meta[key], key)
+    info["summary"] = _tensor_summary(entries)
     return info
+
+
+def _tensor_summary(entries: dict) -> dict:
+    """Values per layer (the name before the last dot) and in total, with their bytes, from
+    the header alone; ``chainrule evaluate MODEL --summary`` gives the full table."""
+    layers: dict[str, int] = {}
+    values = nbytes = 0
+    for name, (dtype, shape) in entries.items():
+        n = 1
+        for d in shape:
+            n *= int(d)
+        layer = name.rpartition(".")[0] or name
+        layers[layer] = layers.get(layer, 0) + n
+        values += n
+        nbytes += n * DTYPES[dtype].itemsize
+    return {"layers": layers, "values": values, "bytes": nbytes}
 
 
 __all__ = ["save", "load", "read_metadata", "describe", "FORMAT_VERSION"]

@@ -223,6 +223,20 @@ class Module:
         """Total number of trainable scalars."""
         return int(sum(p.data.size for p in self.parameters()))
 
+    def summary(self, input_shape: Any = None) -> Any:
+        """A Keras-style table: each layer's output shape for one example of ``input_shape``
+        (without the batch axis, e.g. ``(784,)`` or ``(1, 28, 28)``; default: read from the
+        first layer when it fixes it), its parameter count, and totals (trainable,
+        non-trainable, bytes). Returns a ``ModelSummary``: ``print`` it, or let a notebook
+        show it as an HTML table. See ``chainrule.nn.summary``."""
+        from .summary import summarize
+
+        return summarize(self, input_shape)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a model as its summary table."""
+        return self.summary()._repr_html_()
+
     # --- modes and gradients
     def train(self, mode: bool = True) -> "Module":
         """Switch this module and all submodules to training (or, with False, evaluation)."""
