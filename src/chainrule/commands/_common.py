@@ -10,7 +10,10 @@ import math
 import os
 from typing import Any, Callable
 
-DATASET_CHOICES = ("iris", "digits", "mnist", "fashion-mnist", "circle", "xor", "gauss", "spiral", "moons")
+from .. import catalogue
+from ..errors import ChainruleError
+
+DATASET_CHOICES = catalogue.names(catalogue.DATASETS)
 
 
 # ----------------------------------------------------------------------------- argument types
@@ -59,13 +62,11 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
 
 def dataset_name(text: str) -> str:
-    key = text.strip().lower().replace("_", "-")
-    if key == "fashionmnist":
-        key = "fashion-mnist"
-    if key not in DATASET_CHOICES:
+    try:
+        return catalogue.lookup(catalogue.DATASETS, text, "dataset").name
+    except ChainruleError:
         raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose one of: {', '.join(DATASET_CHOICES)} "
-                                         "(or use --csv PATH for your own table)")
-    return key
+                                         "(or use --csv PATH for your own table)") from None
 
 
 def existing_file(text: str) -> str:

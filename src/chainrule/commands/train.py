@@ -16,6 +16,7 @@ import time
 import warnings
 from typing import Any
 
+from .. import catalogue
 from ._common import (
     add_data_arguments,
     dump_json,
@@ -49,17 +50,20 @@ MODEL = "model.safetensors"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser, DEFAULT_DATASET)
     m = parser.add_argument_group("model (defaults come from the data set's recipe)")
-    m.add_argument("--model", choices=("mlp", "cnn"), default=None, help="network type (default: mlp)")
+    m.add_argument("--model", choices=catalogue.names(catalogue.MODELS), default=None,
+                   help=f"network type (default: mlp); {catalogue.describe(catalogue.MODELS)}")
     m.add_argument("--hidden", type=hidden_sizes, default=None, metavar="W1,W2",
                    help="hidden layer widths, e.g. 256,256 ('none': no hidden layer)")
-    m.add_argument("--activation", choices=("relu", "leaky_relu", "tanh", "sigmoid", "gelu"), default=None)
+    m.add_argument("--activation", choices=catalogue.names(catalogue.ACTIVATIONS), default=None,
+                   help=catalogue.describe(catalogue.ACTIVATIONS))
     m.add_argument("--dropout", type=fraction, default=None, metavar="P", help="dropout after each hidden layer")
     o = parser.add_argument_group("optimisation")
-    o.add_argument("--optimizer", choices=("sgd", "momentum", "rmsprop", "adam", "adamw"), default=None)
+    o.add_argument("--optimizer", choices=catalogue.names(catalogue.OPTIMIZERS), default=None,
+                   help=catalogue.describe(catalogue.OPTIMIZERS))
     o.add_argument("--lr", type=positive_float, default=None, help="learning rate")
     o.add_argument("--weight-decay", type=nonneg_float, default=None, metavar="WD")
-    o.add_argument("--schedule", choices=("none", "cosine", "step"), default=None,
-                   help="learning-rate schedule over the epochs")
+    o.add_argument("--schedule", choices=catalogue.names(catalogue.SCHEDULES), default=None,
+                   help=f"learning-rate schedule over the epochs; {catalogue.describe(catalogue.SCHEDULES)}")
     o.add_argument("--batch-size", type=positive_int, default=None, metavar="N")
     o.add_argument("--epochs", type=positive_int, default=None, metavar="N")
     o.add_argument("--early-stopping", type=positive_int, default=None, metavar="N",
@@ -216,7 +220,6 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     import numpy as np
 
     import chainrule as cr
-    from chainrule import nn
     from chainrule.data import TensorDataset, random_split
     from chainrule.errors import ConfigError
     from chainrule.training import CSVLogger, EarlyStopping, StopAtTarget, fit
@@ -245,7 +248,7 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
         model = build_cnn(ds.image_shape, ds.output_size, args.hidden or (), recipe.dropout)
     else:
         model = build_mlp(ds.num_features, recipe.hidden, ds.output_size, recipe.activation, recipe.dropout)
-    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+    loss_fn = catalogue.loss_for(ds.task).build()
     optimizer = build_optimizer(recipe.optimizer, model.parameters(), recipe.lr, recipe.weight_decay)
     scheduler = build_scheduler(recipe.schedule, optimizer, recipe.epochs)
     metrics = ("r2",) if regression else ("accuracy",)

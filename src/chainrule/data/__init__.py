@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError
+from .. import catalogue
+from ..errors import ChainruleError, ConfigError
 from .bundled import digits, iris
 from .dataset import Dataset, Subset, TensorDataset, kfold_indices, random_split, train_test_indices
 from .idx import read_idx, write_idx
@@ -25,7 +26,7 @@ from .splits import DatasetSplits
 from .tabular import csv, read_features
 from .toy2d import TOY2D_NAMES, toy2d
 
-DATASET_NAMES: tuple[str, ...] = ("iris", "digits", "mnist", "fashion-mnist", *TOY2D_NAMES)
+DATASET_NAMES: tuple[str, ...] = catalogue.names(catalogue.DATASETS)
 _TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
@@ -55,17 +56,17 @@ def load_dataset(
     if not isinstance(name, (str, os.PathLike)):
         raise ConfigError(f"dataset name must be a string, got {type(name).__name__}")
     text = os.fspath(name)
-    key = text.strip().lower().replace("_", "-")
-    if key == "mnist":
-        return _call(mnist, key, data_dir, download, **kwargs)
-    if key in ("fashion-mnist", "fashionmnist"):
-        return _call(fashion_mnist, "fashion-mnist", data_dir, download, **kwargs)
-    if key == "iris":
-        return _call(iris, key, **kwargs)
-    if key == "digits":
-        return _call(digits, key, **kwargs)
-    if key in TOY2D_NAMES:
-        return _call(toy2d, key, key, **kwargs)
+    try:
+        entry = catalogue.lookup(catalogue.DATASETS, text, "dataset")
+    except ChainruleError:
+        entry = None
+    if entry is not None:
+        loader = entry.resolve()
+        if entry.kind == "download":
+            return _call(loader, entry.name, data_dir, download, **kwargs)
+        if entry.kind == "toy2d":
+            return _call(loader, entry.name, entry.name, **kwargs)
+        return _call(loader, entry.name, **kwargs)
     if text.lower().endswith(_TABLE_SUFFIXES) or Path(text).is_file():
         return _call(csv, text, text, **kwargs)
     raise ConfigError(

@@ -17,11 +17,12 @@ import numbers
 
 import numpy as np
 
+from .. import catalogue
 from ..errors import ConfigError
 from .dataset import TensorDataset, train_test_indices
 from .splits import DatasetSplits
 
-TOY2D_NAMES: tuple[str, ...] = ("circle", "xor", "gauss", "spiral", "moons")
+TOY2D_NAMES: tuple[str, ...] = catalogue.names(catalogue.DATASETS, kind="toy2d")
 SCALE = 6.0  # Playground units per output unit
 RADIUS = 5.0
 

@@ -23,13 +23,15 @@ import json
 import math
 from typing import Any
 
+from .. import catalogue
 from ..errors import ChainruleError
 
 MAX_MESSAGE_BYTES = 16 * 1024
 
-DATASETS = ("circle", "xor", "gauss", "spiral", "moons")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "gelu")
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+# the choices a page may make: the catalogue's names (the page builds its menus from ``hello``)
+DATASETS = catalogue.names(catalogue.DATASETS, kind="toy2d")
+ACTIVATIONS = catalogue.names(catalogue.ACTIVATIONS)
+OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
 MODES = ("playground", "mnist")
 
 MAX_HIDDEN_LAYERS = 6

@@ -82,21 +82,10 @@ def _sig(x: float, digits: int = 6) -> float | None:
 
 
 def _activation(name: str):
-    import chainrule.nn.functional as F
+    """The catalogue's activation ``name`` as a callable layer."""
+    from .. import catalogue
 
-    if name == "relu":
-        return F.relu
-    if name == "tanh":
-        return F.tanh
-    if name == "sigmoid":
-        return F.sigmoid
-    if name == "leaky_relu":
-        return lambda x: F.leaky_relu(x, 0.01)
-    if name == "gelu":
-        return F.gelu
-    if name == "linear":
-        return lambda x: x
-    raise ConfigError(f"unknown activation {name!r}")
+    return catalogue.lookup(catalogue.ACTIVATIONS, name, "activation").build()
 
 
 class _MLP:
@@ -142,20 +131,12 @@ class _MLP:
 
 
 def _make_optimizer(name: str, model: "_MLP", lr: float, l2: float):
-    """The optimizer by its page name; L2 (weight decay) applies to weights, not biases."""
-    from chainrule import optim
+    """The catalogue's optimizer by its page name; L2 (weight decay) applies to weights, not biases."""
+    from .. import catalogue
 
     groups = [{"params": [lin.weight for lin in model.linears], "weight_decay": l2},
               {"params": [lin.bias for lin in model.linears], "weight_decay": 0.0}]
-    if name == "sgd":
-        return optim.SGD(groups, lr=lr)
-    if name == "momentum":
-        return optim.SGD(groups, lr=lr, momentum=0.9)
-    if name == "rmsprop":
-        return optim.RMSprop(groups, lr=lr)
-    if name == "adam":
-        return optim.Adam(groups, lr=lr)
-    raise ConfigError(f"unknown optimizer {name!r}")
+    return catalogue.lookup(catalogue.OPTIMIZERS, name, "optimizer").build(groups, lr=lr)
 
 
 def _retune(optimizer, lr: float, l2: float) -> None:

@@ -23,13 +23,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .. import catalogue
 from ..errors import ConfigError
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
-SCHEDULES = ("none", "cosine", "step")
+# The names come from the catalogue (one definition each); these are kept for existing imports.
+OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
+ACTIVATIONS = catalogue.names(catalogue.ACTIVATIONS)
+SCHEDULES = catalogue.names(catalogue.SCHEDULES)
 #: learning rate used when ``--optimizer`` differs from the recipe's and ``--lr`` is not given
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_LR = {name: entry.default_lr for name, entry in catalogue.OPTIMIZERS.items()}
 
 
 @dataclass
@@ -86,14 +88,8 @@ def recipe_for(name: str) -> Recipe:
 
 # ----------------------------------------------------------------------------- building
 def activation_layer(name: str) -> Any:
-    from .. import nn
-
-    layers = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-              "gelu": nn.GELU}
-    key = name.lower().replace("-", "_")
-    if key not in layers:
-        raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
-    return layers[key]()
+    """A new layer of the catalogue's activation ``name`` (``relu``, ``tanh`` ...)."""
+    return catalogue.lookup(catalogue.ACTIVATIONS, name, "activation").build()
 
 
 def build_mlp(in_features: int, hidden: Sequence[int], out_features: int, activation: str = "relu",
@@ -131,34 +127,17 @@ def build_cnn(image_shape: Sequence[int], out_features: int, hidden: Sequence[in
 
 
 def build_optimizer(name: str, params: Any, lr: float, weight_decay: float = 0.0) -> Any:
-    """``sgd`` (plain), ``momentum`` (SGD, momentum 0.9, Nesterov), ``rmsprop``, ``adam``, ``adamw``."""
-    from .. import optim
-
-    key = name.lower()
-    if key == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    if key == "momentum":
-        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    if key == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    if key == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if key == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=weight_decay if weight_decay else 1e-2)
-    raise ConfigError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    """The catalogue's optimizer ``name`` (``sgd``, ``momentum`` = SGD with Nesterov momentum 0.9,
+    ``rmsprop``, ``adam``, ``adamw``); ``weight_decay`` 0 keeps the optimizer's default."""
+    return catalogue.lookup(catalogue.OPTIMIZERS, name, "optimizer").build(params, lr=lr, weight_decay=weight_decay)
 
 
-def build_scheduler(name: str, optimizer: Any, epochs: int) -> Any:
-    """``cosine``: decay to 0 over ``epochs`` epochs; ``step``: x0.1 every third of the run."""
-    from ..optim import lr_scheduler
-
-    if name in (None, "none"):
+def build_scheduler(name: str | None, optimizer: Any, epochs: int) -> Any:
+    """The catalogue's schedule ``name`` over ``epochs`` epochs (``None`` for ``none``):
+    ``cosine`` decays to 0; ``step`` multiplies by 0.1 every third of the run."""
+    if name is None:
         return None
-    if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
-    raise ConfigError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
+    return catalogue.lookup(catalogue.SCHEDULES, name, "schedule").build(optimizer, epochs)
 
 
 __all__ = ["Recipe", "RECIPES", "recipe_for", "build_mlp", "build_cnn", "build_optimizer", "build_scheduler",
