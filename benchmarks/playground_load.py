@@ -36,7 +36,7 @@ SERVER_CODE = """
 import sys
 from chainrule.playground import serve
 serve(host="127.0.0.1", port=0, open_browser=False, data_dir=sys.argv[1] or None,
-      max_sessions=int(sys.argv[2]), idle_timeout=float(sys.argv[3]))
+      max_sessions=int(sys.argv[2]), max_sessions_per_client=int(sys.argv[2]), idle_timeout=float(sys.argv[3]))
 """
 
 BAD_MESSAGES = [
@@ -100,10 +100,10 @@ async def _http_get(port: int, path: str) -> tuple[float, dict]:
         return ms, {}
 
 
-async def _session(i: int, port: int, seconds: float, stats: SessionStats, mnist: bool) -> None:
+async def _session(i: int, port: int, token: str, seconds: float, stats: SessionStats, mnist: bool) -> None:
     import websockets
 
-    url = f"ws://127.0.0.1:{port}/ws"
+    url = f"ws://127.0.0.1:{port}/ws?token={token}"
     async with websockets.connect(url, max_size=4 << 20, ping_interval=None) as ws:
         # greeting: hello, data, frame, state
         for _ in range(4):
@@ -173,11 +173,11 @@ async def _session(i: int, port: int, seconds: float, stats: SessionStats, mnist
         await ws.send('{"type":"pause"}')
 
 
-async def _refused(port: int) -> str | None:
+async def _refused(port: int, token: str) -> str | None:
     """Open one session too many; return the server's message (None if it was admitted)."""
     import websockets
 
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
         msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
         if msg.get("type") == "error":
             try:
@@ -202,10 +202,10 @@ async def _run(sessions: int, seconds: float, mnist_sessions: int, data_dir: str
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
         if not m:
             raise RuntimeError(f"server did not start: {line!r} {proc.stderr.read() if proc.poll() else ''}")
-        port = int(m.group(1))
+        port, token = int(m.group(1)), m.group(2)
         await asyncio.sleep(0.3)
         rss = {"start_kb": _rss_kb(proc.pid)}
         cpu0 = _cpu_s(proc.pid) or 0.0
@@ -229,10 +229,10 @@ async def _run(sessions: int, seconds: float, mnist_sessions: int, data_dir: str
                 await asyncio.sleep(0.5)
 
         sampler_task = asyncio.create_task(sampler())
-        tasks = [asyncio.create_task(_session(i, port, seconds, stats[i], i < mnist_sessions))
+        tasks = [asyncio.create_task(_session(i, port, token, seconds, stats[i], i < mnist_sessions))
                  for i in range(sessions)]
         await asyncio.sleep(min(2.0, seconds / 2))
-        refusal = await _refused(port)
+        refusal = await _refused(port, token)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         stop.set()
         await sampler_task

@@ -49,7 +49,7 @@ def server_url():
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}/"
+    yield f"http://127.0.0.1:{port}/?token={app.state.token}"  # the address serve() prints
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
@@ -196,4 +196,5 @@ def test_the_page_runs_under_its_own_content_security_policy(browser, server_url
     pg.wait_for_selector("#mnist-source:has-text('training images')", timeout=20000)
     ctx.close()
     assert problems == []
-    assert all(u.startswith(server_url.rstrip("/")) or u.startswith("ws://127.0.0.1") for u in requests), requests
+    origin = server_url.split("/?")[0]
+    assert all(u.startswith(origin) or u.startswith("ws://127.0.0.1") for u in requests), requests

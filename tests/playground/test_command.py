@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -29,12 +30,15 @@ def test_command_serves_the_page_on_loopback():
     proc = subprocess.Popen([sys.executable, "-m", "chainrule", "playground", "--port", "0", "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()  # "chainrule playground: http://127.0.0.1:PORT/ ..."
-        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        line = proc.stdout.readline()  # "chainrule playground: http://127.0.0.1:PORT/?token=... ..."
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)\?token=[\w-]{24,}", line)
         assert url, line
         with urllib.request.urlopen(url.group(0), timeout=30) as resp:
             page = resp.read().decode()
         assert resp.status == 200 and 'data-testid="train-toggle"' in page
+        with pytest.raises(urllib.error.HTTPError) as info:  # without the token: refused
+            urllib.request.urlopen(url.group(1), timeout=30)
+        assert info.value.code == 403
     finally:
         proc.terminate()
         proc.wait(timeout=30)

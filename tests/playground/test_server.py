@@ -11,12 +11,12 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 with warnings.catch_warnings():  # newer Starlette prefers httpx2 for its test client
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient  # noqa: E402
+    from starlette.testclient import TestClient as _TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 from chainrule.errors import ConfigError  # noqa: E402
 from chainrule.playground import create_app, serve  # noqa: E402
-from chainrule.playground.server import STATIC_DIR  # noqa: E402
+from chainrule.playground.server import LOOPBACK_NAMES, STATIC_DIR, token_cookie  # noqa: E402
 from chainrule.playground.session import PlaygroundSession  # noqa: E402
 from test_session import tiny_digits  # noqa: E402
 
@@ -27,6 +27,11 @@ TESTIDS = ["train-toggle", "step-button", "reset-button", "step-counter", "loss-
 
 def small_session():
     return PlaygroundSession({"n_points": 100, "seed": 1})
+
+
+def TestClient(app, **kw):
+    """A client holding the launch token's cookie, as a browser that opened the printed address does."""
+    return _TestClient(app, cookies={token_cookie(app.state.token): app.state.token}, **kw)
 
 
 def make_app(**kw):
@@ -308,8 +313,6 @@ def test_serve_refuses_a_busy_port_and_bad_arguments(tmp_path):
 
 
 def test_only_loopback_host_names_when_asked():
-    from chainrule.playground.server import LOOPBACK_NAMES
-
     with TestClient(make_app(allowed_hosts=LOOPBACK_NAMES), base_url="http://127.0.0.1:8000") as c:
         assert c.get("/").status_code == 200
         assert c.get("/", headers={"host": "localhost:8000"}).status_code == 200
@@ -323,3 +326,42 @@ def test_only_loopback_host_names_when_asked():
         assert info.value.code == 1008
         with c.websocket_connect("/ws", headers={"host": "127.0.0.1:8000"}) as ws:
             opened(ws)
+        assert c.get("/static/app.js", headers={"host": "rebind.example:8000"}).status_code == 400
+        assert c.get("/static/app.js", headers={"host": "localhost:8000"}).status_code == 200
+
+
+def test_the_page_and_the_socket_need_the_launch_token():
+    with _TestClient(make_app(token="s3cret")) as c:  # no cookie: another local process
+        assert c.get("/").status_code == 403
+        assert c.get("/?token=wrong").status_code == 403
+        for path in ("/ws", "/ws?token=wrong"):
+            with pytest.raises(WebSocketDisconnect) as info:
+                with c.websocket_connect(path) as ws:
+                    ws.receive_json()
+            assert info.value.code == 1008
+        with c.websocket_connect("/ws?token=s3cret") as ws:
+            opened(ws)
+        page = c.get("/?token=s3cret")  # the printed address: the page sets the cookie its socket sends
+        assert page.status_code == 200
+        assert token_cookie("s3cret") in page.headers["set-cookie"]
+        assert "httponly" in page.headers["set-cookie"].lower()
+        with c.websocket_connect("/ws") as ws:
+            opened(ws)
+
+
+def test_each_launch_has_its_own_random_token():
+    a, b = create_app().state.token, create_app().state.token
+    assert a != b and len(a) >= 24
+
+
+def test_one_client_may_not_hold_every_session():
+    with TestClient(make_app(max_sessions=4, max_sessions_per_client=2)) as c:
+        with c.websocket_connect("/ws") as first, c.websocket_connect("/ws") as second:
+            opened(first)
+            opened(second)
+            with c.websocket_connect("/ws") as third:
+                msg = third.receive_json()
+                assert msg["type"] == "error" and "one client may hold 2 sessions" in msg["message"]
+        with c.websocket_connect("/ws") as again:  # closing tabs gives the slots back
+            opened(again)
+        assert c.get("/healthz").json()["sessions"] <= 1

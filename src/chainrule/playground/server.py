@@ -10,8 +10,11 @@ Starlette and uvicorn are imported only inside :func:`create_app` and :func:`ser
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
+import secrets
 import socket
 import sys
 import threading
@@ -39,6 +42,7 @@ EXTRA_MESSAGE = "the playground needs the 'playground' extra: pip install 'chain
 
 DEFAULTS = {
     "max_sessions": 32,
+    "max_sessions_per_client": 8,  # one remote address may not take every session
     "idle_timeout": 600.0,
     "max_fps": 20.0,
     "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
@@ -384,26 +388,65 @@ def _origin_ok(headers) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+def token_cookie(token: str) -> str:
+    """The cookie name that carries ``token`` (one per launch, so two servers on one host don't clash)."""
+    return "chainrule_playground_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _token_ok(conn, token: str) -> bool:
+    """The launch token, from ``?token=`` or the cookie the page set, compared in constant time."""
+    given = conn.query_params.get("token") or conn.cookies.get(token_cookie(token)) or ""
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+class _HostGuard:
+    """ASGI middleware: every request, ``/static/*`` included, must name an allowed host."""
+
+    def __init__(self, app, allowed_hosts: frozenset | None):
+        self.app = app
+        self.allowed = allowed_hosts
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket") and self.allowed is not None:
+            from starlette.datastructures import Headers
+            from starlette.responses import PlainTextResponse
+
+            if not _host_ok(Headers(scope=scope), self.allowed):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008, "reason": "unknown host name"})
+                else:
+                    await PlainTextResponse("unknown host name; open the playground at the address it printed",
+                                            status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max_sessions"],
                idle_timeout: float = DEFAULTS["idle_timeout"], max_fps: float = DEFAULTS["max_fps"],
                max_message_bytes: int = DEFAULTS["max_message_bytes"],
                tick_budget: float = DEFAULTS["tick_budget"], inbox_size: int = DEFAULTS["inbox_size"],
                train_threads: int = DEFAULTS["train_threads"],
                control_threads: int = DEFAULTS["control_threads"],
-               allowed_hosts: frozenset | None = None,
+               allowed_hosts: frozenset | None = None, token: str | None = None,
+               max_sessions_per_client: int = DEFAULTS["max_sessions_per_client"],
                playground_factory: Callable[[], PlaygroundSession] | None = None,
                digits_loader: Callable[[], DigitData] | None = None,
                clock: Callable[[], float] = time.monotonic):
     """The Starlette application: the page at ``/``, its files at ``/static``, sessions at ``/ws``.
 
-    ``allowed_hosts``: host names the Host header may carry (``serve`` passes the loopback
-    names when it binds to loopback, so a rebinding web site cannot reach the server).
+    ``allowed_hosts``: host names the Host header may carry, checked on every route (``serve``
+    passes the loopback names when it binds to loopback, so a rebinding web site cannot reach
+    the server). ``token``: the secret the page and the socket require, as ``?token=`` or the
+    cookie the page sets (None: a fresh random one, in ``app.state.token``), so another local
+    process or a page elsewhere cannot open sessions. One remote address holds at most
+    ``max_sessions_per_client`` sessions.
     ``playground_factory`` and ``digits_loader`` replace how sessions and MNIST data are made
     (tests use small ones); ``clock`` drives idle timeouts and frame pacing.
     """
     try:
         import anyio
         from starlette.applications import Starlette
+        from starlette.middleware import Middleware
         from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
         from starlette.routing import Mount, Route, WebSocketRoute
         from starlette.staticfiles import StaticFiles
@@ -416,6 +459,8 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                "tick_budget": float(tick_budget), "inbox_size": int(inbox_size),
                "idle_timeout": float(idle_timeout)}
     manager = SessionManager(max_sessions, idle_timeout, clock)
+    token = token or secrets.token_urlsafe(24)
+    per_client: dict[str, int] = {}  # remote address -> open sessions
     state: dict = {"limiters": None}
     make_playground = playground_factory or PlaygroundSession
     load = digits_loader or (lambda: load_digits(data_dir))
@@ -436,32 +481,37 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                                    "connect-src 'self'; frame-ancestors 'none'",
     }
 
-    bad_host = PlainTextResponse("unknown host name; open the playground at the address it printed",
-                                 status_code=400)
-
     async def index(request):
-        if not _host_ok(request.headers, allowed_hosts):
-            return bad_host
-        return FileResponse(STATIC_DIR / "index.html", headers=headers)
+        if not _token_ok(request, token):
+            return PlainTextResponse("open the playground at the address it printed (with its ?token=)",
+                                     status_code=403)
+        page = FileResponse(STATIC_DIR / "index.html", headers=headers)
+        page.set_cookie(token_cookie(token), token, httponly=True, samesite="strict")
+        return page
 
     async def healthz(request):
-        if not _host_ok(request.headers, allowed_hosts):
-            return bad_host
         return JSONResponse({"ok": True, "sessions": len(manager), "max_sessions": manager.max_sessions,
                              "opened": manager.opened, "refused": manager.refused})
 
     async def ws_endpoint(websocket):
-        if not (_origin_ok(websocket.headers) and _host_ok(websocket.headers, allowed_hosts)):
+        if not _origin_ok(websocket.headers):
             await websocket.close(code=1008, reason="cross-origin connections are not allowed")
             return
+        if not _token_ok(websocket, token):
+            await websocket.close(code=1008, reason="missing or wrong token; open the address the server printed")
+            return
         await websocket.accept()
-        sid = manager.open()
+        client = websocket.client.host if websocket.client else "?"
+        sid = manager.open() if per_client.get(client, 0) < max_sessions_per_client else None
         if sid is None:
             await websocket.send_text(protocol.encode(protocol.error(
                 f"the playground is full ({manager.max_sessions} sessions are open); "
-                "close another tab or try again later")))
+                "close another tab or try again later" if len(manager) >= manager.max_sessions
+                else f"one client may hold {max_sessions_per_client} sessions at once and this one "
+                "holds them all; close one of its tabs")))
             await websocket.close(code=1013, reason="too many sessions")
             return
+        per_client[client] = per_client.get(client, 0) + 1
 
         async def close(code, reason):
             try:
@@ -476,6 +526,9 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
             await conn.run()
         finally:
             manager.close(sid)
+            per_client[client] -= 1
+            if not per_client[client]:
+                del per_client[client]
             if not conn.closed:
                 await close(1000, "bye")
 
@@ -490,8 +543,10 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
             Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         ],
         exception_handlers={404: not_found},
+        middleware=[Middleware(_HostGuard, allowed_hosts=allowed_hosts)],
     )
     app.state.manager = manager
+    app.state.token = token
     return app
 
 
@@ -514,7 +569,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
           data_dir: str | None = None, **options) -> None:
     """Run the playground until Ctrl+C: ``chainrule playground`` calls this.
 
-    Binds to ``host`` (loopback unless told otherwise), opens the page in the default browser
+    Binds to ``host`` (loopback unless told otherwise), prints the page's address with this
+    launch's random token (nothing opens a session without it), opens it in the default browser
     unless ``open_browser`` is false, and trains MNIST from ``data_dir`` (or the cache; the
     bundled digits when neither has it). ``options`` go to :func:`create_app`.
     """
@@ -536,7 +592,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     sock = _bind(host, port)
     port = sock.getsockname()[1]
     shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/?token={app.state.token}"
     print(f"chainrule playground: {url}  (Ctrl+C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {host}, so other machines can reach this server", file=sys.stderr)
