@@ -15,6 +15,7 @@ import itertools
 import os
 import threading
 import traceback
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -306,7 +307,42 @@ class Tensor:
                     f"shape {self.shape}; they must match")
         _backpropagate(self, seed)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]) -> "RemovableHandle":
+        """Call ``hook(self)`` during ``backward()`` as soon as this leaf's ``.grad`` is final
+        for that pass (PyTorch's name). The engine visits every tensor once, newest first, so
+        the moment a leaf is stored no later op can add to it: data-parallel training
+        (``chainrule.distributed``) starts communicating a bucket of gradients there while
+        backward goes on with earlier layers. Returns a handle whose ``remove()`` unhooks it.
+        Costs nothing while no hook is registered."""
+        if self._edges or not self.requires_grad:
+            raise BackwardError("register_post_accumulate_grad_hook: only a leaf tensor that "
+                                "requires grad (a parameter) has a final gradient to report")
+        entry = _post_hooks.setdefault(id(self), (weakref.ref(self), []))
+        if entry[0]() is not self:  # a dead tensor's id was reused
+            entry = _post_hooks[id(self)] = (weakref.ref(self), [])
+        entry[1].append(hook)
+        return RemovableHandle(self, hook)
+
     # --- operators are bound in chainrule/ops/__init__.py (one file per op family)
+
+
+class RemovableHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` unhooks."""
+
+    def __init__(self, t: Tensor, hook: Callable[[Tensor], None]) -> None:
+        self._key, self._ref, self._hook = id(t), weakref.ref(t), hook
+
+    def remove(self) -> None:
+        entry = _post_hooks.get(self._key)
+        if entry is not None and entry[0]() is self._ref() and self._hook in entry[1]:
+            entry[1].remove(self._hook)
+            if not entry[1]:
+                del _post_hooks[self._key]
+
+
+#: id(leaf) -> (weak reference, hooks) for ``register_post_accumulate_grad_hook``; empty
+#: (so one falsy test per stored gradient) unless data-parallel training is on.
+_post_hooks: dict[int, tuple[Any, list[Callable[[Tensor], None]]]] = {}
 
 
 def _leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -396,6 +432,8 @@ def _sweep(heap: list, handed: set[int], anomaly: bool) -> None:
         edges = node._edges
         if not edges or node._retain:
             _store_grad(node, g, handed)
+            if _post_hooks and not edges:
+                _run_post_hooks(node)
         for parent, vjp in edges:
             pg = vjp(g)
             if anomaly and _nonfinite(pg):
@@ -409,6 +447,13 @@ def _sweep(heap: list, handed: set[int], anomaly: bool) -> None:
                 push(heap, (-parent._seq, parent))
             else:  # a tensor used in several places receives the sum of their gradients
                 parent._acc = acc + pg
+
+
+def _run_post_hooks(node: Tensor) -> None:
+    entry = _post_hooks.get(id(node))
+    if entry is not None and entry[0]() is node:
+        for hook in tuple(entry[1]):
+            hook(node)
 
 
 def _store_grad(node: Tensor, g: np.ndarray, handed: set[int]) -> None:

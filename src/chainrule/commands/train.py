@@ -40,6 +40,14 @@ examples:
   chainrule train --dataset mnist --data-dir ../shared/data/mnist --epochs 10 --out run
   chainrule train --csv houses.csv --target price --hidden 64,64 --out run
   chainrule train --out run --resume                # continue an interrupted run
+  mpiexec -n 4 chainrule train --dataset mnist --data-dir DIR --out run   # 4 processes (pip install "chainrule[mpi]")
+
+under an MPI launcher (mpiexec, mpirun, srun) every rank trains a replica on its shard of
+each batch and the gradients are averaged: --batch-size is the GLOBAL batch (split over the
+ranks), so the same command gives the same training on any number of ranks and --lr needs no
+change. To use more ranks for speed, grow --batch-size k-fold and scale --lr k-fold (SGD,
+with a few epochs of warm-up) or about sqrt(k)-fold (Adam). Only rank 0 prints and writes
+--out; BatchNorm uses each rank's own batch statistics.
 """
 
 DEFAULT_DATASET = "digits"
@@ -64,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--weight-decay", type=nonneg_float, default=None, metavar="WD")
     o.add_argument("--schedule", choices=catalogue.names(catalogue.SCHEDULES), default=None,
                    help=f"learning-rate schedule over the epochs; {catalogue.describe(catalogue.SCHEDULES)}")
-    o.add_argument("--batch-size", type=positive_int, default=None, metavar="N")
+    o.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help="examples per optimizer step; under mpiexec the global batch, split over the ranks")
     o.add_argument("--epochs", type=positive_int, default=None, metavar="N")
     o.add_argument("--early-stopping", type=positive_int, default=None, metavar="N",
                    help="stop when the validation loss has not improved for N epochs; keep the best weights")
@@ -97,6 +106,39 @@ def _resume_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from chainrule.distributed import is_launched
+
+    if not is_launched():
+        return _run(args)
+    import chainrule.distributed as dist  # started by mpiexec/srun with several ranks
+
+    dist.init()
+    args._distributed = True
+    with dist.fail_together():  # a rank that fails ends the job instead of leaving the others waiting
+        return _run(args)
+
+
+def _is_main(args: argparse.Namespace) -> bool:
+    """Whether this process prints and writes files: always, unless it is rank > 0 of an MPI job."""
+    if not getattr(args, "_distributed", False):
+        return True
+    from chainrule.distributed import rank
+
+    return rank() == 0
+
+
+def _same_on_every_rank(args: argparse.Namespace, ds: Any) -> None:
+    """Refuse a job whose ranks got different arguments or data (one line naming the difference)."""
+    from chainrule.distributed import check_same, data_digest
+
+    config = {f"--{k.replace('_', '-')}": repr(v) for k, v in sorted(vars(args).items())
+              if not k.startswith("_") and k not in ("data_dir", "quiet")}
+    config["the training data"] = data_digest(*ds.train.arrays)
+    config["the test data"] = data_digest(*ds.test.arrays)
+    check_same(config)
+
+
+def _run(args: argparse.Namespace) -> int:
     import chainrule as cr  # noqa: F401 - imported here so the CLI starts fast
     from chainrule.errors import ConfigError
     from chainrule.training import TrainingDiverged, TrainingInterrupted
@@ -117,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         require_matplotlib()
 
     ds = load_data(args, DEFAULT_DATASET)
+    if getattr(args, "_distributed", False):
+        _same_on_every_rank(args, ds)
     recipe = recipe_for("csv" if args.csv else ds.name)
     lr = args.lr
     if lr is None and args.optimizer is not None and args.optimizer != recipe.optimizer:
@@ -142,9 +186,12 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as e:
         kept = (f"; the checkpoint in {args.out} keeps the last good epoch" if ckpt and os.path.exists(ckpt)
                 else "")
-        print(f"chainrule: error: {e}{kept}", file=sys.stderr)
+        if _is_main(args):  # under MPI every rank diverges together; one says so
+            print(f"chainrule: error: {e}{kept}", file=sys.stderr)
         return 1
     except TrainingInterrupted as e:
+        if not _is_main(args):
+            return 130
         if e.checkpoint:
             print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command(args)}",
                   file=sys.stderr)
@@ -260,7 +307,7 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
         callbacks.append(EarlyStopping(monitor="val_loss", patience=recipe.early_stopping, restore_best=True))
     if args.stop_at is not None:
         callbacks.append(StopAtTarget(args.stop_at, monitor="val_accuracy" if val_set is not None else "accuracy"))
-    if log_dir:
+    if log_dir and _is_main(args):
         os.makedirs(log_dir, exist_ok=True)
         callbacks.append(CSVLogger(os.path.join(log_dir, "history.csv")))
     try:
@@ -268,14 +315,14 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     except ImportError:  # pragma: no cover - diagnostics ships with chainrule
         ChainruleWarning, Diagnostics = UserWarning, None
     if Diagnostics is not None:  # explanations printed (unless --quiet); no duplicate Python warning
-        callbacks.append(Diagnostics(verbose=not args.quiet))
+        callbacks.append(Diagnostics(verbose=not args.quiet and _is_main(args)))
 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
     if recipe.model == "cnn":
         arch = "(" + " ".join(type(m).__name__ for m in model) + ")"
     say(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
-        f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs")
+        f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs{_ranks(args, recipe)}")
 
     t_fit = time.perf_counter()
     # Overflow on the way to a NaN loss is reported once, by fit, not as NumPy warnings.
@@ -284,9 +331,18 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
         history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
                       batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
                       clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
-                      checkpoint=checkpoint, resume=resume)
+                      checkpoint=checkpoint, resume=resume, distributed=getattr(args, "_distributed", False))
     return {"model": model, "history": history, "loss_fn": loss_fn, "seconds": time.perf_counter() - t_fit,
-            "y_mean": y_mean, "y_std": y_std}
+            "y_mean": y_mean, "y_std": y_std, "distributed": getattr(args, "_distributed", False)}
+
+
+def _ranks(args: argparse.Namespace, recipe: Any) -> str:
+    if not getattr(args, "_distributed", False):
+        return ""
+    from chainrule.distributed import world_size
+
+    n = world_size()
+    return f" on {n} MPI ranks (global batch {recipe.batch_size}, ~{recipe.batch_size / n:.4g} per rank)"
 
 
 def _check_resumed_settings(path: str, optimizer: Any) -> None:
@@ -322,7 +378,12 @@ def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
     from chainrule.training import confusion_matrix, predict
 
     x_test, y_test = ds.test.arrays
-    out = predict(run["model"], x_test, probabilities=False)
+    if run.get("distributed"):  # each rank scores a share of the test set; all get every output
+        from chainrule.distributed import predict as predict_sharded
+
+        out = predict_sharded(run["model"], x_test)
+    else:
+        out = predict(run["model"], x_test, probabilities=False)
     if ds.task == "regression":
         pred = out * run["y_std"] + run["y_mean"]
         return _regression_scores(pred, y_test), pred
@@ -384,7 +445,7 @@ def _run_facts(args: argparse.Namespace, run: dict[str, Any], recipe: Any, t_sta
 def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str, Any], results: dict[str, Any],
                    say: Any) -> None:
     """model.safetensors, history.csv, metrics.json (and plots) into ``--out``."""
-    if not args.out:
+    if not args.out or not _is_main(args):
         return
     from chainrule.io import save
     from chainrule.io.safetensors_format import remove_leftover_temporaries

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -24,6 +24,10 @@ class DataLoader:
     calls ``set_epoch(k)`` sees exactly the order an unbroken run would. Each ``iter()``
     uses the current epoch and then advances it by one. Without ``seed`` the global
     generator ``chainrule.rng.get_rng()`` (seeded by ``cr.manual_seed``) is used.
+
+    ``batch_sampler``: an object yielding one index array per batch (with ``__len__`` and
+    ``set_epoch``), e.g. ``chainrule.distributed.DistributedSampler`` for this rank's shard
+    of every global batch; it then decides order and batch size (``batch_size`` becomes its).
     """
 
     def __init__(
@@ -33,6 +37,7 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        batch_sampler: Any = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
             raise ConfigError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
@@ -46,15 +51,24 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.seed = None if seed is None else int(seed)
         self.epoch = 0
+        self.batch_sampler = batch_sampler
+        if batch_sampler is not None:
+            if not (hasattr(batch_sampler, "__iter__") and hasattr(batch_sampler, "__len__")):
+                raise ConfigError("DataLoader: batch_sampler must yield index arrays and have a length")
+            self.batch_size = int(getattr(batch_sampler, "batch_size", batch_size))
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration use epoch number ``epoch`` (for resuming a run)."""
         if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
             raise ConfigError(f"DataLoader.set_epoch: epoch must be a non-negative integer, got {epoch!r}")
         self.epoch = int(epoch)
+        if self.batch_sampler is not None and hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
@@ -69,9 +83,20 @@ class DataLoader:
         return rng.permutation(n)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+        if self.batch_sampler is not None:
+            self.epoch += 1
+            return self._gather_each(iter(self.batch_sampler))
         order = self._order()  # drawn now, so the epoch's order is fixed when iteration starts
         self.epoch += 1
         return self._batches(order)
+
+    def _gather_each(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, ...]]:
+        gather = getattr(self.dataset, "gather", None)
+        for idx in batches:
+            if gather is not None:
+                yield gather(np.asarray(idx, dtype=np.intp))
+            else:
+                yield _stack_items([self.dataset[int(i)] for i in idx])
 
     def _batches(self, order: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
         bs = self.batch_size

@@ -296,6 +296,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     stream: Any = None,
+    distributed: Any = False,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`.
 
@@ -325,6 +326,12 @@ def fit(
         resume: if ``checkpoint`` exists, restore it first and continue from its epoch.
         stream: where the progress bar and epoch lines go (default ``sys.stderr`` for the
             bar, ``sys.stdout`` for lines).
+        distributed: ``True`` (or a ``chainrule.distributed.DataParallel`` of ``model``) to
+            train data-parallel over the ranks of an MPI job (``mpiexec -n N``): rank 0's
+            weights are broadcast, ``batch_size`` is the *global* batch split over the ranks,
+            gradients are averaged in buckets during backward, every rank holds the same
+            History, and only rank 0 prints and writes the checkpoint (every rank resumes
+            from it). See ``chainrule.distributed``.
 
     Raises:
         TrainingDiverged: the loss or the weights became NaN/Inf; the checkpoint (if any)
@@ -341,6 +348,13 @@ def fit(
         raise ConfigError("fit: resume=True needs checkpoint=<path>")
 
     train_loader = _as_loader(train, batch_size, shuffle, seed, "train")
+    dist = None
+    if distributed is not False and distributed is not None:
+        from ..distributed.training import DistributedFit
+
+        dist = DistributedFit(model, distributed, seed)
+        train_loader = dist.loader(train_loader)
+        progress = progress and dist.rank == 0
     val_loader = _as_loader(val, max(int(batch_size), 256), False, None, "val")
     metric_objs = [get_metric(m) for m in metrics]
     val_metric_objs = [get_metric(m.name if isinstance(m, RunningMetric) else m) for m in metrics]
@@ -362,9 +376,11 @@ def fit(
     history.params = {"epochs": int(epochs), "batch_size": int(batch_size), "seed": seed,
                       "clip_grad_norm": clip_grad_norm, "metrics": [m.name for m in metric_objs]}
     run = Run(model=model, loss_fn=loss_fn, optimizer=optimizer, history=history, epochs=int(epochs),
-              callbacks=cbs, train_loader=train_loader, val_loader=val_loader, params=history.params)
+              callbacks=cbs, train_loader=train_loader, val_loader=val_loader, params=history.params,
+              distributed=dist)
     ckpt = None if checkpoint is None else os.fspath(checkpoint)
-    if ckpt is not None:
+    writer = dist is None or dist.rank == 0  # one rank writes the checkpoint; all read it
+    if ckpt is not None and writer:
         from ..io.safetensors_format import remove_leftover_temporaries
 
         remove_leftover_temporaries(ckpt)  # of a run killed while writing its checkpoint
@@ -387,12 +403,15 @@ def fit(
             run.epoch = epoch
             if hasattr(train_loader, "set_epoch"):
                 train_loader.set_epoch(epoch)  # the shuffle of epoch k depends only on (seed, k)
+            if dist is not None:
+                dist.begin_epoch(epoch)
             for cb in cbs:
                 cb.on_epoch_begin(run, epoch)
             record = _train_one_epoch(run, epoch, metric_objs, weights, params, clip, clip_grad_norm, progress)
             if val_loader is not None:
+                evaluate_val = _evaluate_loader if dist is None else dist.evaluate
                 record.update({f"val_{k}": v for k, v in
-                               _evaluate_loader(model, val_loader, loss_fn, val_metric_objs).items()})
+                               evaluate_val(model, val_loader, loss_fn, val_metric_objs).items()})
             if not _finite_params(model):
                 _diverged(run, epoch, None, record["loss"])
             history.append(record)
@@ -401,7 +420,7 @@ def fit(
                 cb.on_epoch_end(run, epoch, history.epochs[-1])
             if progress:
                 print(_epoch_line(history.epochs[-1], int(epochs)), file=out, flush=True)
-            if ckpt is not None:
+            if ckpt is not None and writer:
                 save_training_checkpoint(ckpt, run)  # atomic: the file is always a whole epoch
                 run.saved_epochs = run.history_epochs
             if run.stop_training:
@@ -438,6 +457,7 @@ def _train_one_epoch(run: Run, epoch: int, metric_objs: list[RunningMetric], wei
                      params: list[Tensor], clip: Any, clip_grad_norm: float | None, progress: bool) -> dict[str, Any]:
     """One pass over the training data; returns the epoch's History record (without val)."""
     model, loss_fn, optimizer, loader = run.model, run.loss_fn, run.optimizer, run.train_loader
+    dist = getattr(run, "distributed", None)
     for m in metric_objs:
         m.reset()
     total = len(loader) if hasattr(loader, "__len__") else None
@@ -451,12 +471,17 @@ def _train_one_epoch(run: Run, epoch: int, metric_objs: list[RunningMetric], wei
         for batch_idx, batch in enumerate(loader):
             xb, yb = _split_batch(batch)
             optimizer.zero_grad()
-            out = model(_as_input(xb))
-            loss = loss_fn(out, yb)
-            loss_value = float(loss.item())
-            if not math.isfinite(loss_value):
-                _diverged(run, epoch, batch_idx + 1, loss_value)
-            loss.backward()
+            if dist is None:
+                out = model(_as_input(xb))
+                loss = loss_fn(out, yb)
+                loss_value = float(loss.item())
+                if not math.isfinite(loss_value):
+                    _diverged(run, epoch, batch_idx + 1, loss_value)
+                loss.backward()
+            else:  # this rank's shard; the gradients and loss come back averaged over the ranks
+                out, loss_value = dist.step(model, loss_fn, xb, yb, batch_idx)
+                if not math.isfinite(loss_value):
+                    _diverged(run, epoch, batch_idx + 1, loss_value)
             with np.errstate(over="ignore", invalid="ignore"):  # an exploding norm is data, not an error
                 for name, w in weights:  # per-layer gradient size, before clipping
                     if w.grad is not None:
@@ -466,12 +491,13 @@ def _train_one_epoch(run: Run, epoch: int, metric_objs: list[RunningMetric], wei
                 clip(params, clip_grad_norm)
             optimizer.step()
 
-            n = len(yb)
+            n = len(yb) if dist is None else dist.global_size(batch_idx)
             loss_sum += loss_value * n
             seen += n
             n_batches += 1
-            for m in metric_objs:
-                m.update(out.data, yb)
+            if out is not None:
+                for m in metric_objs:
+                    m.update(out.data, yb)
             for cb in run.callbacks:
                 cb.on_batch_end(run, batch_idx, loss_value)
             if bar.active:
@@ -481,6 +507,8 @@ def _train_one_epoch(run: Run, epoch: int, metric_objs: list[RunningMetric], wei
                 bar.update(1, **shown)
     finally:
         bar.close()
+    if dist is not None:
+        dist.merge_metrics(metric_objs)
     record: dict[str, Any] = {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1)}
     for m in metric_objs:
         record[m.name] = m.compute()

@@ -1,0 +1,60 @@
+"""Data-parallel training on MPI: the same model on every rank, each rank a shard of every batch.
+
+    mpiexec -n 4 chainrule train --dataset mnist --data-dir DIR --epochs 10 --out run
+
+is the whole story for the command line. For your own loop::
+
+    import chainrule.distributed as dist
+    dist.init()                                        # under mpiexec / srun / mpirun
+    ddp = dist.DataParallel(model)                     # rank 0's weights, everywhere
+    sampler = dist.DistributedSampler(len(ds), batch_size=256, seed=0)   # global batch 256
+    loader = DataLoader(ds, batch_sampler=sampler)
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        for xb, yb in loader:                          # this rank's shard of the batch
+            optimizer.zero_grad()
+            loss = loss_fn(ddp(xb), yb)
+            loss.backward()                            # buckets are reduced during backward
+            ddp.synchronize()                          # averaged gradient in every p.grad
+            optimizer.step()                           # the same update on every rank
+    if dist.rank() == 0:
+        cr.save(model, "model.safetensors")
+
+or simply ``fit(model, ..., distributed=True)``. Needs ``pip install "chainrule[mpi]"``
+(mpi4py and MPICH's wheel); nothing here imports MPI before :func:`init`, and
+``import chainrule`` never imports this package.
+"""
+from __future__ import annotations
+
+from .checks import RanksDiffer, check_same, data_digest, fail_together
+from .comm import (
+    DistributedError,
+    abort,
+    allgather_json,
+    allgatherv,
+    allreduce_,
+    barrier,
+    broadcast_,
+    init,
+    is_initialized,
+    launched_world_size,
+    rank,
+    world_size,
+)
+from .parallel import DataParallel, broadcast_state, plan_buckets
+from .sampler import DistributedSampler
+from .training import predict
+
+
+def is_launched() -> bool:
+    """Whether this process was started as one of several ranks by an MPI launcher (read from
+    the launcher's environment variables; MPI is not imported)."""
+    return launched_world_size() > 1
+
+
+__all__ = [
+    "init", "is_initialized", "is_launched", "rank", "world_size", "barrier", "abort", "DataParallel",
+    "DistributedSampler", "broadcast_state", "plan_buckets", "allreduce_", "broadcast_", "allgatherv",
+    "allgather_json", "check_same", "data_digest", "fail_together", "predict", "launched_world_size",
+    "DistributedError", "RanksDiffer",
+]
