@@ -1,0 +1,217 @@
+"""`mpiexec -n 2 chainrule train`: identical replicas, the one-process result, resumable, and
+failures that end the whole job quickly with one clear message.
+
+Each test launches real MPI jobs in subprocesses on the bundled digits (a few seconds each).
+Skipped only when mpi4py or mpiexec is not installed (``pip install -e ".[mpi]"``)."""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py")
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpirun")
+if MPIEXEC is None:
+    pytest.skip("no mpiexec on PATH", allow_module_level=True)
+try:
+    from mpi4py import MPI  # noqa: F401 - the library must load, not only the package
+except Exception as e:  # noqa: BLE001
+    pytest.skip(f"mpi4py cannot load an MPI library: {e}", allow_module_level=True)
+
+HERE = Path(__file__).parent
+CHAINRULE = [sys.executable, "-m", "chainrule"]
+DUMP = [sys.executable, str(HERE / "_rank_dump.py")]
+#: every job below must end within this many seconds, failures included
+BOUND = 90
+#: 2 ranks vs 1 process on the same global batches differ only by float32 rounding (the
+#: gradient is summed in another order): after 3 epochs of Adam on digits the loss curves agree
+#: to a relative 1e-4 and the weights to an absolute 1e-4 (the weights are of size ~0.1-1)
+LOSS_RTOL, WEIGHT_ATOL = 1e-4, 1e-4
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _mpiexec(n, *args, env=None, timeout=BOUND):
+    return subprocess.run([MPIEXEC, "-n", str(n), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**ENV, **(env or {})})
+
+
+def _losses(out_dir):
+    with open(out_dir / "history.csv", newline="") as f:
+        return np.array([[float(r["loss"]), float(r["val_loss"])] for r in csv.DictReader(f)])
+
+
+def _weights(path):
+    from chainrule.io import load_checkpoint  # noqa: F401 - keeps the import cheap elsewhere
+    import chainrule as cr
+
+    return {k: v for k, v in cr.load(str(path)).state_dict().items()}
+
+
+def test_every_rank_ends_with_bitwise_identical_weights(tmp_path):
+    r = _mpiexec(2, *DUMP, str(tmp_path), "train", "--epochs", "2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    a, b = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
+    assert sorted(a.files) == sorted(b.files) and a.files
+    for k in a.files:
+        assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = ["train", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
+    r1 = subprocess.run([*CHAINRULE, *args, "--out", str(one)], capture_output=True, text=True, timeout=BOUND,
+                        env=ENV)
+    assert r1.returncode == 0, r1.stderr
+    r2 = _mpiexec(2, *CHAINRULE, *args, "--out", str(two))
+    assert r2.returncode == 0, r2.stderr
+    # only rank 0 printed: one summary line, one line per epoch
+    assert r2.stdout.count("test accuracy") == 1 and r2.stdout.count("epoch 3/3") == 1
+    np.testing.assert_allclose(_losses(two), _losses(one), rtol=LOSS_RTOL)
+    w1, w2 = _weights(one / "model.safetensors"), _weights(two / "model.safetensors")
+    for k in w1:
+        np.testing.assert_allclose(w2[k], w1[k], rtol=0, atol=WEIGHT_ATOL, err_msg=k)
+    m1, m2 = json.loads((one / "metrics.json").read_text()), json.loads((two / "metrics.json").read_text())
+    assert set(m1) == set(m2)
+    assert m2["test_accuracy"] == pytest.approx(m1["test_accuracy"], abs=2 / 359)
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())
+
+
+def _descendants_with_rank(root_pid):
+    """pid -> MPI rank of the processes below ``root_pid`` that MPICH started as ranks."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        rank = [e.split(b"=", 1)[1] for e in env if e.startswith(b"PMI_RANK=")]
+        if rank and f" {root_pid} " not in stat and not _is_below(int(entry), root_pid):
+            continue
+        if rank:
+            found[int(entry)] = int(rank[0])
+    return found
+
+
+def _is_below(pid, root):
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+        if pid == root:
+            return True
+    return False
+
+
+def _start(n, *args, env=None):
+    return subprocess.Popen([MPIEXEC, "-n", str(n), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**ENV, **(env or {})}, start_new_session=True)
+
+
+def _wait_for(predicate, timeout=BOUND):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _rank_pid(job, rank):
+    assert _wait_for(lambda: rank in _descendants_with_rank(job.pid).values(), 30)
+    return next(p for p, r in _descendants_with_rank(job.pid).items() if r == rank)
+
+
+def test_resume_after_sigkill_of_the_whole_job_equals_an_unbroken_run(tmp_path):
+    args = ["train", "--epochs", "30", "--seed", "2", "--quiet"]
+    unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
+    r = _mpiexec(2, *CHAINRULE, *args, "--out", str(unbroken))
+    assert r.returncode == 0, r.stderr
+    job = _start(2, *CHAINRULE, *args, "--out", str(broken))
+    assert _wait_for(lambda: (broken / "history.csv").exists() and
+                     len((broken / "history.csv").read_text().splitlines()) >= 3)  # 2 epochs done
+    os.killpg(job.pid, signal.SIGKILL)  # the launcher and every rank, mid-run
+    job.wait(timeout=BOUND)
+    done = len((broken / "history.csv").read_text().splitlines()) - 1
+    assert done < 30, "the job finished before it could be killed; the test proved nothing"
+    r = _mpiexec(2, *CHAINRULE, *args, "--out", str(broken), "--resume")
+    assert r.returncode == 0, r.stderr
+    a, b = _weights(unbroken / "model.safetensors"), _weights(broken / "model.safetensors")
+    for k in a:
+        assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def test_ranks_launched_with_different_arguments_stop_naming_the_difference():
+    t0 = time.monotonic()
+    r = subprocess.run([MPIEXEC, "-n", "1", *CHAINRULE, "train", "--epochs", "2", ":",
+                        "-n", "1", *CHAINRULE, "train", "--epochs", "3"],
+                       capture_output=True, text=True, timeout=BOUND, env=ENV)
+    assert time.monotonic() - t0 < BOUND
+    assert r.returncode == 2
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("chainrule: error:")]
+    assert errors == ["chainrule: error: the ranks were launched differently: --epochs is '3' on rank 1 but '2' "
+                      "on rank 0; every rank must run the same command on the same data"]
+
+
+def test_a_rank_that_raises_stops_every_rank_with_its_message(tmp_path):
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    bad.write_text("x,y\n1,0\n2\n")
+    t0 = time.monotonic()
+    r = subprocess.run([MPIEXEC, "-n", "1", *CHAINRULE, "train", "--csv", str(good), "--target", "y", ":",
+                        "-n", "1", *CHAINRULE, "train", "--csv", str(bad), "--target", "y"],
+                       capture_output=True, text=True, timeout=BOUND, env=ENV)
+    assert time.monotonic() - t0 < BOUND
+    assert r.returncode != 0
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("chainrule: error:")]
+    assert len(errors) == 1 and errors[0].startswith("chainrule: error: rank 1: ")
+    assert str(bad) in errors[0] and "stopping all 2 ranks" in errors[0]
+
+
+def test_a_diverging_run_stops_every_rank_with_one_message(tmp_path):
+    r = _mpiexec(2, *CHAINRULE, "train", "--epochs", "3", "--optimizer", "sgd", "--lr", "1e6", "--quiet")
+    assert r.returncode == 1, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("chainrule: error:")]
+    assert len(errors) == 1 and "diverged" in errors[0] and "learning rate" in errors[0], r.stderr
+
+
+def test_a_rank_killed_with_sigkill_ends_the_job_within_the_bound(tmp_path):
+    job = _start(2, *CHAINRULE, "train", "--epochs", "1000", "--quiet")
+    victim = _rank_pid(job, 1)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    try:
+        job.wait(timeout=BOUND)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert time.monotonic() - t0 < BOUND
+    assert job.returncode != 0
+    assert not _descendants_with_rank(job.pid), "a rank outlived the job"
+
+
+def test_a_hung_rank_makes_the_watchdog_stop_the_job(tmp_path):
+    job = _start(2, *CHAINRULE, "train", "--epochs", "1000", "--quiet", env={"CHAINRULE_MPI_TIMEOUT": "3"})
+    victim = _rank_pid(job, 1)
+    time.sleep(1.0)
+    os.kill(victim, signal.SIGSTOP)  # alive but silent: no launcher notices this
+    t0 = time.monotonic()
+    try:
+        _, err = job.communicate(timeout=BOUND)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert time.monotonic() - t0 < 3 + 30
+    assert job.returncode != 0
+    assert "chainrule: error: rank 0 waited more than 3 s for the other ranks" in err
