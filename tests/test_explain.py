@@ -12,7 +12,8 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.commands import explain as explain_cmd
-from chainrule.explain import TinyNetwork, element_label, parse_weight
+from chainrule.explanation import element_label
+from chainrule.tiny_network import TinyNetwork, parse_weight
 
 
 def _sig(v: float) -> float:
@@ -28,18 +29,18 @@ def test_tiny_network_chain_by_hand() -> None:
     h0, h1 = _sig(z10), _sig(z11)
     z2 = 0.40 * h0 + 0.45 * h1 + 0.60
     yh = _sig(z2)
-    assert ex["loss"] == pytest.approx((yh - 0.01) ** 2, rel=1e-5)
-    assert ex["n_paths"] == 1 and not ex["truncated"]
-    (path,) = ex["paths"]
-    assert path["nodes"] == ["W1[0,0]", "z1[0]", "h[0]", "z2", "ŷ", "L"]
+    assert ex.loss == pytest.approx((yh - 0.01) ** 2, rel=1e-5)
+    assert ex.n_paths == 1 and not ex.truncated
+    (path,) = ex.paths
+    assert path.nodes == ("W1[0,0]", "z1[0]", "h[0]", "z2", "ŷ", "L")
     expected = [2 * (yh - 0.01), yh * (1 - yh), 0.40, h0 * (1 - h0), 0.05]
-    assert [f["of"] for f in path["factors"]] == ["L", "ŷ", "z2", "h[0]", "z1[0]"]
-    assert [f["wrt"] for f in path["factors"]] == ["ŷ", "z2", "h[0]", "z1[0]", "W1[0,0]"]
-    assert [f["value"] for f in path["factors"]] == pytest.approx(expected, rel=1e-5)
-    assert path["product"] == pytest.approx(math.prod(expected), rel=1e-5)
-    assert ex["path_sum"] == pytest.approx(ex["grad"], rel=1e-6)
-    assert ex["matches_grad"] and ex["matches_fd"]
-    assert ex["finite_difference"] == pytest.approx(math.prod(expected), rel=1e-5)
+    assert [f.of for f in path.factors] == ["L", "ŷ", "z2", "h[0]", "z1[0]"]
+    assert [f.wrt for f in path.factors] == ["ŷ", "z2", "h[0]", "z1[0]", "W1[0,0]"]
+    assert [f.value for f in path.factors] == pytest.approx(expected, rel=1e-5)
+    assert path.product == pytest.approx(math.prod(expected), rel=1e-5)
+    assert ex.path_sum == pytest.approx(ex.grad, rel=1e-6)
+    assert ex.matches_grad and ex.matches_fd
+    assert ex.finite_difference == pytest.approx(math.prod(expected), rel=1e-5)
 
 
 def test_text_output_mentions_every_factor() -> None:
@@ -67,24 +68,35 @@ def test_several_paths_sum_to_grad_mlp_batch() -> None:
     y = np.array([0, 1, 1, 0])
     fn = lambda: F.cross_entropy(F.linear(F.linear(x, w1).tanh(), w2), y)  # noqa: E731
     ex = cr.explain(fn, w1, (2, 1), max_paths=3)
-    assert ex["n_paths"] == 4 * 2  # every example, through each of the 2 logits
-    assert ex["truncated"] and len(ex["paths"]) == 3
-    sizes = [abs(p["product"]) for p in ex["paths"]]
+    assert ex.n_paths == 4 * 2  # every example, through each of the 2 logits
+    assert ex.truncated and len(ex.paths) == 3
+    sizes = [abs(p.product) for p in ex.paths]
     assert sizes == sorted(sizes, reverse=True)  # those contributing most are listed
     everything = cr.explain(fn, w1, (2, 1), max_paths=100)
-    assert sizes[0] == max(abs(p["product"]) for p in everything["paths"])
-    assert sum(p["product"] for p in everything["paths"]) == pytest.approx(ex["path_sum"], rel=1e-6)
-    assert ex["path_sum"] == pytest.approx(ex["grad"], rel=1e-4, abs=1e-7)
-    assert ex["matches_fd"]
+    assert sizes[0] == max(abs(p.product) for p in everything.paths)
+    assert sum(p.product for p in everything.paths) == pytest.approx(ex.path_sum, rel=1e-6)
+    assert ex.path_sum == pytest.approx(ex.grad, rel=1e-4, abs=1e-7)
+    assert ex.matches_fd
     assert "more paths not listed" in str(ex)
+    assert len(ex.per_example) == 4  # the batch's 4 examples, each with its share
+    assert sum(ex.per_example) == pytest.approx(ex.path_sum, rel=1e-9)
+    assert "Σ over the batch" in str(ex)
+
+
+def test_cr_explain_is_a_plain_function_after_any_import() -> None:
+    import types
+
+    import chainrule.explanation  # noqa: F401  (importing the module must not shadow it)
+
+    assert isinstance(cr.explain, types.FunctionType) and cr.explain.__name__ == "explain"
 
 
 def test_shared_use_gives_two_paths() -> None:
     a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     ex = cr.explain(lambda: (a * a).sum(), a, 2)
-    assert ex["n_paths"] == 2
-    assert ex["path_sum"] == pytest.approx(6.0)
-    assert ex["finite_difference"] == pytest.approx(6.0, rel=1e-6)
+    assert ex.n_paths == 2
+    assert ex.path_sum == pytest.approx(6.0)
+    assert ex.finite_difference == pytest.approx(6.0, rel=1e-6)
 
 
 def test_dead_relu_shows_zero_factor() -> None:
@@ -92,16 +104,16 @@ def test_dead_relu_shows_zero_factor() -> None:
     x = cr.tensor([[1.0, 1.0]])
     fn = lambda: (x * w).relu().sum()  # noqa: E731
     ex = cr.explain(fn, w, (0, 0))
-    assert ex["n_paths"] == 1
-    vals = [f["value"] for f in ex["paths"][0]["factors"]]
-    assert 0.0 in vals and ex["grad"] == 0.0
+    assert ex.n_paths == 1
+    vals = [f.value for f in ex.paths[0].factors]
+    assert 0.0 in vals and ex.grad == 0.0
 
 
 def test_tensor_loss_without_function_has_no_fd() -> None:
     net = TinyNetwork()
     ex = cr.explain(net.loss(), net.b1, 1)
-    assert ex["finite_difference"] is None and ex["matches_grad"]
-    assert any("function" in n for n in ex["notes"])
+    assert ex.finite_difference is None and ex.matches_grad
+    assert any("function" in n for n in ex.notes)
 
 
 def test_too_large_graph_still_gives_grad_and_fd() -> None:
@@ -110,15 +122,17 @@ def test_too_large_graph_still_gives_grad_and_fd() -> None:
     w = cr.randn(20, 20, requires_grad=True)
     fn = lambda: F.linear(F.linear(x, w).tanh(), w).sum()  # noqa: E731
     ex = cr.explain(fn, w, (3, 4), budget=1000)
-    assert ex["n_paths"] is None and ex["paths"] == []
-    assert ex["matches_fd"]
+    assert ex.n_paths is None and ex.paths == ()
+    assert ex.matches_fd
     assert "too large" in str(ex)
 
 
 def test_json_serialisable() -> None:
     net = TinyNetwork("tanh")
     ex = cr.explain(net.loss, net.W2, (0, 1))
-    json.dumps(ex.to_dict())
+    d = json.loads(json.dumps(ex.to_dict()))
+    assert d["paths"][0]["factors"][0]["formula"] == "2·(ŷ − y)/n"
+    assert d["grad"] == ex.grad and d["index"] == [0, 1]
 
 
 @pytest.mark.parametrize("bad", [(2, 0), (0,), "x"])

@@ -45,7 +45,7 @@ _LAZY = {
     "fit": ("chainrule.training", "fit"),
     "evaluate": ("chainrule.training", "evaluate"),
     "predict": ("chainrule.training", "predict"),
-    "explain": ("chainrule.explain", "explain"),
+    "explain": ("chainrule.explanation", "explain"),
 }
 
 

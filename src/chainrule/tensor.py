@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import AnomalyError, BackwardError, ConfigError, DataError, ShapeError
+from .opspec import define_op
 from .rng import get_rng
 
 DEFAULT_DTYPE = np.float32
@@ -115,6 +116,10 @@ def _nonfinite(a: np.ndarray) -> bool:
 
 
 # ----------------------------------------------------------------------------- Tensor
+define_op("astype", "x in another dtype", ("x",), ("1 (the value is only converted)",),
+          elementwise=True)  # the one op defined here, as Tensor.astype
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for backpropagation.
 
@@ -125,8 +130,10 @@ class Tensor:
         requires_grad: whether gradients flow to (and are stored for) this tensor.
     """
 
+    # _kept (set only when make() drops inputs that need no gradient): the positions of
+    # _edges among the op's inputs, so that explain can name each input (see edge_positions)
     __slots__ = ("data", "grad", "requires_grad", "_edges", "_op", "_acc", "_retain", "name",
-                 "_where", "_seq", "__weakref__")
+                 "_where", "_seq", "_kept", "__weakref__")
     # Make NumPy defer to Tensor's reflected operators: ndarray * Tensor -> Tensor.__rmul__.
     __array_ufunc__ = None
 
@@ -380,6 +387,7 @@ def make(data: np.ndarray, op: str, *edges: tuple[Tensor, Callable[[np.ndarray],
     if _mode.grad_enabled:
         for e in edges:
             if not e[0].requires_grad:  # keep only the inputs that want a gradient
+                t._kept = tuple([i for i, e in enumerate(edges) if e[0].requires_grad])
                 edges = tuple([e for e in edges if e[0].requires_grad])
                 break
         t._edges = edges
@@ -470,6 +478,45 @@ def _store_grad(node: Tensor, g: np.ndarray, handed: set[int]) -> None:
         handed.add(id(g))
     else:
         node.grad += g
+
+
+# ----------------------------------------------------------------------------- graph walks
+def graph_order(root: Tensor) -> list[Tensor]:
+    """Every tensor of ``root``'s recorded graph, each after all of its inputs.
+
+    An iterative depth-first walk over the recorded edges (no recursion, so any depth works),
+    for the tools that read a graph (``cr.explain``, the graph pictures). Inputs that do not
+    require gradients are not recorded by the engine, so they do not appear.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for parent, _ in reversed(node._edges):
+            if id(parent) not in seen:
+                stack.append((parent, False))
+    return order
+
+
+def edge_positions(t: Tensor) -> tuple[int, ...]:
+    """For each recorded edge of ``t``, the position of its input among the op's inputs.
+
+    ``make`` records only the inputs that need a gradient: for ``linear(x, W, b)`` with a
+    constant ``x`` the edges are ``W`` and ``b``, at positions 1 and 2, which is how the op's
+    :class:`~chainrule.opspec.OpSpec` names them.
+    """
+    try:
+        return t._kept
+    except AttributeError:  # nothing was dropped
+        return tuple(range(len(t._edges)))
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -11,7 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.commands import graph as graph_cmd
-from chainrule.explain import TinyNetwork
+from chainrule.tiny_network import TinyNetwork
 
 
 def _texts(svg: str) -> list[str]:

@@ -1,6 +1,6 @@
 """``chainrule explain``: backpropagation on a tiny network, every number printed.
 
-Runs the 2-2-1 network of :class:`chainrule.explain.TinyNetwork` on one example and prints
+Runs the 2-2-1 network of :class:`chainrule.tiny_network.TinyNetwork` on one example and prints
 the forward pass (each weighted sum written out), the loss, the chain rule for one weight
 (every local derivative ∂ with its value, their product, ``.grad``), one gradient-descent
 step ``w ← w − α·∂L/∂w`` with the lower loss after it, and a finite-difference check.
@@ -41,7 +41,8 @@ def explain_tiny(weight: str = "W1[0,0]", lr: float = 0.5, activation: str = "si
                  x: Any = (0.05, 0.10), y: float = 0.01) -> dict[str, Any]:
     """Everything ``chainrule explain`` shows, as a dict (see :func:`format_report`)."""
     from ..errors import ConfigError
-    from ..explain import TinyNetwork, explain, parse_weight
+    from ..explanation import explain
+    from ..tiny_network import TinyNetwork, parse_weight
     from ..tensor import no_grad
 
     if not np.isfinite(lr) or lr <= 0:
@@ -83,12 +84,12 @@ def explain_tiny(weight: str = "W1[0,0]", lr: float = 0.5, activation: str = "si
         "x": [float(v) for v in x], "y": float(y),
         "params": {k: v["old"] for k, v in step.items()},
         "forward": fwd, "loss": before,
-        "weight": ex["label"], "explanation": ex.to_dict(),
-        "lr": lr, "update": {"weight": ex["label"], "old": step[pname]["old"][flat],
+        "weight": ex.label, "explanation": ex,
+        "lr": lr, "update": {"weight": ex.label, "old": step[pname]["old"][flat],
                              "grad": step[pname]["grad"][flat], "new": step[pname]["new"][flat]},
         "step": step, "loss_after": after,
-        "finite_difference": ex["finite_difference"], "grad": ex["grad"],
-        "agrees": bool(ex["matches_fd"]),
+        "finite_difference": ex.finite_difference, "grad": ex.grad,
+        "agrees": bool(ex.matches_fd),
     }
 
 
@@ -120,9 +121,7 @@ def format_report(r: dict[str, Any]) -> str:
     out.append("")
     w = r["weight"]
     out.append(f"2. Backward pass: the chain rule for one weight, ∂L/∂{w}")
-    from ..explain import Explanation
-
-    out.extend("   " + line if line else "" for line in Explanation(r["explanation"]).text().splitlines())
+    out.extend("   " + line if line else "" for line in r["explanation"].text().splitlines())
     out.append("")
     u = r["update"]
     out.append(f"3. One step of gradient descent, w ← w − α·∂L/∂w with α = {_f(r['lr'])}")
@@ -145,7 +144,8 @@ def format_report(r: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     r = explain_tiny(args.weight, args.lr, args.activation, args.input, args.target)
     if args.json:
-        print(json.dumps(r, indent=2, ensure_ascii=False))
+        print(json.dumps({**r, "explanation": r["explanation"].to_dict()}, indent=2,
+                         ensure_ascii=False))
     else:
         print(format_report(r))
     return 0 if r["agrees"] else 1

@@ -57,7 +57,7 @@ def _input_shape(model: Any, text: str | None) -> tuple[int, ...]:
 
 def draw_tiny(out: str, activation: str = "sigmoid", engine: str = "auto") -> str:
     """Draw the explain network's graph (after one backward pass) into ``out``."""
-    from ..explain import TinyNetwork
+    from ..tiny_network import TinyNetwork
     from ..viz import graph
 
     net = TinyNetwork(activation)

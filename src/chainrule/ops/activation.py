@@ -10,8 +10,13 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from ..opspec import define_op
 from ..tensor import Tensor, make
 from .reduce import _axes, _expand
+
+
+define_op("leaky_relu", "z if z > 0 else slope·z", ("z",), ("1 if z > 0 else the slope",),
+          elementwise=True)
 
 
 def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
@@ -32,6 +37,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+define_op("gelu", "z·Φ(z)", ("z",), ("Φ(z) + z·φ(z)",), elementwise=True)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -58,11 +66,17 @@ def _softmax_array(v: np.ndarray, axis: int) -> np.ndarray:
     return e
 
 
+define_op("softmax", "eᶻⁱ / Σⱼ eᶻʲ", ("z",), ("sᵢ·([i = j] − sⱼ)",))
+
+
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     axis = _axes(x, axis)  # checked: an axis out of range is a ShapeError naming the shape
     s = _softmax_array(x.data, axis)
     # Jacobian-vector product of softmax: s ⊙ (g - Σ g·s)
     return make(s, "softmax", (x, lambda g: s * (g - (g * s).sum(axis=axis, keepdims=True))))
+
+
+define_op("log_softmax", "zᵢ − log Σⱼ eᶻʲ", ("z",), ("[i = j] − softmax(z)ⱼ",))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -74,6 +88,9 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     # out = x - logsumexp(x)  ⇒  ∂L/∂x = g - softmax(x)·Σg
     return make(out, "log_softmax",
                 (x, lambda g: g - np.exp(out) * g.sum(axis=axis, keepdims=True)))
+
+
+define_op("logsumexp", "log Σ eˣ", ("x",), ("softmax(x)ᵢ",))
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, lift, make, unbroadcast
 
 
@@ -38,12 +39,18 @@ def _binary(op: str, ufunc, a: Any, b: Any):
     return a, b, out
 
 
+define_op("add", "a + b", ("a", "b"), ("1",), elementwise=True)
+
+
 def add(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("add", np.add, a, b)
     # ∂(a+b)/∂a = ∂(a+b)/∂b = 1
     return make(out, "add",
                 (a, lambda g: unbroadcast(g, a.data.shape)),
                 (b, lambda g: unbroadcast(g, b.data.shape)))
+
+
+define_op("sub", "a − b", ("a", "b"), ("+1", "−1"), elementwise=True)
 
 
 def sub(a: Any, b: Any) -> Tensor:
@@ -54,6 +61,10 @@ def sub(a: Any, b: Any) -> Tensor:
                 (b, lambda g: unbroadcast(-g, b.data.shape)))
 
 
+define_op("mul", "a·b", ("a", "b"), ("b, the other factor", "a, the other factor"),
+          elementwise=True)
+
+
 def mul(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("mul", np.multiply, a, b)
     # ∂(ab)/∂a = b, ∂(ab)/∂b = a
@@ -62,12 +73,18 @@ def mul(a: Any, b: Any) -> Tensor:
                 (b, lambda g: unbroadcast(g * a.data, b.data.shape)))
 
 
+define_op("div", "a / b", ("a", "b"), ("1/b", "−a/b²"), elementwise=True)
+
+
 def div(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("div", np.true_divide, a, b)
     # ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b² = -out/b
     return make(out, "div",
                 (a, lambda g: unbroadcast(g / b.data, a.shape)),
                 (b, lambda g: unbroadcast(-g * out / b.data, b.shape)))
+
+
+define_op("pow", "aᵇ", ("a", "b"), ("b·aᵇ⁻¹", "aᵇ·ln a"), elementwise=True)
 
 
 def power(a: Any, b: Any) -> Tensor:
@@ -86,8 +103,15 @@ def power(a: Any, b: Any) -> Tensor:
     return make(out, "pow", (a, vjp_a), (b, vjp_b))
 
 
+define_op("neg", "−a", ("a",), ("−1",), elementwise=True)
+
+
 def neg(a: Tensor) -> Tensor:
     return make(-a.data, "neg", (a, lambda g: -g))
+
+
+define_op("matmul", "A·B", ("A", "B"),
+          ("an entry of B (the row it meets)", "an entry of A (the column it meets)"))
 
 
 def matmul(a: Any, b: Any) -> Tensor:

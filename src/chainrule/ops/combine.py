@@ -6,6 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, lift, make, tensor, unbroadcast
 from .shape import reshape
 
@@ -16,6 +17,9 @@ def _tensors(op: str, items: Sequence[Any]) -> list[Tensor]:
         raise ShapeError(f"{op}: needs at least one tensor")
     like = next((t for t in items if isinstance(t, Tensor)), None)
     return [lift(t, like) if like is not None else tensor(t) for t in items]
+
+
+define_op("concatenate", "[a, b, …] along an axis", ("tensors",), ("1 (values only move)",))
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -40,6 +44,9 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return make(out, "concatenate", *[(t, vjp_for(i)) for i, t in enumerate(ts)])
 
 
+define_op("stack", "[a, b, …] on a new axis", ("tensors",), ("1 (values only move)",))
+
+
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis; each gets its slice of the gradient."""
     ts = _tensors("stack", tensors)
@@ -54,6 +61,10 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         return lambda g: np.take(g, i, axis=ax)
 
     return make(out, "stack", *[(t, vjp_for(i)) for i, t in enumerate(ts)])
+
+
+define_op("where", "a if cond else b", ("a", "b"), ("1 where chosen, else 0",),
+          elementwise=True)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
@@ -90,9 +101,17 @@ def _choose(op: str, fn, a: Any, b: Any) -> Tensor:
                 (b, lambda g: unbroadcast(g * (1 - wa), b.shape)))
 
 
+define_op("maximum", "max(a, b)", ("a", "b"), ("1 for the larger (½ at a tie), else 0",),
+          elementwise=True)
+
+
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum of two tensors (broadcast)."""
     return _choose("maximum", np.maximum, a, b)
+
+
+define_op("minimum", "min(a, b)", ("a", "b"), ("1 for the smaller (½ at a tie), else 0",),
+          elementwise=True)
 
 
 def minimum(a: Any, b: Any) -> Tensor:

@@ -40,6 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ConfigError, ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, lift, make
 
 
@@ -67,6 +68,10 @@ def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     if not ph and not pw:
         return x
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+define_op("conv2d", "Σ over a window of W·x, + b", ("x", "W", "b"),
+          ("a kernel weight over this pixel", "an input pixel under this weight", "1 (the bias)"))
 
 
 def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,

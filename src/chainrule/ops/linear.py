@@ -7,7 +7,13 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..rng import get_rng
+from ..opspec import define_op
 from ..tensor import Tensor, lift, make
+
+
+define_op("linear", "x·Wᵀ + b", ("x", "W", "b"),
+          ("the weight Wᵢⱼ joining the two neurons", "the input xⱼ that this weight multiplies",
+           "1 (the bias)"))
 
 
 def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
@@ -58,6 +64,10 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
     if b is not None:  # ∂L/∂b = Σ over positions of G
         edges.append((b, lambda g: np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)))
     return make(out, "linear", *edges)
+
+
+define_op("dropout", "x·mask/(1 − p)", ("x",), ("0 if dropped, else 1/(1 − p)",),
+          elementwise=True)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, lift, make
 from .unary import sigmoid_array
 
@@ -76,16 +77,26 @@ def _elementwise(op: str, pred: Any, target: Any, reduction: str,
     return make(out, op, (pred, vjp_pred), (target, vjp_target))
 
 
+define_op("mse_loss", "mean of (ŷ − y)²", ("ŷ", "y"), ("2·(ŷ − y)/n", "−2·(ŷ − y)/n"))
+
+
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error ``(pred - target)²``; ∂ℓ/∂pred = 2(pred - target)."""
     return _elementwise("mse_loss", pred, target, reduction,
                         lambda p, t: (p - t) ** 2, lambda p, t: 2 * (p - t))
 
 
+define_op("l1_loss", "mean of |ŷ − y|", ("ŷ", "y"), ("sign(ŷ − y)/n", "−sign(ŷ − y)/n"))
+
+
 def l1_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``|pred - target|``; ∂ℓ/∂pred = sign(pred - target)."""
     return _elementwise("l1_loss", pred, target, reduction,
                         lambda p, t: np.abs(p - t), lambda p, t: np.sign(p - t))
+
+
+define_op("huber_loss", "mean of ½d² if |d| ≤ δ else δ(|d| − ½δ), d = ŷ − y", ("ŷ", "y"),
+          ("d/n if |d| ≤ δ else δ·sign(d)/n", "−(d/n if |d| ≤ δ else δ·sign(d)/n)"))
 
 
 def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
@@ -102,6 +113,10 @@ def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1
 
 
 _LOG_FLOOR = -100.0  # PyTorch clamps log(p) at -100 in binary_cross_entropy
+
+
+define_op("binary_cross_entropy", "mean of −(t·ln p + (1 − t)·ln(1 − p))", ("p", "t"),
+          ("(p − t)/(p(1 − p))/n", "(ln(1 − p) − ln p)/n"))
 
 
 def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -128,6 +143,10 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
         return l1p - lp
 
     return _elementwise("binary_cross_entropy", p, target, reduction, per, grad, grad_t)
+
+
+define_op("binary_cross_entropy_with_logits", "mean of −(t·ln σ(z) + (1 − t)·ln(1 − σ(z)))",
+          ("z", "t"), ("(σ(z) − t)/n", "−z/n"))
 
 
 def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -174,6 +193,10 @@ def _as_2d(op: str, x: Any) -> Tensor:
     return x
 
 
+define_op("cross_entropy", "mean of −log softmax(z)[label]", ("z", "target"),
+          ("(softmax(z)ᵢ − [i = label])/N", "−log softmax(z)ᵢ/N"))
+
+
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of logits (N, C) against integer labels (N,) or probability
     targets (N, C), fused: ``ℓᵢ = logsumexp(zᵢ) - z_{i,yᵢ}`` and ``∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ)``.
@@ -212,6 +235,9 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         return grad
 
     return make(_reduce(per, reduction), "cross_entropy", (logits, vjp))
+
+
+define_op("nll_loss", "mean of −log_probs[label]", ("log_probs",), ("−1/N at the label, else 0",))
 
 
 def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, lift, make
 
 
@@ -32,6 +33,11 @@ def _array(v: Any) -> np.ndarray | None:
     if v is None:
         return None
     return v.data if isinstance(v, Tensor) else v
+
+
+define_op("batch_norm", "γ·(x − μ)/√(σ² + ε) + β", ("x", "γ", "β"),
+          ("γ/√(σ² + ε), and through the batch's mean and variance", "x̂, the normalised input",
+           "1 (the shift)"))
 
 
 def batch_norm(x: Tensor, running_mean: Any = None, running_var: Any = None,

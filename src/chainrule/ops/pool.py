@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, make
 from .conv import _pair
 
@@ -74,6 +75,10 @@ def _padded(a: np.ndarray, ph: int, pw: int, fill: float) -> np.ndarray:
 def _order(a: np.ndarray) -> list[int]:
     """The axes of ``a`` from the slowest-varying in memory to the fastest (its layout)."""
     return sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+
+
+define_op("max_pool2d", "max over each window", ("x",),
+          ("1 for the largest value in the window, else 0",))
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
@@ -122,6 +127,9 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         return dxp[:, :, ph:ph + h, pw:pw + w] if ph or pw else dxp
 
     return make(out, "max_pool2d", (x, vjp))
+
+
+define_op("avg_pool2d", "mean over each window", ("x",), ("1/(window size)",))
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, make
 
 Axis = Any  # int | tuple[int, ...] | None
@@ -46,11 +47,17 @@ def _spread(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+define_op("sum", "Σ x", ("x",), ("1",))
+
+
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     axes = _axes(x, axis)
     out = x.data.sum(axis=axes, keepdims=keepdims)  # the method skips np.sum's dispatch layer
     # each input element contributes once: ∂out/∂x = 1
     return make(np.asarray(out), "sum", (x, lambda g: _spread(_expand(g, x, axes, keepdims), x.shape)))
+
+
+define_op("mean", "Σ x / n", ("x",), ("1/n",))
 
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -77,12 +84,21 @@ def _extremum(op: str, fn, x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
     return make(out if keepdims else np.asarray(np.squeeze(out, axis=axes)), op, (x, vjp))
 
 
+define_op("max", "max x", ("x",), ("1 for the largest value (shared at ties), else 0",))
+
+
 def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return _extremum("max", np.max, x, axis, keepdims)
 
 
+define_op("min", "min x", ("x",), ("1 for the smallest value (shared at ties), else 0",))
+
+
 def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return _extremum("min", np.min, x, axis, keepdims)
+
+
+define_op("var", "Σ(x − μ)²/(n − ddof)", ("x",), ("2(xᵢ − μ)/(n − ddof)",))
 
 
 def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, make
 
 
@@ -17,6 +18,9 @@ def _shape_args(shape: tuple) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
+
+
+define_op("reshape", "x, new shape", ("x",), ("1 (values only move)",))
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
@@ -27,6 +31,9 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
                          f"elements) into shape {shape}") from None
     return make(out, "reshape", (x, lambda g: g.reshape(x.shape)))
+
+
+define_op("transpose", "xᵀ", ("x",), ("1 (values only move)",))
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
@@ -67,6 +74,9 @@ def _index_key(key: Any) -> tuple[Any, bool]:
             advanced = True
         clean.append(k)
     return (tuple(clean) if isinstance(key, tuple) else clean[0]), advanced
+
+
+define_op("getitem", "x[index]", ("x",), ("1 (values only move)",))
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:

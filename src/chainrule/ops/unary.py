@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..opspec import define_op
 from ..tensor import Tensor, make
+
+
+define_op("exp", "eˣ", ("x",), ("(eˣ)' = eˣ",), elementwise=True)
 
 
 def exp(x: Tensor) -> Tensor:
@@ -15,9 +19,15 @@ def exp(x: Tensor) -> Tensor:
     return make(out, "exp", (x, lambda g: g * out))  # (eˣ)' = eˣ
 
 
+define_op("log", "ln x", ("x",), ("(ln x)' = 1/x",), elementwise=True)
+
+
 def log(x: Tensor) -> Tensor:
     out = np.log(x.data)
     return make(out, "log", (x, lambda g: g / x.data))  # (ln x)' = 1/x
+
+
+define_op("sqrt", "√x", ("x",), ("(√x)' = 1/(2√x)",), elementwise=True)
 
 
 def sqrt(x: Tensor) -> Tensor:
@@ -25,9 +35,15 @@ def sqrt(x: Tensor) -> Tensor:
     return make(out, "sqrt", (x, lambda g: g * 0.5 / out))  # (√x)' = 1/(2√x)
 
 
+define_op("abs", "|x|", ("x",), ("sign(x)",), elementwise=True)
+
+
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - the NumPy name
     out = np.abs(x.data)
     return make(out, "abs", (x, lambda g: g * np.sign(x.data)))  # |x|' = sign(x), 0 at 0
+
+
+define_op("tanh", "tanh(z)", ("z",), ("tanh'(z) = 1 − tanh²(z)",), elementwise=True)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -43,14 +59,25 @@ def sigmoid_array(v: np.ndarray) -> np.ndarray:
     return np.where(v >= 0, r, e * r)
 
 
+define_op("sigmoid", "σ(z) = 1/(1 + e⁻ᶻ)", ("z",), ("σ'(z) = σ(z)·(1 − σ(z))",),
+          elementwise=True)
+
+
 def sigmoid(x: Tensor) -> Tensor:
     out = sigmoid_array(x.data)
     return make(out, "sigmoid", (x, lambda g: g * out * (1 - out)))  # σ' = σ(1-σ)
 
 
+define_op("relu", "max(z, 0)", ("z",), ("relu'(z) = 1 if z > 0 else 0",), elementwise=True)
+
+
 def relu(x: Tensor) -> Tensor:
     out = np.maximum(x.data, 0)
     return make(out, "relu", (x, lambda g: g * (out > 0)))  # relu' = 1 where x > 0, else 0
+
+
+define_op("clip", "min(max(x, lo), hi)", ("x",), ("1 inside [lo, hi], else 0",),
+          elementwise=True)
 
 
 def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:

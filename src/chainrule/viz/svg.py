@@ -18,8 +18,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ..explain import graph_order
-from ..tensor import Tensor
+from ..opspec import op_spec
+from ..tensor import Tensor, graph_order
 
 __all__ = ["GraphNode", "collect", "render_svg", "to_dot", "render_graphviz", "summarize"]
 
@@ -110,6 +110,9 @@ def collect(root: Tensor, names: Mapping[int, str] | None = None, grads: bool = 
             role = "param" if t.requires_grad else "leaf"
         shape = "×".join(str(s) for s in t.shape) or "scalar"
         lines = [f"shape {shape} {t.dtype}", summarize(t.data, "value")]
+        spec = op_spec(t.op) if t._edges else None
+        if spec is not None:  # what the op computes, as declared beside it in chainrule/ops
+            lines.insert(0, spec.formula)
         if grads:
             lines.append(summarize(g.get(id(t)), "grad"))
         parents = [id(p) for p, _ in t._edges]
