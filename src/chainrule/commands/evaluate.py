@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ._common import add_data_arguments, dump_json, existing_file, positive_int
@@ -11,8 +10,9 @@ NAME = "evaluate"
 HELP = "score a saved model on test data (accuracy and confusion matrix, or MSE/MAE/R²)"
 DESCRIPTION = """Score a model written by 'chainrule train --out DIR' on test data.
 
-Without --dataset/--csv the data set the model was trained on is used (its test split;
-MNIST is looked for in the --data-dir given at training time).
+Without --dataset/--csv the built-in data set the model was trained on is used (its test
+split; MNIST is looked for in --data-dir or the cache: paths come only from your flags,
+never from the model file).
 With --csv every row of the file is scored; it needs the target column.
 
 examples:
@@ -88,6 +88,24 @@ def _print_summary(model: object, meta: dict, as_json: bool) -> int:
     return 0
 
 
+def _registered_dataset(model_path: str, prep: dict, meta: dict) -> str:
+    """The built-in data set the model file names, taken only if the catalogue registers it.
+
+    The file is untrusted: its strings never become paths (a ``dataset`` of ``/etc/passwd``
+    would otherwise be read as a CSV), and the folder training read MNIST from is not reused
+    either; only the user's own ``--data-dir`` is. Nothing of the string is echoed.
+    """
+    from .. import catalogue
+    from ..errors import ChainruleError, ConfigError
+
+    try:
+        name = catalogue.lookup(catalogue.DATASETS, prep.get("dataset"), "dataset").name
+    except ChainruleError:
+        raise ConfigError(f"{model_path}: its metadata names no built-in data set; give the data to score "
+                          "with --dataset NAME or --csv PATH") from None
+    return name
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -108,10 +126,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.model} was trained on the CSV table {prep.get('dataset')!r}; "
                               "give the rows to score with --csv PATH")
         if args.dataset is None:
-            args.dataset = prep.get("dataset")
-            stored = meta.get("data_dir")  # where training found MNIST, if it was given
-            if args.data_dir is None and isinstance(stored, str) and os.path.isdir(stored):
-                args.data_dir = stored
+            args.dataset = _registered_dataset(args.model, prep, meta)
         ds = load_data(args, None)
         x, y = ds.test.arrays
         source = f"{ds.name} test split"
