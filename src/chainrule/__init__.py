@@ -35,7 +35,7 @@ from .gradcheck import gradcheck
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"nn", "optim", "data", "training", "io", "viz", "playground", "functional"}
+_SUBMODULES = {"nn", "optim", "data", "training", "io", "viz", "playground", "functional", "onnx"}
 # name -> (module, attribute) for functions that live in lazily loaded subpackages
 _LAZY = {
     "save": ("chainrule.io", "save"),
