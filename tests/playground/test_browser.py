@@ -198,3 +198,18 @@ def test_the_page_runs_under_its_own_content_security_policy(browser, server_url
     assert problems == []
     origin = server_url.split("/?")[0]
     assert all(u.startswith(origin) or u.startswith("ws://127.0.0.1") for u in requests), requests
+
+
+def test_the_menus_are_built_from_the_catalogue(page):
+    from chainrule import catalogue
+    from chainrule.playground import protocol
+
+    def options(sel):
+        return page.eval_on_selector(sel, "s => [...s.options].map(o => o.value)")
+
+    assert options("[data-testid=activation-select]") == list(catalogue.ACTIVATIONS)
+    assert options("[data-testid=optimizer-select]") == list(catalogue.OPTIMIZERS)
+    assert options("[data-testid=dataset-select]") == list(protocol.DATASETS)
+    # the page starts from the server's settings, not numbers of its own
+    assert page.input_value("[data-testid=lr-input]") == "0.3"
+    assert page.eval_on_selector("[data-testid=activation-select]", "s => s.value") == "tanh"

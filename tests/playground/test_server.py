@@ -13,12 +13,12 @@ with warnings.catch_warnings():  # newer Starlette prefers httpx2 for its test c
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient as _TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
+from test_mnist import tiny_digits  # noqa: E402
 
 from chainrule.errors import ConfigError  # noqa: E402
 from chainrule.playground import create_app, serve  # noqa: E402
 from chainrule.playground.server import LOOPBACK_NAMES, STATIC_DIR, token_cookie  # noqa: E402
-from chainrule.playground.session import PlaygroundSession  # noqa: E402
-from test_session import tiny_digits  # noqa: E402
+from chainrule.playground.toy import ToySession  # noqa: E402
 
 TESTIDS = ["train-toggle", "step-button", "reset-button", "step-counter", "loss-train", "loss-test",
            "boundary", "network", "loss-chart", "grad-norms", "dataset-select", "lr-input",
@@ -26,7 +26,7 @@ TESTIDS = ["train-toggle", "step-button", "reset-button", "step-counter", "loss-
 
 
 def small_session():
-    return PlaygroundSession({"n_points": 100, "seed": 1})
+    return ToySession({"n_points": 100, "seed": 1})
 
 
 def TestClient(app, **kw):
@@ -76,15 +76,17 @@ def test_page_and_static_files_are_served(client):
         assert f'data-testid="{tid}"' in r.text, tid
     assert "Content-Security-Policy" in r.headers
     assert "http://" not in r.text and "https://" not in r.text.replace("http://www.w3.org", "")
-    for name in ("app.js", "style.css"):
+    for name in ("app.js", "style.css", "js/state.js", "js/network.js"):
         r = client.get(f"/static/{name}")
-        assert r.status_code == 200 and len(r.text) > 1000
+        assert r.status_code == 200 and len(r.text) > 500
     assert client.get("/static/nope.js").status_code == 404
     assert client.get("/static/../server.py").status_code == 404
 
 
 def test_no_network_resources_in_the_static_files():
-    for path in STATIC_DIR.iterdir():
+    files = [p for p in STATIC_DIR.rglob("*") if p.is_file()]
+    assert len(files) > 3
+    for path in files:
         text = path.read_text()
         for needle in ("cdn", "googleapis", "unpkg", "jsdelivr", "@import"):
             assert needle not in text.lower(), (path.name, needle)
@@ -230,7 +232,7 @@ def test_cross_origin_pages_are_refused(client):
 
 
 def test_divergence_pauses_with_advice():
-    class Diverging(PlaygroundSession):
+    class Diverging(ToySession):
         def step(self, n=1):
             super().step(n)
             self.last_loss = float("nan") if self.steps > 3 else self.last_loss
@@ -246,7 +248,7 @@ def test_divergence_pauses_with_advice():
 
 
 def test_engine_failures_become_messages_not_crashes():
-    class Broken(PlaygroundSession):
+    class Broken(ToySession):
         def step(self, n=1):
             raise RuntimeError("boom")
 

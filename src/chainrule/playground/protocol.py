@@ -27,8 +27,9 @@ from .. import catalogue
 from ..errors import ChainruleError
 
 MAX_MESSAGE_BYTES = 16 * 1024
+MAX_FPS = 20.0          # frames a second a session may stream, at most
 
-# the choices a page may make: the catalogue's names (the page builds its menus from ``hello``)
+# the names come from the catalogue; the page builds its menus from the hello message
 DATASETS = catalogue.names(catalogue.DATASETS, kind="toy2d")
 ACTIVATIONS = catalogue.names(catalogue.ACTIVATIONS)
 OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
@@ -55,6 +56,7 @@ def _number(name: str, label: str, lo: float, hi: float, *, lo_open: bool = Fals
         return float(value)
 
     check.__name__ = name
+    check.bounds = [lo, hi]  # type: ignore[attr-defined]
     return check
 
 
@@ -67,6 +69,7 @@ def _integer(name: str, label: str, lo: int, hi: int):
         return int(value)
 
     check.__name__ = name
+    check.bounds = [lo, hi]  # type: ignore[attr-defined]
     return check
 
 
@@ -77,6 +80,7 @@ def _choice(name: str, label: str, options: tuple[str, ...]):
         return value
 
     check.__name__ = name
+    check.options = options  # type: ignore[attr-defined]
     return check
 
 
@@ -98,6 +102,8 @@ def _hidden(label: str, max_layers: int, max_neurons: int):
             out.append(int(n))
         return out
 
+    check.layers = [0, max_layers]  # type: ignore[attr-defined]
+    check.neurons = [1, max_neurons]  # type: ignore[attr-defined]
     return check
 
 
@@ -132,6 +138,9 @@ MNIST_FIELDS = {
     "hidden": _hidden("MNIST network", MNIST_MAX_HIDDEN_LAYERS, MNIST_MAX_NEURONS),
     **_TRAINING_FIELDS,
 }
+
+# settings messages -> the mode whose session they change
+CONFIG_MESSAGES = {"config": "playground", "mnist_config": "mnist"}
 
 # message type -> fields it may carry besides "type" (None: the field table decides)
 _SIMPLE = {"play", "pause", "step", "reset", "ping"}
@@ -212,6 +221,35 @@ def _pixels(value: Any) -> list[int]:
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255):
             raise ProtocolError(f"pixel values must be numbers from 0 to 255, got {_show(v)}")
     return [int(v) for v in value]
+
+
+_TABLES = {"activation": catalogue.ACTIVATIONS, "optimizer": catalogue.OPTIMIZERS,
+           "dataset": catalogue.DATASETS}
+
+
+def limits() -> dict:
+    """What the page may ask for, read off the field tables above (the only copy).
+
+    ``[lo, hi]`` per numeric setting, layer and neuron bounds for both views, and the names of
+    every choice; ``choices`` adds each name's one-line description for the page's menus.
+    """
+    out: dict[str, Any] = {}
+    for key, check in CONFIG_FIELDS.items():
+        if hasattr(check, "bounds"):
+            out[key] = list(check.bounds)
+    for prefix, table in (("", CONFIG_FIELDS), ("mnist_", MNIST_FIELDS)):
+        out[prefix + "hidden_layers"] = list(table["hidden"].layers)
+        out[prefix + "neurons"] = list(table["hidden"].neurons)
+    out["max_message_bytes"] = MAX_MESSAGE_BYTES
+    out["max_fps"] = MAX_FPS
+    out["datasets"] = list(DATASETS)
+    out["activations"] = list(ACTIVATIONS)
+    out["optimizers"] = list(OPTIMIZERS)
+    out["choices"] = {
+        key: [[name, _TABLES[key][name].description] for name in CONFIG_FIELDS[key].options]
+        for key in _TABLES
+    }
+    return out
 
 
 def encode(msg: dict) -> str:

@@ -25,15 +25,12 @@ from typing import Callable
 
 from ..errors import ChainruleError, ConfigError
 from . import protocol
+from .digits import DigitData, load_digits
+from .manager import SessionManager
+from .mnist import MnistSession
 from .protocol import ProtocolError
-from .session import (
-    DigitData,
-    FrameClock,
-    MnistSession,
-    PlaygroundSession,
-    SessionManager,
-    load_digits,
-)
+from .session import FrameClock, Session
+from .toy import ToySession
 
 log = logging.getLogger("chainrule.playground")
 
@@ -44,7 +41,7 @@ DEFAULTS = {
     "max_sessions": 32,
     "max_sessions_per_client": 8,  # one remote address may not take every session
     "idle_timeout": 600.0,
-    "max_fps": 20.0,
+    "max_fps": protocol.MAX_FPS,
     "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
     "tick_budget": 0.15,      # seconds of training per frame at most, whatever steps_per_frame says
     "inbox_size": 64,         # messages waiting to be handled; more are refused
@@ -66,8 +63,7 @@ class Connection:
 
     def __init__(self, sid: str, receive: Callable, send_text: Callable, close: Callable, *,
                  manager: SessionManager, limiters: dict, options: dict,
-                 playground_factory: Callable[[], PlaygroundSession],
-                 digits_loader: Callable[[], DigitData], clock: Callable[[], float] = time.monotonic):
+                 factories: dict[str, Callable[[], Session]], clock: Callable[[], float] = time.monotonic):
         import anyio
 
         self.sid = sid
@@ -80,11 +76,9 @@ class Connection:
         self.opt = options
         self.clock = clock
         self.frames = FrameClock(options["max_fps"], clock)
-        self.playground_factory = playground_factory
-        self.digits_loader = digits_loader
-        self.playground: PlaygroundSession | None = None
-        self.mnist: MnistSession | None = None
-        self.mode = "playground"
+        self.factories = factories          # mode -> how its session is made
+        self.sessions: dict[str, Session] = {}
+        self.mode = protocol.MODES[0]
         self.running = False
         self.frames_sent = 0
         self._last_eval = -math.inf
@@ -118,11 +112,12 @@ class Connection:
 
         ends = (_Closed, anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError)
         try:
-            self.playground = await self._thread(self.playground_factory)
-            await self.send({"type": "hello", "session": self.sid, "limits": _limits(self.opt),
-                             "config": self.playground.config, "max_fps": self.opt["max_fps"]})
-            await self.send(self.playground.data_message())
-            await self.send(await self._thread(self.playground.frame))
+            first = await self._thread(self.factories[self.mode])
+            self.sessions[self.mode] = first
+            await self.send({"type": "hello", "session": self.sid, "limits": self._limits(),
+                             "config": first.config, "max_fps": self.opt["max_fps"]})
+            for msg in await self._thread(first.opening):
+                await self.send(msg)
             await self._send_state()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._reader)
@@ -227,12 +222,10 @@ class Connection:
         elif kind == "mode":
             self.running = False
             self.mode = msg["mode"]
-            if self.mode == "mnist":
-                await self._ensure_mnist()
+            await self._session(self.mode)
             await self._send_state()
         elif kind == "play":
-            if self.mode == "mnist":
-                await self._ensure_mnist()
+            await self._session(self.mode)
             self.running = True
             await self._send_state()
         elif kind == "pause":
@@ -241,79 +234,61 @@ class Connection:
         elif kind == "step":
             self.running = False
             await self._send_state()
-            if self.mode == "mnist":
-                await self._ensure_mnist()
-            sess = self._current()
+            sess = await self._session(self.mode)
             await self._thread(sess.step, 1)
             await self._send_frame(force_eval=True)
         elif kind == "reset":
-            sess = self._current() if self.mode == "playground" else await self._ensure_mnist()
+            sess = await self._session(self.mode)
             await self._thread(sess.reset)
             await self._send_frame(force_eval=True)
-        elif kind == "config":
-            values = {k: v for k, v in msg.items() if k != "type"}
-            what = await self._thread(self.playground.configure, **values)
-            await self.send({"type": "config", "config": self.playground.config, "rebuilt": what})
-            if what == "data":
-                await self.send(self.playground.data_message())
-            if what or self.mode == "playground":
-                await self.send(await self._thread(self.playground.frame))
-        elif kind == "mnist_config":
-            sess = await self._ensure_mnist()
+        elif kind in protocol.CONFIG_MESSAGES:
+            sess = await self._session(protocol.CONFIG_MESSAGES[kind])
             values = {k: v for k, v in msg.items() if k != "type"}
             what = await self._thread(sess.configure, **values)
-            await self.send({"type": "mnist_config", "config": sess.config, "rebuilt": what})
+            await self.send({"type": kind, "config": sess.config, "rebuilt": what})
+            for extra in await self._thread(sess.after_configure, what):
+                await self.send(extra)
             await self.send(await self._thread(sess.frame, True))
         elif kind == "predict":
-            sess = await self._ensure_mnist()
+            sess = await self._session(MnistSession.mode)
             await self.send(await self._thread(sess.predict, msg["pixels"]))
 
-    def _current(self):
-        return self.mnist if self.mode == "mnist" else self.playground
-
-    async def _ensure_mnist(self) -> MnistSession:
-        if self.mnist is None:
-            await self.send({"type": "mnist_status", "loading": True, "source": None})
-            digits = await self._thread(self.digits_loader)
-            self.mnist = await self._thread(MnistSession, digits)
-            await self.send({"type": "mnist_status", "loading": False, "source": digits.source,
-                             "side": digits.side, "config": self.mnist.config})
-            await self.send(await self._thread(self.mnist.frame, True))
-        return self.mnist
+    async def _session(self, mode: str) -> Session:
+        """The session behind ``mode``, made (and announced to the page) on first use."""
+        sess = self.sessions.get(mode)
+        if sess is None:
+            make = self.factories[mode]
+            notice = getattr(make, "loading", lambda: None)()
+            if notice:
+                await self.send(notice)
+            sess = await self._thread(make)
+            self.sessions[mode] = sess
+            for msg in await self._thread(sess.opening):
+                await self.send(msg)
+        return sess
 
     async def _send_state(self) -> None:
         await self.send({"type": "state", "running": self.running, "mode": self.mode})
 
+    def _evaluate_now(self, force: bool = False) -> bool:
+        """Whether this frame scores held-out data (at most once a second unless forced)."""
+        now = self.clock()
+        if force or now - self._last_eval >= 1.0:
+            self._last_eval = now
+            return True
+        return False
+
     async def _send_frame(self, force_eval: bool = False) -> None:
-        sess = self._current()
-        if self.mode == "mnist":
-            now = self.clock()
-            evaluate = force_eval or now - self._last_eval >= 1.0
-            if evaluate:
-                self._last_eval = now
-            frame = await self._thread(sess.frame, evaluate)
-        else:
-            frame = await self._thread(sess.frame)
+        sess = self.sessions[self.mode]
+        frame = await self._thread(sess.frame, self._evaluate_now(force_eval))
         await self.send(frame)
         self.frames.sent()
         self.frames_sent += 1
 
-    def _train_and_frame(self, sess, evaluate: bool) -> tuple[float | None, dict]:
-        """Up to ``steps_per_frame`` steps within the tick budget, then the frame (in a thread)."""
-        budget = self.opt["tick_budget"]
-        start = time.perf_counter()
-        loss = None
-        for _ in range(sess.config["steps_per_frame"]):
-            loss = sess.step(1)
-            if time.perf_counter() - start > budget:
-                break
-        frame = sess.frame(evaluate) if self.mode == "mnist" else sess.frame()
-        return loss, frame
-
     async def _tick(self) -> None:
         import anyio
 
-        sess = self._current()
+        sess = self.sessions[self.mode]
         slots = self.limiters["train"]
         with anyio.CancelScope() as waiting:
             self._waiting = waiting
@@ -322,11 +297,8 @@ class Connection:
         if waiting.cancelled_caught:  # a message came in while this tick queued: handle it first
             return
         try:
-            now = self.clock()
-            evaluate = now - self._last_eval >= 1.0
-            if evaluate:
-                self._last_eval = now
-            loss, frame = await anyio.to_thread.run_sync(self._train_and_frame, sess, evaluate,
+            loss, frame = await anyio.to_thread.run_sync(sess.advance, self.opt["tick_budget"],
+                                                         self._evaluate_now(),
                                                          limiter=self.limiters["run"])
         finally:
             slots.release()
@@ -339,26 +311,20 @@ class Connection:
                              "lower the learning rate and press reset")
             await self._send_state()
 
+    def _limits(self) -> dict:
+        return {**protocol.limits(), "max_message_bytes": self.opt["max_message_bytes"],
+                "idle_timeout": self.opt["idle_timeout"], "max_fps": self.opt["max_fps"]}
 
-def _limits(opt: dict) -> dict:
-    return {
-        "hidden_layers": [0, protocol.MAX_HIDDEN_LAYERS],
-        "neurons": [1, protocol.MAX_NEURONS],
-        "mnist_hidden_layers": [1, protocol.MNIST_MAX_HIDDEN_LAYERS],
-        "mnist_neurons": [1, protocol.MNIST_MAX_NEURONS],
-        "lr": [0, 10],
-        "batch_size": [1, 512],
-        "noise": [0, 0.5],
-        "test_fraction": [0.1, 0.9],
-        "l2": [0, 1],
-        "dropout": [0, 0.9],
-        "steps_per_frame": [1, 100],
-        "max_message_bytes": opt["max_message_bytes"],
-        "idle_timeout": opt["idle_timeout"],
-        "datasets": list(protocol.DATASETS),
-        "activations": list(protocol.ACTIVATIONS),
-        "optimizers": list(protocol.OPTIMIZERS),
-    }
+
+class _Factory:
+    """A session maker with the notice to show while it works (``loading()``)."""
+
+    def __init__(self, make: Callable[[], Session], loading: Callable[[], dict | None]):
+        self.make = make
+        self.loading = loading
+
+    def __call__(self) -> Session:
+        return self.make()
 
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -429,7 +395,7 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                control_threads: int = DEFAULTS["control_threads"],
                allowed_hosts: frozenset | None = None, token: str | None = None,
                max_sessions_per_client: int = DEFAULTS["max_sessions_per_client"],
-               playground_factory: Callable[[], PlaygroundSession] | None = None,
+               playground_factory: Callable[[], Session] | None = None,
                digits_loader: Callable[[], DigitData] | None = None,
                clock: Callable[[], float] = time.monotonic):
     """The Starlette application: the page at ``/``, its files at ``/static``, sessions at ``/ws``.
@@ -453,8 +419,8 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ConfigError(EXTRA_MESSAGE) from exc
 
-    if not 0 < max_fps <= 20:
-        raise ConfigError(f"max_fps must be in (0, 20], got {max_fps}")
+    if not 0 < max_fps <= protocol.MAX_FPS:
+        raise ConfigError(f"max_fps must be in (0, {protocol.MAX_FPS:g}], got {max_fps}")
     options = {"max_fps": float(max_fps), "max_message_bytes": int(max_message_bytes),
                "tick_budget": float(tick_budget), "inbox_size": int(inbox_size),
                "idle_timeout": float(idle_timeout)}
@@ -462,8 +428,9 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
     token = token or secrets.token_urlsafe(24)
     per_client: dict[str, int] = {}  # remote address -> open sessions
     state: dict = {"limiters": None}
-    make_playground = playground_factory or PlaygroundSession
     load = digits_loader or (lambda: load_digits(data_dir))
+    factories = {ToySession.mode: playground_factory or ToySession,
+                 MnistSession.mode: _Factory(lambda: MnistSession(load()), MnistSession.loading)}
 
     def limiters():
         if state["limiters"] is None:  # made inside the running event loop
@@ -520,8 +487,7 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
                 pass
 
         conn = Connection(sid, websocket.receive, websocket.send_text, close, manager=manager,
-                          limiters=limiters(), options=options, playground_factory=make_playground,
-                          digits_loader=load, clock=clock)
+                          limiters=limiters(), options=options, factories=factories, clock=clock)
         try:
             await conn.run()
         finally:
@@ -575,8 +541,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     bundled digits when neither has it). ``options`` go to :func:`create_app`.
     """
     try:
-        import uvicorn  # noqa: F401
         import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
         import websockets  # noqa: F401
     except ImportError:
         raise ConfigError(EXTRA_MESSAGE) from None

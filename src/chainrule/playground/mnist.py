@@ -1,0 +1,133 @@
+"""The playground's MNIST tab: an MLP on digits, its accuracy live, and what it reads in a drawing."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .digits import DigitData, prepare_drawing
+from .protocol import MNIST_FIELDS
+from .session import Session, b64, sig
+
+DEFAULT_MNIST_CONFIG = {
+    "hidden": [128],
+    "activation": "relu",
+    "lr": 0.001,
+    "batch_size": 64,
+    "optimizer": "adam",
+    "l2": 0.0,
+    "dropout": 0.0,
+    "steps_per_frame": 5,
+}
+
+
+class MnistSession(Session):
+    """An MLP on MNIST (or the bundled digits): live loss and accuracy, and predictions.
+
+    Training accuracy is the mean over the last 50 minibatches; test accuracy is scored on a
+    fixed subset of at most ``TEST_SUBSET`` held-out images when a frame asks to ``evaluate``.
+    """
+
+    mode: ClassVar[str] = "mnist"
+    fields: ClassVar[dict] = MNIST_FIELDS
+    defaults: ClassVar[dict] = DEFAULT_MNIST_CONFIG
+    config_message: ClassVar[str] = "mnist_config"
+    TEST_SUBSET = 2000
+    RECENT = 50
+
+    def __init__(self, digits: DigitData, config: dict | None = None):
+        self.digits = digits
+        n = len(digits.x_test)
+        self._test_idx = np.arange(n) if n <= self.TEST_SUBSET else \
+            np.random.default_rng(0).choice(n, self.TEST_SUBSET, replace=False)
+        super().__init__(config)
+
+    @classmethod
+    def loading(cls) -> dict | None:
+        return {"type": "mnist_status", "loading": True, "source": None}
+
+    def opening(self) -> list[dict]:
+        d = self.digits
+        return [{"type": "mnist_status", "loading": False, "source": d.source, "side": d.side,
+                 "config": self.config}, self.frame(True)]
+
+    def seed(self) -> list[int]:
+        return [7, self.resets]
+
+    def layer_sizes(self) -> list[int]:
+        return [self.digits.x_train.shape[1], *self.config["hidden"], 10]
+
+    def n_train(self) -> int:
+        return len(self.digits.x_train)
+
+    def reset(self) -> None:
+        super().reset()
+        self._recent: list[tuple[float, float]] = []
+        self.test_accuracy: float | None = None
+        self._test_at = -1
+
+    def loss_on(self, idx: np.ndarray):
+        import chainrule as cr
+        import chainrule.nn.functional as F
+
+        d = self.digits
+        logits = self.model(cr.tensor(d.x_train[idx]))
+        return F.cross_entropy(logits, d.y_train[idx]), logits
+
+    def after_step(self, idx: np.ndarray, loss: float, logits) -> None:
+        acc = float(np.mean(np.argmax(logits.numpy(), axis=1) == self.digits.y_train[idx]))
+        self._recent.append((loss, acc))
+        if len(self._recent) > self.RECENT:
+            del self._recent[0]
+
+    def evaluate(self) -> float:
+        """Accuracy on the held-out subset, in chunks of 500 images."""
+        import chainrule as cr
+
+        d = self.digits
+        correct = 0
+        with cr.no_grad():
+            for start in range(0, len(self._test_idx), 500):
+                idx = self._test_idx[start:start + 500]
+                logits = self.model(cr.tensor(d.x_test[idx])).numpy()
+                correct += int(np.sum(np.argmax(logits, axis=1) == d.y_test[idx]))
+        self.test_accuracy = correct / max(1, len(self._test_idx))
+        self._test_at = self.steps
+        return self.test_accuracy
+
+    def frame(self, evaluate: bool = True) -> dict:
+        if evaluate and self._test_at != self.steps:
+            self.evaluate()
+        loss = float(np.mean([r[0] for r in self._recent])) if self._recent else None
+        acc = float(np.mean([r[1] for r in self._recent])) if self._recent else None
+        if self.steps and evaluate:
+            self.history.add([self.steps, sig(acc or 0, 4), sig(self.test_accuracy or 0, 4)])
+        return {
+            "type": "mnist_frame",
+            "run": self.run_id,
+            "step": self.steps,
+            "epoch": round(self.epoch, 3),
+            "loss": sig(loss),
+            "train_accuracy": sig(acc, 4),
+            "test_accuracy": sig(self.test_accuracy, 4),
+            "test_size": int(len(self._test_idx)),
+        }
+
+    def predict(self, pixels) -> dict:
+        """The model's probabilities for a 28x28 drawing, and the input it actually saw."""
+        import chainrule as cr
+        import chainrule.nn.functional as F
+
+        x = prepare_drawing(pixels, self.digits.side)
+        if x is None:
+            return {"type": "prediction", "probs": None, "label": None, "input": None}
+        with cr.no_grad():
+            probs = F.softmax(self.model(cr.tensor(x[None, :])), axis=-1).numpy()[0]
+        probs = np.nan_to_num(probs.astype(np.float64))
+        return {
+            "type": "prediction",
+            "probs": [round(float(p), 4) for p in probs],
+            "label": int(np.argmax(probs)),
+            "input": b64(np.round(x * 255)),
+            "input_side": self.digits.side,
+        }

@@ -1,0 +1,144 @@
+// The toolbar and the data column: settings go to the server, its echo fills them back in.
+// The menus (activation, optimizer, problem) are built from the server's hello message, which
+// reads them from chainrule's catalogue: a new activation appears here with no edit to this page.
+import { $ } from "./util.js";
+import { S, on, emit, send, cfg } from "./state.js";
+import { hideMessage } from "./connection.js";
+
+function setIfIdle(el, value) { if (document.activeElement !== el) el.value = String(value); }
+function ensureOption(sel, value) {
+  const v = String(value);
+  if (![...sel.options].some((o) => o.value === v)) {
+    const o = document.createElement("option"); o.value = v; o.textContent = v; sel.appendChild(o);
+  }
+  sel.value = v;
+}
+function fillSelect(sel, entries) {
+  const keep = sel.value;
+  sel.innerHTML = "";
+  for (const [name, description] of entries) {
+    const o = document.createElement("option");
+    o.value = name; o.textContent = name.replace(/_/g, " "); o.title = description;
+    sel.appendChild(o);
+  }
+  if (keep) sel.value = keep;
+}
+const MENUS = { activation: "activation-select", optimizer: "optimizer-select", dataset: "dataset-select" };
+
+export function fillControls() {
+  const c = cfg();
+  if (!c) return;
+  if (!$("lr-input").classList.contains("bad")) setIfIdle($("lr-input"), c.lr);
+  $("activation-select").value = c.activation;
+  $("optimizer-select").value = c.optimizer;
+  if (!$("batch-input").classList.contains("bad")) setIfIdle($("batch-input"), c.batch_size);
+  ensureOption($("l2-select"), c.l2);
+  ensureOption($("dropout-select"), c.dropout);
+  ensureOption($("speed-select"), c.steps_per_frame);
+  if (S.mode === "playground") {
+    $("dataset-select").value = c.dataset;
+    $("noise-input").value = c.noise; $("noise-value").textContent = c.noise;
+    $("split-input").value = Math.round(c.test_fraction * 100);
+    $("split-value").textContent = Math.round(c.test_fraction * 100) + "%";
+    ensureOption($("points-select"), c.n_points);
+    const n = c.hidden.length;
+    $("layers-label").textContent = n + " hidden layer" + (n === 1 ? "" : "s");
+    $("add-layer").disabled = n >= (S.limits ? S.limits.hidden_layers[1] : 6);
+    $("remove-layer").disabled = n <= 0;
+  } else if (!$("mnist-hidden").classList.contains("bad")) {
+    setIfIdle($("mnist-hidden"), c.hidden.join(", "));
+  }
+}
+
+function clearBad() {
+  const bad = document.querySelectorAll("input.bad");
+  bad.forEach((el) => el.classList.remove("bad"));
+  if (bad.length) hideMessage();  // the value that was refused has been corrected
+  S.pending = null;
+}
+
+export function numberOrRaw(text) {
+  const t = String(text).trim();
+  return /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t) ? Number(t) : t;
+}
+
+// a setting of the tab in view; inputEl is marked bad if the server refuses it
+export function sendConfig(values, inputEl) {
+  S.pending = inputEl || null;
+  send(Object.assign({ type: S.mode === "mnist" ? "mnist_config" : "config" }, values));
+}
+
+function setMode(mode) {
+  if (mode === S.mode) return;
+  S.mode = mode;
+  document.body.classList.toggle("mode-playground", mode === "playground");
+  document.body.classList.toggle("mode-mnist", mode === "mnist");
+  document.querySelectorAll(".tab").forEach((t) => {
+    t.classList.toggle("active", t.dataset.mode === mode); t.setAttribute("aria-selected", String(t.dataset.mode === mode));
+  });
+  clearBad();
+  send({ type: "mode", mode: mode });
+  fillControls();
+  updateCounter();
+  emit("mode", mode);
+  emit("draw");
+}
+
+function updateRunning() {
+  document.body.classList.toggle("running", S.running);
+  $("train-toggle").setAttribute("aria-pressed", String(S.running));
+  $("train-toggle").setAttribute("aria-label", S.running ? "pause" : "play");
+}
+export function updateCounter() {
+  const f = S.mode === "mnist" ? S.mnistFrame : S.frame;
+  $("step-counter").textContent = f ? f.step.toLocaleString("en-US") : "0";
+  $("epoch").textContent = f ? Number(f.epoch).toFixed(S.mode === "mnist" ? 2 : 1) : "0";
+}
+
+export function wireControls() {
+  $("train-toggle").onclick = () => send({ type: S.running ? "pause" : "play" });
+  $("step-button").onclick = () => send({ type: "step" });
+  $("reset-button").onclick = () => send({ type: "reset" });
+  const lr = $("lr-input");
+  lr.addEventListener("change", () => sendConfig({ lr: numberOrRaw(lr.value) }, lr));
+  lr.addEventListener("keydown", (e) => { if (e.key === "Enter") lr.blur(); });
+  $("activation-select").onchange = (e) => sendConfig({ activation: e.target.value });
+  $("optimizer-select").onchange = (e) => sendConfig({ optimizer: e.target.value });
+  const bs = $("batch-input");
+  bs.addEventListener("change", () => sendConfig({ batch_size: numberOrRaw(bs.value) }, bs));
+  $("l2-select").onchange = (e) => sendConfig({ l2: Number(e.target.value) });
+  $("dropout-select").onchange = (e) => sendConfig({ dropout: Number(e.target.value) });
+  $("speed-select").onchange = (e) => sendConfig({ steps_per_frame: Number(e.target.value) });
+  $("dataset-select").onchange = (e) => send({ type: "config", dataset: e.target.value });
+  $("noise-input").oninput = (e) => { $("noise-value").textContent = e.target.value; };
+  $("noise-input").onchange = (e) => send({ type: "config", noise: Number(e.target.value) });
+  $("split-input").oninput = (e) => { $("split-value").textContent = e.target.value + "%"; };
+  $("split-input").onchange = (e) => send({ type: "config", test_fraction: Number(e.target.value) / 100 });
+  $("points-select").onchange = (e) => send({ type: "config", n_points: Number(e.target.value) });
+  $("regenerate").onclick = () => send({ type: "config", seed: Math.floor(Math.random() * 1e6) });
+  $("add-layer").onclick = () => {
+    const h = S.config.hidden.slice(); h.push(h.length ? h[h.length - 1] : 4);
+    send({ type: "config", hidden: h });
+  };
+  $("remove-layer").onclick = () => { const h = S.config.hidden.slice(); h.pop(); send({ type: "config", hidden: h }); };
+  document.querySelectorAll(".tab").forEach((t) => t.onclick = () => setMode(t.dataset.mode));
+  document.addEventListener("keydown", (e) => {
+    const tag = (e.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "select" || tag === "textarea") return;
+    if (e.key === " ") { e.preventDefault(); $("train-toggle").click(); }
+    else if (e.key === "s" || e.key === "S") $("step-button").click();
+    else if (e.key === "r" || e.key === "R") $("reset-button").click();
+  });
+  window.addEventListener("resize", () => emit("resize"));
+  updateRunning();
+}
+
+on("hello", (msg) => {
+  S.limits = msg.limits; S.config = msg.config;
+  for (const [key, id] of Object.entries(MENUS)) fillSelect($(id), msg.limits.choices[key]);
+  fillControls();
+});
+on("state", (msg) => { S.running = msg.running; updateRunning(); });
+on("config", (msg) => { S.config = msg.config; clearBad(); fillControls(); });
+on("mnist_config", (msg) => { S.mnistConfig = msg.config; clearBad(); fillControls(); });
+on("mnist_status", (msg) => { if (!msg.loading) { S.mnistConfig = msg.config; fillControls(); } });

@@ -1,0 +1,63 @@
+"""The MNIST session: training, accuracy, reading a drawing (on tiny synthetic digits)."""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+from chainrule.playground.digits import DigitData
+from chainrule.playground.mnist import MnistSession
+from chainrule.playground.protocol import ProtocolError
+
+
+def bytes_of(b64: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype=np.uint8)
+
+
+def tiny_digits(side: int = 8, n: int = 300) -> DigitData:
+    """Ten easy classes: class k lights up row k % side (plus noise)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, n)
+    x = rng.uniform(0, 0.2, (n, side, side)).astype(np.float32)
+    for i, k in enumerate(y):
+        x[i, k % side, :] = 1.0
+        x[i, :, k // side * 2] = 1.0 if k >= side else x[i, :, 0]
+    x = x.reshape(n, -1)
+    return DigitData(x[:200], y[:200], x[200:], y[200:], side, "tiny test digits")
+
+
+def test_mnist_session_learns_and_reports_accuracy():
+    s = MnistSession(tiny_digits(), {"hidden": [32], "lr": 0.01, "batch_size": 32})
+    f0 = s.frame()
+    assert f0["step"] == 0 and f0["loss"] is None and f0["test_size"] == 100
+    s.step(150)
+    f = s.frame()
+    assert f["type"] == "mnist_frame" and f["step"] == 150
+    assert f["test_accuracy"] > 0.8 and f["train_accuracy"] > 0.8
+    assert f["epoch"] == pytest.approx(150 * 32 / 200)
+    # without evaluation the frame is cheap and keeps the last test accuracy
+    s.step(1)
+    assert s.frame(evaluate=False)["test_accuracy"] == f["test_accuracy"]
+
+
+def test_mnist_configure_and_reset():
+    s = MnistSession(tiny_digits(), {"hidden": [16]})
+    s.step(2)
+    assert s.configure(lr=0.01) == "optimizer" and s.steps == 2
+    assert s.configure(hidden=[8, 8]) == "network" and s.steps == 0
+    assert [lin.weight.shape for lin in s.linears] == [(8, 64), (8, 8), (10, 8)]
+    with pytest.raises(ProtocolError):
+        s.configure(hidden=[600])
+
+
+def test_prediction_of_a_drawing():
+    s = MnistSession(tiny_digits(), {"hidden": [16]})
+    blank = s.predict([0] * 784)
+    assert blank["probs"] is None and blank["label"] is None
+    pad = np.zeros((28, 28))
+    pad[5:23, 12:15] = 255  # a "1"
+    p = s.predict(pad.reshape(-1).astype(int).tolist())
+    assert len(p["probs"]) == 10 and sum(p["probs"]) == pytest.approx(1, abs=1e-3)
+    assert p["label"] == int(np.argmax(p["probs"])) and p["input_side"] == 8
+    assert bytes_of(p["input"]).size == 64
