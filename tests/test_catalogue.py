@@ -46,13 +46,13 @@ def test_every_optimizer_builds_and_steps(name):
 
 
 def test_momentum_is_nesterov_everywhere():
-    from chainrule.playground.session import PlaygroundSession
+    from chainrule.playground.toy import ToySession
     from chainrule.training.recipes import build_optimizer
 
     p = nn.Parameter(np.ones(2, np.float32))
     group = build_optimizer("momentum", [p], lr=0.1).param_groups[0]
     assert group["momentum"] == 0.9 and group["nesterov"] is True
-    s = PlaygroundSession({"optimizer": "momentum", "n_points": 60})
+    s = ToySession({"optimizer": "momentum", "n_points": 60})
     assert all(g["momentum"] == 0.9 and g["nesterov"] is True for g in s.optimizer.param_groups)
 
 
