@@ -19,7 +19,7 @@ from chainrule.playground.mnist_insides import (
     score_test_set,
 )
 from chainrule.playground.protocol import CONFIG_FIELDS, validate_config
-from chainrule.playground.session import PlaygroundSession
+from chainrule.playground.toy import ToySession
 
 
 def _net(seed: int = 0) -> list[nn.Linear]:
@@ -112,21 +112,21 @@ def _lesson(key: str):
 
 
 def test_vanishing_preset_shows_the_first_layer_gradient_smallest() -> None:
-    sess = PlaygroundSession(dict(_lesson("vanishing").settings))
+    sess = ToySession(dict(_lesson("vanishing").settings))
     sess.step(5)
     norms = sess.grad_norms()
     assert norms[0] < norms[-1] / 20
 
 
 def test_epochs_preset_answer_holds() -> None:
-    sess = PlaygroundSession(dict(_lesson("epochs").settings))
+    sess = ToySession(dict(_lesson("epochs").settings))
     sess.step(20)
     assert sess.epoch == pytest.approx(1.0)
 
 
 def test_lr_presets_answer_holds() -> None:
     def loss_after(key: str, steps: int) -> tuple[float, float]:
-        sess = PlaygroundSession(dict(_lesson(key).settings))
+        sess = ToySession(dict(_lesson(key).settings))
         start = sess.losses()[0]
         sess.step(steps)
         return start, sess.losses()[0]
@@ -134,7 +134,7 @@ def test_lr_presets_answer_holds() -> None:
     start, low = loss_after("lr_low", 100)
     assert abs(low - start) < 0.02          # barely moves
     start_hi, _ = loss_after("lr_high", 100)
-    sess = PlaygroundSession(dict(_lesson("lr_high").settings))
+    sess = ToySession(dict(_lesson("lr_high").settings))
     seen = []
     for _ in range(30):
         sess.step(5)
