@@ -95,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.safetensors (same other arguments)")
     r.add_argument("--quiet", action="store_true", help="no progress output, only the final result")
+    r.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also log scalars, gradient norms, weight histograms and the graph for TensorBoard "
+                        "into DIR (needs chainrule[tensorboard]; view with: tensorboard --logdir DIR)")
     r.add_argument("--plot", action="store_true",
                    help="also draw loss/metric curves, per-layer gradient norms (and, for 2-D data, the "
                         "decision boundary) as PNG files into --out DIR (needs matplotlib)")
@@ -206,7 +209,8 @@ def _run(args: argparse.Namespace) -> int:
 def _train_and_test(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_start: float,
                     ckpt: str | None) -> int:
     """The usual run: train on the data set's training split, score on its test split."""
-    run = _fit(args, ds, recipe, say, log_dir=args.out, checkpoint=ckpt, resume=args.resume)
+    run = _fit(args, ds, recipe, say, log_dir=args.out, checkpoint=ckpt, resume=args.resume,
+               tensorboard=args.tensorboard)
     scores, _ = _score(run, ds)
     results: dict[str, Any] = {"dataset": ds.name, "task": ds.task, **scores}
     results.update(_run_facts(args, run, recipe, t_start))
@@ -229,7 +233,8 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
     fold_scores, outputs, targets, seconds, epochs = [], [], [], 0.0, []
     for i, fold in enumerate(folds, 1):
         say(f"fold {i}/{recipe.cv}:")
-        run = _fit(args, fold, recipe, say, log_dir=None, checkpoint=None, resume=False)
+        run = _fit(args, fold, recipe, say, log_dir=None, checkpoint=None, resume=False,
+                   tensorboard=args.tensorboard and os.path.join(args.tensorboard, f"fold{i}"))
         scores, out = _score(run, fold)
         fold_scores.append(scores)
         outputs.append(out)
@@ -250,7 +255,8 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
         say(f"final model: trained on all {n} examples")
         final = ds.pooled()
         # no checkpoint: a cross-validated run is not resumable (--resume refuses --cv)
-        run = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=None, resume=False)
+        run = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=None, resume=False,
+                   tensorboard=args.tensorboard and os.path.join(args.tensorboard, "final"))
         seconds += run["seconds"]
         results.update(_run_facts(args, run, recipe, t_start, train_seconds=seconds))
         results["final_model"] = {"trained_on": f"all {n} examples (train and test splits)",
@@ -262,8 +268,9 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
 
 
 def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str | None, checkpoint: str | None,
-         resume: bool) -> dict[str, Any]:
-    """Build the recipe's model and train it on ``ds.train`` (part held out for validation)."""
+         resume: bool, tensorboard: str | None = None) -> dict[str, Any]:
+    """Build the recipe's model and train it on ``ds.train`` (part held out for validation);
+    ``tensorboard``: a directory to log the run into for TensorBoard."""
     import numpy as np
 
     import chainrule as cr
@@ -310,6 +317,10 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     if log_dir and _is_main(args):
         os.makedirs(log_dir, exist_ok=True)
         callbacks.append(CSVLogger(os.path.join(log_dir, "history.csv")))
+    if tensorboard and _is_main(args):
+        from chainrule.training import TensorBoard
+
+        callbacks.append(TensorBoard(tensorboard))
     try:
         from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
     except ImportError:  # pragma: no cover - diagnostics ships with chainrule

@@ -21,6 +21,7 @@ from .callbacks import (
 )
 from .fit import Run, TrainingDiverged, TrainingInterrupted, current_lr, evaluate, fit, predict
 from .history import History
+from .tensorboard import TensorBoard
 from .metrics import (
     MAE,
     MSE,
@@ -37,6 +38,6 @@ from .metrics import (
 __all__ = [
     "fit", "evaluate", "predict", "History", "Run", "TrainingDiverged", "TrainingInterrupted",
     "current_lr", "Callback", "EarlyStopping", "StopAtTarget", "CSVLogger", "ModelCheckpoint",
-    "LRSchedulerCallback", "LambdaCallback", "accuracy", "confusion_matrix", "mean_squared_error",
+    "LRSchedulerCallback", "LambdaCallback", "TensorBoard", "accuracy", "confusion_matrix", "mean_squared_error",
     "mean_absolute_error", "r2_score", "RunningMetric", "Accuracy", "MSE", "MAE", "R2",
 ]
