@@ -14,7 +14,9 @@ import shlex
 import sys
 import time
 import warnings
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .. import catalogue
 from ._common import (
@@ -29,6 +31,18 @@ from ._common import (
     positive_float,
     positive_int,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..data import Dataset, DatasetSplits
+    from ..nn import Module
+    from ..optim import Optimizer
+    from ..training import History
+    from ..training.recipes import Recipe
+
+#: prints a progress line (or nothing, with --quiet)
+Say = Callable[..., None]
 
 NAME = "train"
 HELP = "train a network (default: an MLP on the bundled digits) and report test accuracy"
@@ -103,6 +117,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "decision boundary) as PNG files into --out DIR (needs matplotlib)")
 
 
+@dataclass
+class _Trained:
+    """A model trained by :func:`_fit`, with what scoring and saving it need."""
+
+    model: Module
+    history: History
+    loss_fn: Module
+    seconds: float
+    y_mean: float = 0.0  # regression targets were standardised with these for training
+    y_std: float = 1.0
+    distributed: bool = False  # trained data-parallel over MPI ranks (each scores a share of the test set)
+
+
 def _resume_command(args: argparse.Namespace) -> str:
     argv = [a for a in getattr(args, "_argv", ["train", "..."]) if a != "--resume"]
     return "chainrule " + " ".join(shlex.quote(a) for a in argv) + " --resume"
@@ -130,7 +157,7 @@ def _is_main(args: argparse.Namespace) -> bool:
     return rank() == 0
 
 
-def _same_on_every_rank(args: argparse.Namespace, ds: Any) -> None:
+def _same_on_every_rank(args: argparse.Namespace, ds: DatasetSplits) -> None:
     """Refuse a job whose ranks got different arguments or data (one line naming the difference)."""
     from chainrule.distributed import check_same, data_digest
 
@@ -152,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR (the folder holding checkpoint.safetensors)")
     ckpt = os.path.join(args.out, CHECKPOINT) if args.out else None
-    if args.resume and not os.path.isfile(ckpt):
+    if args.resume and not (ckpt and os.path.isfile(ckpt)):
         raise ConfigError(f"--resume: no checkpoint at {ckpt}; start the run without --resume")
     if getattr(args, "plot", False):
         if args.out is None:
@@ -206,21 +233,21 @@ def _run(args: argparse.Namespace) -> int:
         return 130
 
 
-def _train_and_test(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_start: float,
+def _train_and_test(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, t_start: float,
                     ckpt: str | None) -> int:
     """The usual run: train on the data set's training split, score on its test split."""
-    run = _fit(args, ds, recipe, say, log_dir=args.out, checkpoint=ckpt, resume=args.resume,
-               tensorboard=args.tensorboard)
-    scores, _ = _score(run, ds)
+    trained = _fit(args, ds, recipe, say, log_dir=args.out, checkpoint=ckpt, resume=args.resume,
+                   tensorboard=args.tensorboard)
+    scores, _ = _score(trained, ds)
     results: dict[str, Any] = {"dataset": ds.name, "task": ds.task, **scores}
-    results.update(_run_facts(args, run, recipe, t_start))
-    _write_outputs(args, ds, recipe, run, results, say)
-    print(f"{_summary(ds, scores)} after {len(run['history'])} epochs ({run['seconds']:.1f} s"
-          f"{_stopped(run)}){_saved(args)}", flush=True)
+    results.update(_run_facts(args, trained, recipe, t_start))
+    _write_outputs(args, ds, recipe, trained, results, say)
+    print(f"{_summary(ds, scores)} after {len(trained.history)} epochs ({trained.seconds:.1f} s"
+          f"{_stopped(trained)}){_saved(args)}", flush=True)
     return 0
 
 
-def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_start: float) -> int:
+def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, t_start: float) -> int:
     """k-fold cross-validation: one model per fold, each tested on the examples it never saw;
     the scores are pooled over all examples. With ``--out``, a final model is then trained on
     every example (the cross-validated score is its expected accuracy) and saved."""
@@ -233,14 +260,14 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
     fold_scores, outputs, targets, seconds, epochs = [], [], [], 0.0, []
     for i, fold in enumerate(folds, 1):
         say(f"fold {i}/{recipe.cv}:")
-        run = _fit(args, fold, recipe, say, log_dir=None, checkpoint=None, resume=False,
-                   tensorboard=args.tensorboard and os.path.join(args.tensorboard, f"fold{i}"))
-        scores, out = _score(run, fold)
+        trained = _fit(args, fold, recipe, say, log_dir=None, checkpoint=None, resume=False,
+                       tensorboard=args.tensorboard and os.path.join(args.tensorboard, f"fold{i}"))
+        scores, out = _score(trained, fold)
         fold_scores.append(scores)
         outputs.append(out)
         targets.append(fold.test.arrays[1])
-        seconds += run["seconds"]
-        epochs.append(len(run["history"]))
+        seconds += trained.seconds
+        epochs.append(len(trained.history))
         say(f"fold {i}/{recipe.cv}: {_summary(fold, scores)}")
     pooled = _pooled_scores(ds, fold_scores, outputs, targets)
     key = "test_r2" if ds.task == "regression" else "test_accuracy"
@@ -255,20 +282,20 @@ def _cross_validate(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, t_
         say(f"final model: trained on all {n} examples")
         final = ds.pooled()
         # no checkpoint: a cross-validated run is not resumable (--resume refuses --cv)
-        run = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=None, resume=False,
-                   tensorboard=args.tensorboard and os.path.join(args.tensorboard, "final"))
-        seconds += run["seconds"]
-        results.update(_run_facts(args, run, recipe, t_start, train_seconds=seconds))
+        trained = _fit(args, final, recipe, say, log_dir=args.out, checkpoint=None, resume=False,
+                       tensorboard=args.tensorboard and os.path.join(args.tensorboard, "final"))
+        seconds += trained.seconds
+        results.update(_run_facts(args, trained, recipe, t_start, train_seconds=seconds))
         results["final_model"] = {"trained_on": f"all {n} examples (train and test splits)",
-                                  "epochs": len(run["history"]), "train_seconds": round(run["seconds"], 3)}
-        _write_outputs(args, final, recipe, run, results, say)
+                                  "epochs": len(trained.history), "train_seconds": round(trained.seconds, 3)}
+        _write_outputs(args, final, recipe, trained, results, say)
     span = f"{min(epochs)}" if min(epochs) == max(epochs) else f"{min(epochs)}-{max(epochs)}"
     print(f"{line} ({span} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
     return 0
 
 
-def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str | None, checkpoint: str | None,
-         resume: bool, tensorboard: str | None = None) -> dict[str, Any]:
+def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, log_dir: str | None,
+         checkpoint: str | None, resume: bool, tensorboard: str | None = None) -> _Trained:
     """Build the recipe's model and train it on ``ds.train`` (part held out for validation);
     ``tensorboard``: a directory to log the run into for TensorBoard."""
     import numpy as np
@@ -276,7 +303,8 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     import chainrule as cr
     from chainrule.data import TensorDataset, random_split
     from chainrule.errors import ConfigError
-    from chainrule.training import CSVLogger, EarlyStopping, StopAtTarget, fit
+    from chainrule.training import Callback, CSVLogger, EarlyStopping, StopAtTarget, fit
+    from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
     from chainrule.training.recipes import build_cnn, build_mlp, build_optimizer, build_scheduler
 
     regression = ds.task == "regression"
@@ -287,8 +315,8 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     if regression:
         y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
         y_train = ((y_train - y_mean) / y_std).astype(np.float32)
-    train_set = TensorDataset(x_train, y_train)
-    val_set = None
+    train_set: Dataset = TensorDataset(x_train, y_train)
+    val_set: Dataset | None = None
     if recipe.val_fraction > 0 and len(train_set) >= 10:
         train_set, val_set = random_split(train_set, [1 - recipe.val_fraction, recipe.val_fraction], seed=args.seed)
 
@@ -309,7 +337,7 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
     if resume and checkpoint and os.path.exists(checkpoint):
         _check_resumed_settings(checkpoint, optimizer)
 
-    callbacks: list[Any] = []
+    callbacks: list[Callback] = []
     if recipe.early_stopping:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=recipe.early_stopping, restore_best=True))
     if args.stop_at is not None:
@@ -321,12 +349,8 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
         from chainrule.training import TensorBoard
 
         callbacks.append(TensorBoard(tensorboard))
-    try:
-        from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
-    except ImportError:  # pragma: no cover - diagnostics ships with chainrule
-        ChainruleWarning, Diagnostics = UserWarning, None
-    if Diagnostics is not None:  # explanations printed (unless --quiet); no duplicate Python warning
-        callbacks.append(Diagnostics(verbose=not args.quiet and _is_main(args)))
+    # explanations printed (unless --quiet); no duplicate Python warning
+    callbacks.append(Diagnostics(verbose=not args.quiet and _is_main(args)))
 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
     if recipe.model == "cnn":
@@ -343,11 +367,11 @@ def _fit(args: argparse.Namespace, ds: Any, recipe: Any, say: Any, log_dir: str 
                       batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
                       clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
                       checkpoint=checkpoint, resume=resume, distributed=getattr(args, "_distributed", False))
-    return {"model": model, "history": history, "loss_fn": loss_fn, "seconds": time.perf_counter() - t_fit,
-            "y_mean": y_mean, "y_std": y_std, "distributed": getattr(args, "_distributed", False)}
+    return _Trained(model=model, history=history, loss_fn=loss_fn, seconds=time.perf_counter() - t_fit,
+                    y_mean=y_mean, y_std=y_std, distributed=getattr(args, "_distributed", False))
 
 
-def _ranks(args: argparse.Namespace, recipe: Any) -> str:
+def _ranks(args: argparse.Namespace, recipe: Recipe) -> str:
     if not getattr(args, "_distributed", False):
         return ""
     from chainrule.distributed import world_size
@@ -356,7 +380,7 @@ def _ranks(args: argparse.Namespace, recipe: Any) -> str:
     return f" on {n} MPI ranks (global batch {recipe.batch_size}, ~{recipe.batch_size / n:.4g} per rank)"
 
 
-def _check_resumed_settings(path: str, optimizer: Any) -> None:
+def _check_resumed_settings(path: str, optimizer: Optimizer) -> None:
     """``--resume`` continues the run that wrote the checkpoint, whose optimizer state would
     silently replace this command's settings: refuse a command whose optimizer differs."""
     from chainrule.errors import ConfigError
@@ -379,7 +403,7 @@ def _check_resumed_settings(path: str, optimizer: Any) -> None:
                               f"asks for {new:g} ({flag}); {fix}")
 
 
-def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
+def _score(trained: _Trained, ds: DatasetSplits) -> tuple[dict[str, Any], np.ndarray]:
     """Test scores of a trained run on ``ds.test`` and its outputs there (probabilities, or
     predictions in the target's units for regression), from one pass over the test set."""
     import numpy as np
@@ -389,24 +413,24 @@ def _score(run: dict[str, Any], ds: Any) -> tuple[dict[str, Any], Any]:
     from chainrule.training import confusion_matrix, predict
 
     x_test, y_test = ds.test.arrays
-    if run.get("distributed"):  # each rank scores a share of the test set; all get every output
+    if trained.distributed:  # each rank scores a share of the test set; all get every output
         from chainrule.distributed import predict as predict_sharded
 
-        out = predict_sharded(run["model"], x_test)
+        out = predict_sharded(trained.model, x_test)
     else:
-        out = predict(run["model"], x_test, probabilities=False)
+        out = predict(trained.model, x_test, probabilities=False)
     if ds.task == "regression":
-        pred = out * run["y_std"] + run["y_mean"]
+        pred = out * trained.y_std + trained.y_mean
         return _regression_scores(pred, y_test), pred
     logits = cr.from_numpy(out)
-    loss = float(run["loss_fn"](logits, y_test).item())
+    loss = float(trained.loss_fn(logits, y_test).item())
     probs = softmax(logits, axis=-1).data
     cm = confusion_matrix(probs, y_test, num_classes=ds.num_classes)
     return {"test_accuracy": float(np.trace(cm) / max(cm.sum(), 1)), "test_loss": loss,
             "confusion_matrix": cm.tolist(), "class_names": ds.class_names}, probs
 
 
-def _regression_scores(pred: Any, y_test: Any) -> dict[str, float]:
+def _regression_scores(pred: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
     import numpy as np
 
     err = pred.reshape(y_test.shape).astype(np.float64) - y_test
@@ -416,8 +440,8 @@ def _regression_scores(pred: Any, y_test: Any) -> dict[str, float]:
             "test_r2": (1.0 - float(np.sum(err ** 2)) / ss_tot) if ss_tot > 0 else 0.0}
 
 
-def _pooled_scores(ds: Any, fold_scores: list[dict[str, Any]], outputs: list[Any], targets: list[Any]
-                   ) -> dict[str, Any]:
+def _pooled_scores(ds: DatasetSplits, fold_scores: list[dict[str, Any]], outputs: list[np.ndarray],
+                   targets: list[np.ndarray]) -> dict[str, Any]:
     """Scores over all examples, each predicted by the fold model that did not train on it
     (``outputs``, ``targets``: one array per fold)."""
     import numpy as np
@@ -433,7 +457,7 @@ def _pooled_scores(ds: Any, fold_scores: list[dict[str, Any]], outputs: list[Any
             "class_names": ds.class_names}
 
 
-def _summary(ds: Any, scores: dict[str, Any]) -> str:
+def _summary(ds: DatasetSplits, scores: dict[str, Any]) -> str:
     import numpy as np
 
     if ds.task == "regression":
@@ -443,18 +467,18 @@ def _summary(ds: Any, scores: dict[str, Any]) -> str:
     return f"test accuracy {scores['test_accuracy']:.4f} ({int(np.trace(cm))}/{int(cm.sum())})"
 
 
-def _run_facts(args: argparse.Namespace, run: dict[str, Any], recipe: Any, t_start: float,
+def _run_facts(args: argparse.Namespace, trained: _Trained, recipe: Recipe, t_start: float,
                train_seconds: float | None = None) -> dict[str, Any]:
-    history = run["history"]
-    seconds = run["seconds"] if train_seconds is None else train_seconds
+    history = trained.history
+    seconds = trained.seconds if train_seconds is None else train_seconds
     return dict(epochs=len(history), train_seconds=round(seconds, 3),
                 total_seconds=round(time.perf_counter() - t_start, 3), stop_reason=history.stop_reason,
-                best_epoch=history.best_epoch, seed=args.seed, num_parameters=run["model"].num_parameters(),
+                best_epoch=history.best_epoch, seed=args.seed, num_parameters=trained.model.num_parameters(),
                 recipe=recipe.as_dict())
 
 
-def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str, Any], results: dict[str, Any],
-                   say: Any) -> None:
+def _write_outputs(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, trained: _Trained,
+                   results: dict[str, Any], say: Say) -> None:
     """model.safetensors, history.csv, metrics.json (and plots) into ``--out``."""
     if not args.out or not _is_main(args):
         return
@@ -463,26 +487,26 @@ def _write_outputs(args: argparse.Namespace, ds: Any, recipe: Any, run: dict[str
 
     regression = ds.task == "regression"
     metadata = {"preprocessing": ds.preprocessing(), "recipe": recipe.as_dict(),
-                "target_scale": {"mean": run["y_mean"], "std": run["y_std"]} if regression else None,
+                "target_scale": {"mean": trained.y_mean, "std": trained.y_std} if regression else None,
                 "test": {k: v for k, v in results.items() if k.startswith("test_")},
                 "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None}
     if "evaluation" in results:  # cross-validated: this model has seen the test split too
         metadata["evaluation"] = results["evaluation"]
         metadata["trained_on_test_split"] = True
     remove_leftover_temporaries(os.path.join(args.out, MODEL))  # of a run killed while saving
-    save(run["model"], os.path.join(args.out, MODEL), metadata=metadata)
-    run["history"].to_csv(os.path.join(args.out, "history.csv"))
+    save(trained.model, os.path.join(args.out, MODEL), metadata=metadata)
+    trained.history.to_csv(os.path.join(args.out, "history.csv"))
     with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
         f.write(dump_json(results) + "\n")
     if getattr(args, "plot", False):
         from chainrule.viz.plots import plot_run
 
-        for path in plot_run(args.out, history=run["history"], model=run["model"], data=ds):
+        for path in plot_run(args.out, history=trained.history, model=trained.model, data=ds):
             say(f"wrote {path}")
 
 
-def _stopped(run: dict[str, Any]) -> str:
-    reason = run["history"].stop_reason
+def _stopped(trained: _Trained) -> str:
+    reason = trained.history.stop_reason
     return f", {reason}" if reason else ""
 
 

@@ -85,7 +85,7 @@ class DistributedFit:
         """``_evaluate_loader`` over the whole of ``loader``'s data: each rank computes the
         outputs of a contiguous share of the batches, the outputs are gathered, and every
         rank scores them batch by batch exactly as one process does."""
-        from ..training.fit import _split_batch
+        from ..training.evaluation import _split_batch
 
         dataset, bs = loader.dataset, loader.batch_size
         n = len(dataset)

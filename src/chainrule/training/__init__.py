@@ -19,7 +19,8 @@ from .callbacks import (
     ModelCheckpoint,
     StopAtTarget,
 )
-from .fit import Run, TrainingDiverged, TrainingInterrupted, current_lr, evaluate, fit, predict
+from .evaluation import evaluate, predict
+from .fit import fit
 from .history import History
 from .tensorboard import TensorBoard
 from .metrics import (
@@ -34,6 +35,7 @@ from .metrics import (
     mean_squared_error,
     r2_score,
 )
+from .run import Run, TrainingDiverged, TrainingInterrupted, current_lr
 
 __all__ = [
     "fit", "evaluate", "predict", "History", "Run", "TrainingDiverged", "TrainingInterrupted",

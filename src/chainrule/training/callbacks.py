@@ -8,7 +8,7 @@ A callback subclasses :class:`Callback` and overrides any of
     on_epoch_end(run, epoch, logs)      logs: the epoch's History record (may be extended)
     on_train_end(run)                   once, also after early stopping or divergence
 
-``run`` is the :class:`~chainrule.training.fit.Run` of this training: ``run.model``,
+``run`` is the :class:`~chainrule.training.run.Run` of this training: ``run.model``,
 ``run.optimizer``, ``run.history``, ``run.epoch``; setting ``run.stop_training = True``
 ends training after the current epoch. Callbacks that carry state across epochs
 (EarlyStopping's best value ...) implement ``state_dict``/``load_state_dict`` so that a
@@ -26,25 +26,25 @@ from ..errors import ConfigError
 from .metrics import higher_is_better
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import Run
+    from .run import Run
 
 
 class Callback:
     """Base class; every hook does nothing."""
 
-    def on_train_begin(self, run: "Run") -> None:
+    def on_train_begin(self, run: Run) -> None:
         pass
 
-    def on_epoch_begin(self, run: "Run", epoch: int) -> None:
+    def on_epoch_begin(self, run: Run, epoch: int) -> None:
         pass
 
-    def on_batch_end(self, run: "Run", batch: int, loss: float) -> None:
+    def on_batch_end(self, run: Run, batch: int, loss: float) -> None:
         pass
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         pass
 
-    def on_train_end(self, run: "Run") -> None:
+    def on_train_end(self, run: Run) -> None:
         pass
 
     def state_dict(self) -> dict[str, Any]:
@@ -120,7 +120,7 @@ class EarlyStopping(Callback):
         raise ConfigError(f"EarlyStopping: monitor {self.monitor!r} is not in the history; "
                           f"available: {', '.join(k for k in logs if k != 'grad_norms')}")
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         value = float(logs[self._key(logs)])
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
@@ -133,7 +133,7 @@ class EarlyStopping(Callback):
                 run.stop_training = True
                 run.history.stop_reason = "early stopping"
 
-    def on_train_end(self, run: "Run") -> None:
+    def on_train_end(self, run: Run) -> None:
         if self.restore_best and self.best_weights is not None and self.best_epoch != run.history.last.get("epoch"):
             run.model.load_state_dict(self.best_weights)
             run.history.best_epoch = self.best_epoch
@@ -166,7 +166,7 @@ class StopAtTarget(Callback):
         self.target, self.monitor = float(target), monitor
         self.mode = _mode_for(monitor, mode)
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         value = logs.get(self.monitor)
         if value is None or math.isnan(value):
             return
@@ -185,7 +185,7 @@ class CSVLogger(Callback):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         tmp = self.path + ".tmp"
         run.history.to_csv(tmp)
         os.replace(tmp, self.path)
@@ -211,7 +211,7 @@ class ModelCheckpoint(Callback):
         self.metadata = metadata
         self.best: float | None = None
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         if self.save_best_only:
             key = self.monitor if self.monitor in logs else self.monitor.removeprefix("val_")
             value = logs.get(key)
@@ -243,7 +243,7 @@ class LRSchedulerCallback(Callback):
     def __init__(self, scheduler: Any, monitor: str = "val_loss") -> None:
         self.scheduler, self.monitor = scheduler, monitor
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
             key = self.monitor if self.monitor in logs else self.monitor.removeprefix("val_")
             self.scheduler.step(logs[key])

@@ -30,10 +30,12 @@ import math
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any, TextIO
 
 from ..errors import ConfigError
 from .callbacks import Callback
+from .run import TrainingDiverged, current_lr
 
 __all__ = ["ChainruleWarning", "Diagnostics", "Finding"]
 
@@ -67,7 +69,8 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _user_stacklevel() -> int:
     """The ``stacklevel`` that makes a warning point at the first caller outside chainrule
     (the user's ``fit(...)`` line), not at this module."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PKG_DIR):
         frame, level = frame.f_back, level + 1
     return level
@@ -163,8 +166,6 @@ class Diagnostics(Callback):
             self._diverging(run, batch, float(loss))
 
     def _diverging(self, run: Any, batch: int, loss: float) -> None:
-        from .fit import TrainingDiverged, current_lr
-
         lr = current_lr(run.optimizer) if getattr(run, "optimizer", None) is not None else None
         lr_text = f"the learning rate {lr:g}" if lr is not None else "the learning rate"
         message = (f"the loss is diverging: it grew from {self.reference_loss:.4g} to {loss:.4g} "
@@ -201,7 +202,7 @@ class Diagnostics(Callback):
             return
         names = list(finite)
         first, last = finite[names[0]], finite[names[-1]]
-        biggest_name = max(finite, key=finite.get)
+        biggest_name = max(finite, key=lambda k: finite[k])
         biggest = finite[biggest_name]
         if self.first_max_norm is None:
             self.first_max_norm = biggest
@@ -209,7 +210,7 @@ class Diagnostics(Callback):
         if len(names) >= 2 and last > 0:
             ratio = first / last
             loss = logs.get("loss")
-            tiny = first < self.vanishing_norm and (not _finite(loss) or loss > 1e-3)
+            tiny = first < self.vanishing_norm and (loss is None or not _finite(loss) or loss > 1e-3)
             if ratio < self.vanishing_ratio or tiny:
                 self._report(
                     run, "vanishing",

@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import math
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +23,7 @@ import numpy as np
 BASE_KEYS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds")
 
 
+@dataclass(eq=False)
 class History:
     """Per-epoch records of a training run.
 
@@ -35,11 +38,13 @@ class History:
     ``history["val_loss"]`` is the list of that key over epochs (``nan`` where missing).
     """
 
-    def __init__(self, epochs: list[dict[str, Any]] | None = None) -> None:
-        self.epochs: list[dict[str, Any]] = list(epochs or [])
-        self.stop_reason: str | None = None
-        self.best_epoch: int | None = None
-        self.params: dict[str, Any] = {}
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+    best_epoch: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.epochs = list(self.epochs or [])  # a list of its own (None: empty)
 
     # --- building
     def append(self, record: dict[str, Any]) -> None:
@@ -54,7 +59,7 @@ class History:
 
     def __getitem__(self, key: str) -> list[Any]:
         if isinstance(key, int):
-            return self.epochs[key]  # type: ignore[return-value]
+            return self.epochs[key]
         if not any(key in e for e in self.epochs):
             raise KeyError(f"History has no key {key!r}; it has: {', '.join(self.keys())}")
         return [e.get(key, float("nan")) for e in self.epochs]

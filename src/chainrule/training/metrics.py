@@ -16,7 +16,7 @@ indices ``(N,)``. Regression: ``outputs`` and ``targets`` are ``(N,)`` or ``(N, 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -192,7 +192,7 @@ class R2(_Regression):
         return 1.0 - self.sq / self.m2_t
 
 
-METRICS: dict[str, Callable[[], RunningMetric]] = {
+METRICS: dict[str, type[RunningMetric]] = {
     "accuracy": Accuracy, "acc": Accuracy,
     "mse": MSE, "mean_squared_error": MSE,
     "mae": MAE, "mean_absolute_error": MAE,

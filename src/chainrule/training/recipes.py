@@ -20,8 +20,9 @@ field. The numbers are ones that were measured to work (see the README's table):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .. import catalogue
 from ..errors import ConfigError
@@ -53,7 +54,7 @@ class Recipe:
     early_stopping: int | None = None
     cv: int = 0  # k-fold cross-validation over all examples (0: the data set's train/test split)
 
-    def replace(self, **changes: Any) -> "Recipe":
+    def replace(self, **changes: Any) -> Recipe:
         """A copy with the fields in ``changes`` set (``None`` values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
