@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
+import chainrule.nn.functional as F
 from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset, mnist
-import chainrule.nn.functional as F
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 SIZES = (784, 256, 256, 10)

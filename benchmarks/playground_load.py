@@ -284,7 +284,8 @@ async def _run(sessions: int, seconds: float, mnist_sessions: int, data_dir: str
                        "max": round(max(health_ms), 1) if health_ms else None, "n": len(health_ms)},
         "rss_mb": {k.replace("_kb", ""): (round(v / 1024, 1) if v else None) for k, v in rss.items()},
         "rss_timeline_mb": [(round(t, 1), round(kb / 1024, 1)) for t, kb in timeline[:: max(1, len(timeline) // 12)]],
-        "bad_messages": {"sent": sum(s.errors_expected for s in stats), "refused_with_error": sum(s.errors_seen for s in stats)},
+        "bad_messages": {"sent": sum(s.errors_expected for s in stats),
+                         "refused_with_error": sum(s.errors_seen for s in stats)},
         "extra_session_refused": refusal,
         "sessions_open_after_close": open_after,
         "problems": [],
@@ -329,7 +330,8 @@ def _print(r: dict) -> None:
           f"(min {r['fps_per_session']['min']}, max {r['fps_per_session']['max']}; cap 20)")
     print(f"  training      {r['steps_total']:,} optimizer steps in total; {r['mbytes_streamed']} MB streamed")
     mc = r["machine"]
-    print(f"  server CPU    {r['server_cpu_s']} s in {r['wall_s']} s ({r['server_cpu_s'] / r['wall_s']:.0%} of one core); "
+    print(f"  server CPU    {r['server_cpu_s']} s in {r['wall_s']} s "
+          f"({r['server_cpu_s'] / r['wall_s']:.0%} of one core); "
           f"machine: {mc['cpus']} CPUs, load average {mc['load_avg_start']} -> {mc['load_avg_end']}")
     print(f"  ws ping->pong p50 {r['ping_ms']['p50']} ms, p95 {r['ping_ms']['p95']} ms, "
           f"max {r['ping_ms']['max']} ms ({r['ping_ms']['n']} pings)")
@@ -341,7 +343,8 @@ def _print(r: dict) -> None:
     print(f"  server RSS    start {m['start']} MB, peak {m['peak']} MB (first half {m['first_half_peak']}, "
           f"second half {m['second_half_peak']}), after close {m['after_close']} MB")
     print(f"  RSS timeline  {', '.join(f'{t:g}s:{mb:g}' for t, mb in r['rss_timeline_mb'])}")
-    print(f"  bad messages  {r['bad_messages']['sent']} sent, {r['bad_messages']['refused_with_error']} refused with an error message")
+    print(f"  bad messages  {r['bad_messages']['sent']} sent, "
+          f"{r['bad_messages']['refused_with_error']} refused with an error message")
     print(f"  over limit    {r['extra_session_refused']}")
     print(f"  after close   {r['sessions_open_after_close']} sessions open")
     print("  result        " + ("OK" if not r["problems"] else "PROBLEMS: " + "; ".join(r["problems"])))
@@ -351,8 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--mnist-sessions", type=int, default=None, help="how many train on the MNIST tab (default: a fifth)")
-    ap.add_argument("--data-dir", default=None, help="MNIST folder for the server (default: cache, else bundled digits)")
+    ap.add_argument("--mnist-sessions", type=int, default=None,
+                    help="how many train on the MNIST tab (default: a fifth)")
+    ap.add_argument("--data-dir", default=None,
+                    help="MNIST folder for the server (default: cache, else bundled digits)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args(argv)
     if not (1 <= a.sessions <= 200 and 1 <= a.seconds <= 600):

@@ -9,12 +9,10 @@ dollars for the report.
 """
 import os
 
-import numpy as np
-
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.data import TensorDataset, csv
-from chainrule.training import fit, predict, r2_score, mean_absolute_error
+from chainrule.training import fit, mean_absolute_error, predict, r2_score
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "houses.csv")
 ds = csv(path, target="price")                       # task "regression": y is (N, 1) float32
@@ -34,5 +32,5 @@ print(f"train R² after {len(history)} epochs: {history['r2'][-1]:.3f}")
 x_test, y_test = ds.test.arrays
 price = predict(model, x_test) * sigma + mu          # back to dollars
 print(f"test R² {r2_score(price, y_test):.3f}, mean absolute error ${mean_absolute_error(price, y_test):,.0f}")
-for row, p, t in list(zip(x_test, price[:, 0], y_test[:, 0]))[:3]:
+for p, t in list(zip(price[:, 0], y_test[:, 0]))[:3]:
     print(f"  predicted ${p:,.0f}   actual ${t:,.0f}")

@@ -338,7 +338,8 @@ def mutate_safetensors(data: bytes, rng: random.Random, pool: list[bytes] | None
     if header is None:  # unparsable: edit the length field or bytes
         if len(body) >= 8 and op < 5:
             b = bytearray(body)
-            b[:8] = struct.pack("<Q", rng.choice(INTERESTING_64_LEN + (len(body) - 8, len(body) - 9, len(body) - 7)) % 2**64)
+            lengths = INTERESTING_64_LEN + (len(body) - 8, len(body) - 9, len(body) - 7)
+            b[:8] = struct.pack("<Q", rng.choice(lengths) % 2**64)
             return opts + bytes(b)
         return opts + body
     names = [k for k in header if k != "__metadata__"]
@@ -356,7 +357,8 @@ def mutate_safetensors(data: bytes, rng: random.Random, pool: list[bytes] | None
         e = header.get(rng.choice(names))
         if isinstance(e, dict):
             e["shape"] = rng.choice([[2**32, 2**32], [2**62, 4], [0, 2**63], [-1], [], [3.0], ["3"],
-                                     [1] * 65, [2**64], list(reversed(e["shape"])) if isinstance(e.get("shape"), list) else []])
+                                     [1] * 65, [2**64],
+                                     list(reversed(e["shape"])) if isinstance(e.get("shape"), list) else []])
     elif op == 3 and names:  # dtype
         e = header.get(rng.choice(names))
         if isinstance(e, dict):

@@ -40,9 +40,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_ROOT = ROOT / "tests" / "fuzz_corpus"
@@ -323,7 +323,8 @@ def supervise(target: Target, args: argparse.Namespace) -> dict:
         if remaining < 2:
             break
         cmd = [sys.executable, sys.argv[0], "--worker", "--work", str(work), "--seconds", str(remaining),
-               "--engine", args.engine, "--scratch", str(tmp_root / "scratch"), "--seed", str(seed), "--mem-mb", str(args.mem_mb),
+               "--engine", args.engine, "--scratch", str(tmp_root / "scratch"), "--seed", str(seed),
+               "--mem-mb", str(args.mem_mb),
                "--slow", str(args.slow), "--timeout", str(args.timeout)]
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         out = open(work / "worker.log", "a")

@@ -7,9 +7,9 @@ model=...)``; bit 2 also calls ``read_metadata`` and ``describe``; bit 3 uses SG
 momentum instead of Adam; bit 4 also prepares a CSV of new rows from the file's metadata as
 ``chainrule predict``/``evaluate`` do (``preprocessing``, ``model_inputs``, ``unscale``);
 bit 5 resumes a small training run from the file as ``chainrule train --resume`` does
-(``fit(..., checkpoint=path, resume=True)`` with EarlyStopping and a StepLR schedule). Seeds are real files written by ``cr.save`` and
-``cr.save_checkpoint`` plus a pickle whose unpickling would create a marker file; any input
-after which the marker exists is a finding (a loader ran code from the file).
+(``fit(..., checkpoint=path, resume=True)`` with EarlyStopping and a StepLR schedule). Seeds are real
+files written by ``cr.save`` and ``cr.save_checkpoint`` plus a pickle whose unpickling would create a
+marker file; any input after which the marker exists is a finding (a loader ran code from the file).
 
     python fuzz/fuzz_load.py --seconds 600
 """

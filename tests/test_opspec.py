@@ -79,7 +79,10 @@ def test_edge_positions_name_the_inputs_that_need_a_gradient() -> None:
 def test_explain_reads_its_words_from_the_spec_of_each_input() -> None:
     x = cr.tensor([[0.5, -1.0]], requires_grad=True)
     w = cr.tensor([[2.0, 3.0]], requires_grad=True)
-    loss = lambda: F.linear(x, w).sigmoid().sum()
+
+    def loss():
+        return F.linear(x, w).sigmoid().sum()
+
     lin, sig, total = op_spec("linear"), op_spec("sigmoid"), op_spec("sum")
     assert lin is not None and sig is not None and total is not None
     ex_w = cr.explain(loss, w, (0, 1))

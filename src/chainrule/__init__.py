@@ -13,25 +13,25 @@ import importlib
 
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
-from .rng import manual_seed, get_rng
+from .gradcheck import gradcheck
+from .ops.combine import concatenate, maximum, minimum, stack, where
+from .rng import get_rng, manual_seed
 from .tensor import (
     Tensor,
-    tensor,
-    from_numpy,
-    zeros,
-    ones,
-    zeros_like,
-    ones_like,
-    randn,
-    rand,
     arange,
-    no_grad,
-    enable_grad,
-    is_grad_enabled,
     detect_anomaly,
+    enable_grad,
+    from_numpy,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
 )
-from .ops.combine import concatenate, stack, where, maximum, minimum
-from .gradcheck import gradcheck
 
 __version__ = "0.1.0"
 

@@ -41,7 +41,7 @@ class Choice:
     def resolve(self) -> Callable[..., Any]:
         """The constructor itself (imports its module)."""
         module, _, attribute = self.constructor.partition(":")
-        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), attribute)
 
     def build(self, *args: Any, **kwargs: Any) -> Any:
         """``constructor(*args, **{**defaults, **kwargs})``."""
@@ -192,7 +192,7 @@ def _key(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
-def lookup(table: Mapping[str, C], name: str, what: str) -> C:
+def lookup(table: Mapping[str, C], name: object, what: str) -> C:
     """The entry called ``name`` (case, ``-``/``_`` and aliases forgiven); a ConfigError
     naming the choices otherwise. ``what`` names the kind of choice in that message."""
     if isinstance(name, str):

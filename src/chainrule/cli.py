@@ -13,8 +13,8 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
 
 from . import __version__
 from .errors import ChainruleError
@@ -32,7 +32,7 @@ def one_line(message: object) -> str:
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``chainrule: error: ...``) and exit 2."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+    def error(self, message: str) -> NoReturn:  # type: ignore[name-defined]  # noqa: F821
         prog = self.prog.split()[0] if self.prog else "chainrule"
         self.exit(2, f"{prog}: error: {one_line(message)} (see '{self.prog} -h')\n")
 

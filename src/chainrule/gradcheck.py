@@ -7,7 +7,8 @@ independently. If the two disagree anywhere, some op's VJP is wrong.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

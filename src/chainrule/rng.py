@@ -5,6 +5,8 @@ checkpoint carry the generator so a resumed run draws the same numbers as an unb
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 _rng: np.random.Generator = np.random.default_rng()
@@ -22,11 +24,11 @@ def get_rng() -> np.random.Generator:
     return _rng
 
 
-def get_state() -> dict:
+def get_state() -> dict[str, Any]:
     """A JSON-serialisable snapshot of the global generator's state."""
-    return _rng.bit_generator.state
+    return dict(_rng.bit_generator.state)
 
 
-def set_state(state: dict) -> None:
+def set_state(state: dict[str, Any]) -> None:
     """Restore a snapshot taken by :func:`get_state`."""
     _rng.bit_generator.state = state

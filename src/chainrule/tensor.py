@@ -16,7 +16,8 @@ import os
 import threading
 import traceback
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,10 +47,10 @@ class no_grad(contextlib.ContextDecorator):
     so evaluation is faster and uses less memory.
     """
 
-    def _recreate_cm(self) -> "no_grad":  # a fresh context per decorated call: re-entrant
+    def _recreate_cm(self) -> no_grad:  # a fresh context per decorated call: re-entrant
         return type(self)()
 
-    def __enter__(self) -> "no_grad":
+    def __enter__(self) -> no_grad:
         self._prev = _mode.grad_enabled
         _mode.grad_enabled = False
         return self
@@ -61,10 +62,10 @@ class no_grad(contextlib.ContextDecorator):
 class enable_grad(contextlib.ContextDecorator):
     """Turn graph recording back on inside a ``no_grad`` block."""
 
-    def _recreate_cm(self) -> "enable_grad":
+    def _recreate_cm(self) -> enable_grad:
         return type(self)()
 
-    def __enter__(self) -> "enable_grad":
+    def __enter__(self) -> enable_grad:
         self._prev = _mode.grad_enabled
         _mode.grad_enabled = True
         return self
@@ -88,10 +89,10 @@ class detect_anomaly(contextlib.ContextDecorator):
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
-    def _recreate_cm(self) -> "detect_anomaly":
+    def _recreate_cm(self) -> detect_anomaly:
         return type(self)(self.enabled)
 
-    def __enter__(self) -> "detect_anomaly":
+    def __enter__(self) -> detect_anomaly:
         self._prev = _mode.anomaly
         _mode.anomaly = self.enabled
         return self
@@ -120,6 +121,10 @@ define_op("astype", "x in another dtype", ("x",), ("1 (the value is only convert
           elementwise=True)  # the one op defined here, as Tensor.astype
 
 
+#: one recorded edge of the graph: an op's input and the VJP that maps ∂L/∂out to ∂L/∂input
+Edge = tuple["Tensor", Callable[[np.ndarray], np.ndarray]]
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for backpropagation.
 
@@ -137,18 +142,30 @@ class Tensor:
     # Make NumPy defer to Tensor's reflected operators: ndarray * Tensor -> Tensor.__rmul__.
     __array_ufunc__ = None
 
+    data: np.ndarray
+    grad: np.ndarray | None
+    requires_grad: bool
+    _edges: tuple[Edge, ...]  # (input, vjp) for each input that requires a gradient
+    _op: str
+    _acc: np.ndarray | None  # the gradient summed so far during a backward sweep
+    _retain: bool
+    name: str | None
+    _where: str | None  # the user's line that created it (under detect_anomaly)
+    _seq: int  # creation order
+    _kept: tuple[int, ...]
+
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
             raise ConfigError(
                 f"only floating-point tensors can require gradients; got dtype {self.data.dtype}")
-        self.grad: np.ndarray | None = None
+        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self._edges: tuple = ()
+        self._edges = ()
         self._op = "leaf"
         self._acc = None
         self._retain = False
-        self.name: str | None = None
+        self.name = None
         self._where = None
         self._seq = next(_counter)
 
@@ -175,7 +192,7 @@ class Tensor:
         return self._op
 
     @property
-    def parents(self) -> tuple["Tensor", ...]:
+    def parents(self) -> tuple[Tensor, ...]:
         """The inputs of the op that produced this tensor and that require gradients."""
         return tuple(p for p, _ in self._edges)
 
@@ -193,13 +210,13 @@ class Tensor:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    def __copy__(self) -> "Tensor":
+    def __copy__(self) -> Tensor:
         """A new leaf sharing this tensor's data (and gradient array), with its own identity."""
         t = _leaf(self.data, self.requires_grad)
         t.grad, t.name = self.grad, self.name
         return t
 
-    def __deepcopy__(self, memo: dict) -> "Tensor":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
         """A new leaf with copies of the data and gradient (``copy.deepcopy(model)`` for a
         target network or a best-weights snapshot). Like PyTorch, the copy is cut off from
         the graph that made the original; it gets its own place in backward's ordering."""
@@ -234,23 +251,28 @@ class Tensor:
 
     # --- comparisons give plain boolean arrays (they have no gradient)
     def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _raw(other)
+        out: np.ndarray = self.data < _raw(other)
+        return out
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _raw(other)
+        out: np.ndarray = self.data <= _raw(other)
+        return out
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _raw(other)
+        out: np.ndarray = self.data > _raw(other)
+        return out
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _raw(other)
+        out: np.ndarray = self.data >= _raw(other)
+        return out
 
     # --- conversions
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ShapeError(f"item() needs a tensor with one element; got shape {self.shape}")
-        return self.data.item()
+        value: float = self.data.item()
+        return value
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
@@ -259,20 +281,20 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return _leaf(self.data)
 
-    def astype(self, dtype: Any) -> "Tensor":
+    def astype(self, dtype: Any) -> Tensor:
         """A copy in another dtype; gradients flow back, cast to this tensor's dtype."""
         src = self.data.dtype
         return make(self.data.astype(dtype), "astype", (self, lambda g: g.astype(src)))
 
-    def argmax(self, axis: int | None = None) -> np.ndarray:
+    def argmax(self, axis: int | None = None) -> np.ndarray | np.intp:
         """Indices of the largest values (an ndarray: argmax has no gradient)."""
         return self.data.argmax(axis=axis)
 
-    def argmin(self, axis: int | None = None) -> np.ndarray:
+    def argmin(self, axis: int | None = None) -> np.ndarray | np.intp:
         return self.data.argmin(axis=axis)
 
     # --- gradients
@@ -280,7 +302,7 @@ class Tensor:
         """Forget the stored gradient (``grad = None``), so the next backward starts afresh."""
         self.grad = None
 
-    def retain_grad(self) -> "Tensor":
+    def retain_grad(self) -> Tensor:
         """Keep this intermediate tensor's gradient in ``.grad`` after ``backward()``."""
         if not self.requires_grad:
             raise BackwardError("retain_grad() on a tensor that does not require grad")
@@ -314,7 +336,7 @@ class Tensor:
                     f"shape {self.shape}; they must match")
         _backpropagate(self, seed)
 
-    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]) -> "RemovableHandle":
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
         """Call ``hook(self)`` during ``backward()`` as soon as this leaf's ``.grad`` is final
         for that pass (PyTorch's name). The engine visits every tensor once, newest first, so
         the moment a leaf is stored no later op can add to it: data-parallel training
@@ -330,7 +352,50 @@ class Tensor:
         entry[1].append(hook)
         return RemovableHandle(self, hook)
 
-    # --- operators are bound in chainrule/ops/__init__.py (one file per op family)
+    # --- operators are bound in chainrule/ops/__init__.py (one file per op family); these
+    # declarations tell type checkers what they are (they do not exist at run time)
+    if TYPE_CHECKING:
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, other: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __getitem__(self, key: Any) -> Tensor: ...
+        def __iter__(self) -> Iterator[Tensor]: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor: ...
+        def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
+        def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
+        def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
+        def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
+        def var(self, axis: int | Sequence[int] | None = None, keepdims: bool = False,
+                ddof: int = 0) -> Tensor: ...
+        def reshape(self, *shape: Any) -> Tensor: ...
+        def transpose(self, *axes: Any) -> Tensor: ...
+        def flatten(self, start_axis: int = 0) -> Tensor: ...
+        def softmax(self, axis: int = -1) -> Tensor: ...
+        def log_softmax(self, axis: int = -1) -> Tensor: ...
+        def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
+        def pow(self, other: Any) -> Tensor: ...
+        def matmul(self, other: Any) -> Tensor: ...
+        @property
+        def T(self) -> Tensor: ...
 
 
 class RemovableHandle:
@@ -431,11 +496,11 @@ def _backpropagate(root: Tensor, seed: np.ndarray) -> None:
         raise
 
 
-def _sweep(heap: list, handed: set[int], anomaly: bool) -> None:
+def _sweep(heap: list[tuple[int, Tensor]], handed: set[int], anomaly: bool) -> None:
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         node = pop(heap)[1]
-        g = node._acc
+        g: np.ndarray = node._acc  # type: ignore[assignment]  # every tensor in the heap holds one
         node._acc = None
         edges = node._edges
         if not edges or node._retain:

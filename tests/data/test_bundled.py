@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule.errors import ConfigError
 from chainrule.data import DATASET_NAMES, TOY2D_NAMES, digits, iris, load_dataset
 from chainrule.data.bundled import FILES_DIR
+from chainrule.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainrule.errors import ConfigError, DataError, DatasetNotFoundError
 from chainrule.data import DatasetSplits, csv, read_features
+from chainrule.errors import ConfigError, DataError, DatasetNotFoundError
 
 
 def _write(tmp_path, text: str, name: str = "table.csv"):

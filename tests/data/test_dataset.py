@@ -6,9 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from chainrule.data import DatasetSplits, Subset, TensorDataset, iris, kfold_indices, random_split, train_test_indices
 from chainrule.errors import ConfigError, DataError
-from chainrule.data import DatasetSplits, Subset, TensorDataset, kfold_indices, random_split, train_test_indices
-from chainrule.data import iris
 
 
 def test_tensor_dataset_items_are_tuples_of_rows():

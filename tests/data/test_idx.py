@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainrule.errors import DataError, DatasetNotFoundError
 from chainrule.data import read_idx, write_idx
 from chainrule.data.idx import encode_idx
+from chainrule.errors import DataError, DatasetNotFoundError
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 

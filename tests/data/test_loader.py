@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrule import rng
-from chainrule.errors import ConfigError
 from chainrule.data import DataLoader, Dataset, TensorDataset, random_split
+from chainrule.errors import ConfigError
 
 
 def _ds(n: int = 10) -> TensorDataset:

@@ -8,10 +8,10 @@ import socket
 import numpy as np
 import pytest
 
-from chainrule.errors import DataError, DatasetNotFoundError, DownloadError
 from chainrule.data import fashion_mnist, mnist
 from chainrule.data.idx import write_idx
 from chainrule.data.mnist import FASHION_MNIST_SHA256, FILES, MNIST_SHA256, download
+from chainrule.errors import DataError, DatasetNotFoundError, DownloadError
 
 from .conftest import make_tiny_mnist, serve_directory
 

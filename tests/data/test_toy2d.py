@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainrule.errors import ConfigError
 from chainrule.data import TOY2D_NAMES, toy2d
 from chainrule.data.toy2d import generate
+from chainrule.errors import ConfigError
 
 
 def test_names_are_the_five_playground_style_problems():

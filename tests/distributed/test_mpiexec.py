@@ -48,8 +48,8 @@ def _losses(out_dir):
 
 
 def _weights(path):
-    from chainrule.io import load_checkpoint  # noqa: F401 - keeps the import cheap elsewhere
     import chainrule as cr
+    from chainrule.io import load_checkpoint  # noqa: F401 - keeps the import cheap elsewhere
 
     return {k: v for k, v in cr.load(str(path)).state_dict().items()}
 

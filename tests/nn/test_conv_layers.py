@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.errors import ConfigError, ShapeError
 
 

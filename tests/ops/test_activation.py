@@ -4,12 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import floats64, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from conftest import floats64, shapes
 
 
 def t64(a, requires_grad=True):

@@ -1,11 +1,11 @@
 """Arithmetic ops: + - * / ** @ and unary minus, with broadcasting and mixed operands."""
 import numpy as np
 import pytest
+from conftest import broadcastable_shapes, floats64
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from conftest import broadcastable_shapes, floats64
 
 
 def t64(a, requires_grad=True):

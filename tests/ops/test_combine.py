@@ -1,11 +1,11 @@
 """Ops combining tensors: concatenate, stack, where, maximum, minimum."""
 import numpy as np
 import pytest
+from conftest import broadcastable_shapes, distinct64, floats64
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from conftest import broadcastable_shapes, distinct64, floats64
 
 
 def t64(a, requires_grad=True):

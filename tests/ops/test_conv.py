@@ -2,7 +2,7 @@
 over random sizes, strides and paddings, and against PyTorch where installed."""
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr

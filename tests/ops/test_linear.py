@@ -1,12 +1,12 @@
 """Layer ops: F.linear (w shaped (out, in) as in PyTorch) and F.dropout."""
 import numpy as np
 import pytest
+from conftest import floats64
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from conftest import floats64
 
 
 def t64(a, requires_grad=True):

@@ -2,12 +2,12 @@
 reduction='mean' | 'sum' | 'none'."""
 import numpy as np
 import pytest
+from conftest import floats64, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from conftest import floats64, shapes
 
 REDUCTIONS = ["mean", "sum", "none"]
 

@@ -1,11 +1,11 @@
 """Reductions: sum mean max min var over axis (int, negative int, tuple, None), keepdims."""
 import numpy as np
 import pytest
+from conftest import distinct64, floats64, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from conftest import distinct64, floats64, shapes
 
 
 def t64(a, requires_grad=True):

@@ -1,12 +1,12 @@
 """Shape ops: reshape, transpose/.T, flatten and indexing (basic and integer-array)."""
 import numpy as np
 import pytest
+from conftest import floats64, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
-from conftest import floats64, shapes
 
 
 def t64(a, requires_grad=True):

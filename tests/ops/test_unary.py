@@ -1,11 +1,11 @@
 """Elementwise ops of one tensor: exp log sqrt abs tanh sigmoid relu clip."""
 import numpy as np
 import pytest
+from conftest import floats64, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from conftest import floats64, shapes
 
 
 def t64(a, requires_grad=True):

@@ -288,7 +288,8 @@ def test_evaluate_rejects_a_non_finite_regression_target(tmp_path, main_in_proce
     table = tmp_path / "t.csv"
     table.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(30)))
     out = tmp_path / "run"
-    assert main_in_process(["train", "--csv", str(table), "--epochs", "1", "--out", str(out), "--quiet"]).returncode == 0
+    args = ["train", "--csv", str(table), "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main_in_process(args).returncode == 0
     bad = tmp_path / "bad.csv"
     bad.write_text(f"a,b,y\n1,2,3\n1,2,{value}\n")
     r = main_in_process(["evaluate", str(out / "model.safetensors"), "--csv", str(bad)])

@@ -26,8 +26,7 @@ def test_csv_sniffer_sees_a_bounded_sample(tmp_path, monkeypatch):
     # 8 KB of '"\n' lines took 10 s; the sniffer now sees at most 20 lines / 2048 characters
     import csv as stdlib_csv
 
-    from chainrule.data import csv
-    from chainrule.data import tabular
+    from chainrule.data import csv, tabular
 
     seen = []
     real = stdlib_csv.Sniffer.sniff
@@ -50,10 +49,10 @@ def test_csv_sniffer_sees_a_bounded_sample(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- checkpoints
 def _training_checkpoint(tmp_path):
     """A checkpoint as `chainrule train --early-stopping 3 --schedule step` writes it."""
+    import chainrule as cr
     from chainrule import nn, optim
     from chainrule.data import toy2d
     from chainrule.training import EarlyStopping, fit
-    import chainrule as cr
 
     def make():
         cr.manual_seed(0)

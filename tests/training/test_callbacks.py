@@ -8,7 +8,13 @@ import chainrule as cr
 from chainrule import nn, optim
 from chainrule.errors import ConfigError
 from chainrule.training import (
-    CSVLogger, EarlyStopping, LambdaCallback, LRSchedulerCallback, ModelCheckpoint, StopAtTarget, fit,
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    StopAtTarget,
+    fit,
 )
 
 from .conftest import mlp

@@ -1,6 +1,5 @@
 """Resumable checkpoints: resume equals an unbroken run bitwise; NaN and Ctrl-C keep the last
 complete epoch on disk."""
-import os
 
 import numpy as np
 import pytest
@@ -8,7 +7,11 @@ import pytest
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.training import (
-    Callback, EarlyStopping, TrainingDiverged, TrainingInterrupted, fit,
+    Callback,
+    EarlyStopping,
+    TrainingDiverged,
+    TrainingInterrupted,
+    fit,
 )
 
 from .conftest import mlp

@@ -9,7 +9,13 @@ from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.errors import ConfigError
 from chainrule.training import (
-    Callback, EarlyStopping, TrainingDiverged, TrainingInterrupted, evaluate, fit, predict,
+    Callback,
+    EarlyStopping,
+    TrainingDiverged,
+    TrainingInterrupted,
+    evaluate,
+    fit,
+    predict,
 )
 
 from .conftest import mlp

@@ -5,7 +5,11 @@ import pytest
 from chainrule import optim
 from chainrule.errors import ConfigError
 from chainrule.training.recipes import (
-    build_cnn, build_mlp, build_optimizer, build_scheduler, recipe_for,
+    build_cnn,
+    build_mlp,
+    build_optimizer,
+    build_scheduler,
+    recipe_for,
 )
 
 

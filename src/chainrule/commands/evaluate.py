@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from ._common import add_data_arguments, dump_json, existing_file, positive_int
 
@@ -32,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "model.summary()) instead of scoring it")
 
 
-def _csv_targets(path: str, prep: dict, column: str | None) -> "np.ndarray":  # noqa: F821
+def _csv_targets(path: str, prep: dict[str, Any], column: str | None) -> np.ndarray:
     """The target column of a CSV file: class indices (classification) or floats (regression)."""
     import csv as _csv
     import io
@@ -161,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
             text += "\n" + "\n".join(lines)
     if meta.get("trained_on_test_split") and args.csv is None and ds.name == prep.get("dataset"):
         # after cross-validation the saved model was trained on every example, test split included
-        ev = meta.get("evaluation") if isinstance(meta.get("evaluation"), dict) else {}
-        saved = meta.get("test") if isinstance(meta.get("test"), dict) else {}
+        ev, saved = meta.get("evaluation"), meta.get("test")
+        ev, saved = (ev if isinstance(ev, dict) else {}), (saved if isinstance(saved, dict) else {})
         estimate = saved.get("test_accuracy", saved.get("test_r2"))
         results["held_out"] = False
         print(f"note: {args.model} was trained on every {ds.name} example, its test split included, after "

@@ -42,8 +42,8 @@ def explain_tiny(weight: str = "W1[0,0]", lr: float = 0.5, activation: str = "si
     """Everything ``chainrule explain`` shows, as a dict (see :func:`format_report`)."""
     from ..errors import ConfigError
     from ..explanation import explain
-    from ..tiny_network import TinyNetwork, parse_weight
     from ..tensor import no_grad
+    from ..tiny_network import TinyNetwork, parse_weight
 
     if not np.isfinite(lr) or lr <= 0:
         raise ConfigError(f"explain: --lr must be a positive number; got {lr}")
@@ -70,10 +70,11 @@ def explain_tiny(weight: str = "W1[0,0]", lr: float = 0.5, activation: str = "si
     before = float(loss.item())
     step = {}
     for q in net.parameters():
-        old = q.data.copy()
-        q.data = (q.data - np.float32(lr) * q.grad).astype(np.float32)
+        old, grad = q.data.copy(), q.grad
+        assert grad is not None  # every parameter is on the loss's path
+        q.data = (q.data - np.float32(lr) * grad).astype(np.float32)
         step[q.name] = {"old": old.astype(np.float64).reshape(-1).tolist(),
-                        "grad": q.grad.astype(np.float64).reshape(-1).tolist(),
+                        "grad": grad.astype(np.float64).reshape(-1).tolist(),
                         "new": q.data.astype(np.float64).reshape(-1).tolist()}
     with no_grad():
         after = float(net.loss().item())
@@ -130,7 +131,8 @@ def format_report(r: dict[str, Any]) -> str:
                "∂L/∂w from the same backward pass)")
     lower = r["loss_after"] < r["loss"]
     out.append(f"   loss before: {_f(r['loss'])}   after: {_f(r['loss_after'])}   "
-               f"{'lower ✓: the step went downhill' if lower else 'NOT lower: the step was too big (try a smaller --lr)'}")
+               + ("lower ✓: the step went downhill" if lower
+                  else "NOT lower: the step was too big (try a smaller --lr)"))
     out.append("")
     fd = r["finite_difference"]
     rel = abs(fd - r["grad"]) / max(abs(fd), 1e-12)

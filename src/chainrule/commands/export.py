@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(meta, dict) and "preprocessing" in meta and args.input_shape is None:
         prep = preprocessing(meta, args.model)
         export(model, None, args.onnx, preprocessing=prep, target_scale=meta.get("target_scale"))
-        what = ("x (N, %d) raw values" % prep["num_features"]) if not prep.get("columns") else \
+        what = f"x (N, {prep['num_features']}) raw values" if not prep.get("columns") else \
             f"{len(prep['columns'])} column inputs"
     else:
         if args.input_shape is None:

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from ..errors import DataError
-    from ..viz.plots import load_history, plot_decision_boundary, plot_history, _saved_model_and_data
+    from ..viz.plots import _saved_model_and_data, load_history, plot_decision_boundary, plot_history
 
     if not os.path.isdir(args.run_dir):
         raise DataError(f"plot: {args.run_dir} is not a directory; give the folder written by "

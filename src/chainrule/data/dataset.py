@@ -7,7 +7,8 @@ with one fancy index per array instead of one Python call per example.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

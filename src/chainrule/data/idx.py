@@ -23,6 +23,9 @@ import numpy as np
 
 from ..errors import DataError, DatasetNotFoundError, open_for_reading
 
+#: what the parser reads from: an open file, or a GzipFile around one
+Stream = BinaryIO | io.BufferedIOBase
+
 # type byte -> big-endian dtype as stored in the file
 IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
@@ -44,7 +47,7 @@ def _fail(path: str, problem: str) -> DataError:
     return DataError(f"{path}: not a valid IDX file: {problem}")
 
 
-def _read_exact(f: BinaryIO, n: int) -> bytes:
+def _read_exact(f: Stream, n: int) -> bytes:
     """Read n bytes (fewer only at end of stream), chunk by chunk so nothing is preallocated."""
     if n <= _CHUNK:
         return f.read(n)
@@ -59,7 +62,7 @@ def _read_exact(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _parse(f: BinaryIO, path: str, budget: int) -> np.ndarray:
+def _parse(f: Stream, path: str, budget: int) -> np.ndarray:
     """Parse an IDX stream. ``budget`` bounds how many payload bytes the source can hold."""
     head = f.read(4)
     if len(head) == 0:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -45,13 +46,13 @@ class DataLoader:
             raise ConfigError(f"DataLoader: seed must be a non-negative integer or None, got {seed!r}")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise ConfigError(f"DataLoader: dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.seed = None if seed is None else int(seed)
-        self.epoch = 0
-        self.batch_sampler = batch_sampler
+        self.dataset: Dataset = dataset
+        self.batch_size: int = int(batch_size)
+        self.shuffle: bool = bool(shuffle)
+        self.drop_last: bool = bool(drop_last)
+        self.seed: int | None = None if seed is None else int(seed)
+        self.epoch: int = 0
+        self.batch_sampler: Any = batch_sampler
         if batch_sampler is not None:
             if not (hasattr(batch_sampler, "__iter__") and hasattr(batch_sampler, "__len__")):
                 raise ConfigError("DataLoader: batch_sampler must yield index arrays and have a length")

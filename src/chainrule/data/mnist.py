@@ -17,10 +17,10 @@ import hashlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -323,7 +323,8 @@ def _load(
         x /= std
         return x
 
-    labels = {k: arrays[k][:limit].astype(np.int64) for k in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+    labels = {k: arrays[k][:limit].astype(np.int64)
+              for k in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
     return DatasetSplits(
         name=spec.name,
         train=TensorDataset(features(arrays["train-images-idx3-ubyte.gz"]), labels["train-labels-idx1-ubyte.gz"]),

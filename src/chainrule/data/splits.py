@@ -60,7 +60,7 @@ class DatasetSplits:
         """Width of the model's last layer: num_classes, or 1 for regression."""
         return self.num_classes if self.num_classes is not None else 1
 
-    def cross_validation(self, k: int = 5, seed: int | None = 0) -> list["DatasetSplits"]:
+    def cross_validation(self, k: int = 5, seed: int | None = 0) -> list[DatasetSplits]:
         """``k`` re-splits of *all* the examples (train and test together) for k-fold
         cross-validation: each example is in exactly one fold's test part. Classification
         folds are stratified. With ``fitted_scaling`` each fold's inputs are standardised
@@ -75,7 +75,7 @@ class DatasetSplits:
             folds.append(self._resplit(raw, y, tr, te))
         return folds
 
-    def pooled(self) -> "DatasetSplits":
+    def pooled(self) -> DatasetSplits:
         """Every example (train and test together) as training data, with an empty test
         split: the data for a final model after cross-validation has measured the recipe."""
         raw, y = self._all_examples()
@@ -89,7 +89,7 @@ class DatasetSplits:
             x = x.astype(np.float64) * self.std + self.mean
         return x, y
 
-    def _resplit(self, x: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> "DatasetSplits":
+    def _resplit(self, x: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> DatasetSplits:
         mean, std = self.mean, self.std
         if self.fitted_scaling:
             mean, std = standardize_stats(x[tr])

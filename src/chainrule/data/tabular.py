@@ -14,8 +14,9 @@ import csv as _csv
 import io
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def _sniff(text: str, delimiter: str | None) -> str:
     # the sniffer can be fooled by few lines; trust it only if the header splits on it
     if found not in first:
         counts = {d: first.count(d) for d in _DELIMITERS}
-        best = max(counts, key=counts.get)
+        best = max(counts, key=lambda d: counts[d])
         found = best if counts[best] else ","
     return found
 
@@ -196,7 +197,8 @@ def csv(
     y_num = _numeric(p, rows, t, header[t])
     if task is None:
         is_int = y_num is not None and bool(np.all(np.floor(y_num) == y_num))
-        task = "classification" if y_num is None or (is_int and np.unique(y_num).size <= MAX_AUTO_CLASSES) else "regression"
+        few_values = y_num is not None and is_int and np.unique(y_num).size <= MAX_AUTO_CLASSES
+        task = "classification" if y_num is None or few_values else "regression"
     if task == "regression":
         if y_num is None:
             bad = next((line, f[t]) for line, f in rows if not _is_number(f[t]))
@@ -204,7 +206,7 @@ def csv(
                 f"{p}, line {bad[0]}: target column {header[t]!r} holds {bad[1]!r}, not a number, "
                 "but task is 'regression'"
             )
-        y = y_num.astype(np.float32).reshape(-1, 1)
+        y: np.ndarray = y_num.astype(np.float32).reshape(-1, 1)
         class_names = None
     elif y_num is not None:
         values, y = np.unique(y_num, return_inverse=True)
@@ -284,7 +286,8 @@ def read_features(
     header, rows, _ = _parse(p, _read_text(p), delimiter)
     missing = [c["name"] for c in spec if c["name"] not in header]
     if missing:
-        raise DataError(f"{p}: missing feature column(s) {', '.join(map(repr, missing))}; the file has {', '.join(header)}")
+        raise DataError(f"{p}: missing feature column(s) {', '.join(map(repr, missing))}; "
+                        f"the file has {', '.join(header)}")
     blocks = []
     for c in spec:
         col = header.index(c["name"])

@@ -6,7 +6,8 @@ import contextlib
 import os
 import sys
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 

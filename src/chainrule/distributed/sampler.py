@@ -13,7 +13,8 @@ continues with the order an unbroken run would have had.
 from __future__ import annotations
 
 import numbers
-from typing import Iterator
+from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -47,10 +48,11 @@ class DistributedSampler:
         if not 0 <= self.rank < self.world_size:
             raise ConfigError(f"DistributedSampler: rank {self.rank} outside 0..{self.world_size - 1}")
         if shuffle and seed is None:  # one shared order: rank 0's random seed
-            drawn = np.array([np.random.SeedSequence().entropy % 2**62], np.int64)
+            drawn = np.array([cast(int, np.random.SeedSequence().entropy) % 2**62], np.int64)
             seed = int(comm.broadcast_(drawn, what="the shuffling seed")[0]) if comm.is_initialized() else int(drawn[0])
         self.num_examples, self.batch_size = int(num_examples), int(batch_size)
-        self.shuffle, self.seed, self.drop_last = bool(shuffle), seed, bool(drop_last)
+        self.seed: int | None = seed
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -76,6 +78,7 @@ class DistributedSampler:
     def _order(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.num_examples)
+        assert self.seed is not None  # __init__ draws one when shuffling
         return np.random.default_rng((self.seed, self.epoch)).permutation(self.num_examples)
 
     def __iter__(self) -> Iterator[np.ndarray]:

@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class DistributedFit:
         self.rank, self.world_size = comm.rank(), comm.world_size()
         self.ddp = distributed if isinstance(distributed, DataParallel) else DataParallel(model)
         if seed is None:  # one seed for every rank's shuffle and dropout streams
-            drawn = np.array([np.random.SeedSequence().entropy % 2**62], np.int64)
+            drawn = np.array([cast(int, np.random.SeedSequence().entropy) % 2**62], np.int64)
             seed = int(comm.broadcast_(drawn, what="the seed")[0])
         self.seed = int(seed)
         self.sampler: DistributedSampler | None = None

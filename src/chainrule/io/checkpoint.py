@@ -88,7 +88,7 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
     try:
         epoch = int(meta.get("epoch", "0"))
     except ValueError:
-        raise ModelFileError(f"{path}: epoch {meta.get('epoch')[:40]!r} is not an "
+        raise ModelFileError(f"{path}: epoch {str(meta.get('epoch'))[:40]!r} is not an "
                              f"integer") from None
 
     def json_field(key: str, kind: type) -> Any:

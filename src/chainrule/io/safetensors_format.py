@@ -20,7 +20,8 @@ import json
 import os
 import struct
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
         f.write(blob)
         for arr in arrays:
             if arr.nbytes:
-                f.write(memoryview(arr.reshape(-1)).cast("B"))
+                f.write(memoryview(arr.reshape(-1)).cast("B"))  # type: ignore[arg-type]  # NumPy stubs: no __buffer__
 
     atomic_write(path, write)
 
@@ -285,7 +286,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
             arr = np.empty(e.shape, dtype=e.dtype)
             if arr.nbytes:
                 f.seek(data_start + e.begin)
-                got = f.readinto(memoryview(arr.reshape(-1)).cast("B"))
+                got = f.readinto(memoryview(arr.reshape(-1)).cast("B"))  # type: ignore[attr-defined,arg-type]
                 if got != arr.nbytes:
                     raise ModelFileError(f"{path}: file ended inside tensor {e.name[:100]!r} "
                                          f"(changed while reading?)")

@@ -7,18 +7,11 @@
 New layer files register their classes in ``nn.registry`` (``@register``) and add their
 imports below, so saved architectures can name them.
 """
-from . import functional  # noqa: F401
-from . import init  # noqa: F401
-from .registry import LAYERS, from_config, get_layer, register  # noqa: F401
-from .module import (  # noqa: F401
-    IncompatibleKeys,
-    Module,
-    Parameter,
-    Residual,
-    Sequential,
-    allocation_budget,
-    empty_parameter,
+from . import (
+    functional,  # noqa: F401
+    init,  # noqa: F401
 )
+from .conv import Conv2d, Unflatten, lenet  # noqa: F401,E402
 from .layers import (  # noqa: F401
     GELU,
     Dropout,
@@ -40,6 +33,23 @@ from .losses import (  # noqa: F401
     MSELoss,
     NLLLoss,
 )
-from .conv import Conv2d, Unflatten, lenet  # noqa: F401,E402
+from .module import (  # noqa: F401
+    IncompatibleKeys,
+    Module,
+    Parameter,
+    Residual,
+    Sequential,
+    allocation_budget,
+    empty_parameter,
+)
 from .norm import BatchNorm1d, BatchNorm2d  # noqa: F401,E402
 from .pool import AvgPool2d, MaxPool2d  # noqa: F401,E402
+from .registry import LAYERS, from_config, get_layer, register  # noqa: F401
+
+__all__ = [
+    "functional", "init", "Module", "Parameter", "Sequential", "Residual", "IncompatibleKeys", "allocation_budget",
+    "empty_parameter", "Linear", "Flatten", "Dropout", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
+    "Softmax", "Conv2d", "Unflatten", "lenet", "BatchNorm1d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "MSELoss",
+    "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "LAYERS", "register",
+    "get_layer", "from_config",
+]

@@ -6,7 +6,8 @@ The calculus lives in ``chainrule/ops/conv.py``; a layer only owns the parameter
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Conv2d(Module):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": _compact(self.kernel_size), "stride": _compact(self.stride),
                 "padding": _compact(self.padding), "bias": self.bias is not None}
@@ -109,7 +110,7 @@ class Unflatten(Module):
                              f"values; shape {self.shape} needs {math.prod(self.shape)}")
         return x.reshape(x.shape[:a] + self.shape + x.shape[a + 1:])
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"axis": self.axis, "shape": list(self.shape)}
 
 

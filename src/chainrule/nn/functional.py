@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ..ops.activation import gelu, leaky_relu, log_softmax, logsumexp, softmax
+from ..ops.conv import conv2d
 from ..ops.linear import dropout, linear
 from ..ops.loss import (
     REDUCTIONS,
@@ -17,7 +18,6 @@ from ..ops.loss import (
     mse_loss,
     nll_loss,
 )
-from ..ops.conv import conv2d
 from ..ops.norm import batch_norm
 from ..ops.pool import avg_pool2d, max_pool2d
 from ..ops.unary import relu, sigmoid, tanh

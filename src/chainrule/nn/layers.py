@@ -61,7 +61,7 @@ class Linear(Module):
     def forward(self, x: Any) -> Tensor:
         return linear(x, self.weight, self.bias)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias is not None}
 
@@ -77,7 +77,7 @@ class Flatten(Module):
     def forward(self, x: Any) -> Tensor:
         return _as_tensor(x).flatten(self.start_axis)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"start_axis": self.start_axis}
 
 
@@ -95,7 +95,7 @@ class Dropout(Module):
     def forward(self, x: Any) -> Tensor:
         return dropout(_as_tensor(x), self.p, self.training)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"p": self.p}
 
 
@@ -106,7 +106,7 @@ class Identity(Module):
     def forward(self, x: Any) -> Tensor:
         return _as_tensor(x)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
 
@@ -117,7 +117,7 @@ class ReLU(Module):
     def forward(self, x: Any) -> Tensor:
         return relu(_as_tensor(x))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
 
@@ -132,7 +132,7 @@ class LeakyReLU(Module):
     def forward(self, x: Any) -> Tensor:
         return leaky_relu(_as_tensor(x), self.negative_slope)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
 
 
@@ -143,7 +143,7 @@ class Sigmoid(Module):
     def forward(self, x: Any) -> Tensor:
         return sigmoid(_as_tensor(x))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
 
@@ -154,7 +154,7 @@ class Tanh(Module):
     def forward(self, x: Any) -> Tensor:
         return tanh(_as_tensor(x))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
 
@@ -171,7 +171,7 @@ class GELU(Module):
     def forward(self, x: Any) -> Tensor:
         return gelu(_as_tensor(x), self.approximate)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"approximate": self.approximate}
 
 
@@ -186,7 +186,7 @@ class Softmax(Module):
     def forward(self, x: Any) -> Tensor:
         return softmax(_as_tensor(x), self.axis)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"axis": self.axis}
 
 

@@ -22,7 +22,7 @@ class _Loss(Module):
                               f"{', '.join(map(repr, L.REDUCTIONS))}; got {reduction!r}")
         self.reduction = reduction
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}
 
 
@@ -53,7 +53,7 @@ class HuberLoss(_Loss):
     def forward(self, pred: Any, target: Any) -> Tensor:
         return L.huber_loss(pred, target, self.reduction, self.delta)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"reduction": self.reduction, "delta": self.delta}
 
 

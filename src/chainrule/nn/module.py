@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class allocation_budget:
     def __init__(self, nbytes: int) -> None:
         self.nbytes = int(nbytes)
 
-    def __enter__(self) -> "allocation_budget":
+    def __enter__(self) -> allocation_budget:
         self._prev = _budget.remaining
         _budget.remaining = self.nbytes
         return self
@@ -74,7 +75,7 @@ def _charge(name: str, nbytes: int) -> None:
     _budget.remaining -= nbytes
 
 
-def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE, order: str = "C") -> Tensor:
+def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE, order: Literal["C", "F"] = "C") -> Tensor:
     """An uninitialised trainable tensor of ``shape``, for layers to fill with ``nn.init``.
 
     ``order`` is the memory layout, row-major ``"C"`` or column-major ``"F"`` (see
@@ -118,6 +119,7 @@ class Module:
     """
 
     training: bool = True  # class default, so a subclass that forgot super().__init__() works
+    _buffer_names: list[str]  # set by __init__: names of the arrays register_buffer() keeps
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -168,17 +170,17 @@ class Module:
                     if isinstance(v, (Module, Tensor)):
                         yield f"{name}.{k}", v
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct submodules with their attribute names."""
         for name, value in self._items():
             if isinstance(value, Module):
                 yield name, value
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module (name ``''``) and every submodule, depth first, with dotted names."""
         seen: set[int] = set()
         stack = [(prefix, self)]
@@ -191,7 +193,7 @@ class Module:
             kids = [(f"{name}.{n}" if name else n, m) for n, m in mod.named_children()]
             stack.extend(reversed(kids))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
@@ -238,24 +240,24 @@ class Module:
         return self.summary()._repr_html_()
 
     # --- modes and gradients
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Switch this module and all submodules to training (or, with False, evaluation)."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: Dropout passes values through, BatchNorm uses running stats."""
         return self.train(False)
 
-    def apply(self, fn: Any) -> "Module":
+    def apply(self, fn: Any) -> Module:
         """Call ``fn(module)`` on every submodule and then this one (e.g. custom init)."""
         for child in self.children():
             child.apply(fn)
         fn(self)
         return self
 
-    def astype(self, dtype: Any) -> "Module":
+    def astype(self, dtype: Any) -> Module:
         """Convert every parameter and floating-point buffer to ``dtype`` in place (e.g.
         ``np.float64`` for gradient checks); returns self. Create the optimizer afterwards."""
         dtype = np.dtype(dtype)
@@ -277,7 +279,7 @@ class Module:
             p.grad = None
 
     # --- state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Name -> *copy* of each parameter's and buffer's array (safe to keep while training
         goes on in place)."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -287,7 +289,7 @@ class Module:
             out[name] = np.array(b, copy=True)
         return out
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays from ``state`` into the parameters and buffers (keeping their dtypes).
 
         Raises ModelFileError naming the keys when shapes differ or, with ``strict``, when
@@ -325,30 +327,30 @@ class Module:
             raise ModelFileError(f"load_state_dict into {type(self).__name__}: shape "
                                  f"mismatch for {', '.join(bad)}")
         for k, v in values.items():
-            mod, attr, cur = targets[k]
+            owner, attr, cur = targets[k]
             if isinstance(cur, Tensor):
                 fresh = np.empty_like(cur.data)  # a new array, in the parameter's own layout
                 fresh[...] = v
                 cur.data = fresh
             else:
                 dtype = cur.dtype if isinstance(cur, np.ndarray) else v.dtype
-                object.__setattr__(mod, attr, np.array(v, dtype=dtype, copy=True))
+                object.__setattr__(owner, attr, np.array(v, dtype=dtype, copy=True))
         return IncompatibleKeys(missing, unexpected)
 
     # --- architecture
-    def config(self) -> dict | None:
+    def config(self) -> dict[str, Any] | None:
         """The constructor's keyword arguments (JSON-serialisable), or None when this module
         cannot be rebuilt from a config (a custom model: save its state only)."""
         return None
 
-    def to_config(self) -> dict:
+    def to_config(self) -> dict[str, Any]:
         """``{"type": ClassName, **config()}``, nested for containers; ConfigError if some
         module in the tree has no config or is not registered."""
         cfg = self.config()
         self._check_rebuildable(cfg)
-        return {"type": type(self).__name__, **cfg}
+        return {"type": type(self).__name__, **(cfg or {})}
 
-    def _check_rebuildable(self, cfg: dict | None) -> None:
+    def _check_rebuildable(self, cfg: dict[str, Any] | None) -> None:
         name = type(self).__name__
         if cfg is None or LAYERS.get(name) is not type(self):
             raise ConfigError(
@@ -356,7 +358,7 @@ class Module:
                 f"nn.register): save its state only and load with model.load_state_dict(...)")
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "Module":
+    def from_config(cls, cfg: dict[str, Any]) -> Module:
         """Build from ``{"type": ..., **kwargs}`` (containers override this)."""
         kwargs = {k: v for k, v in cfg.items() if k != "type"}
         return cls(**kwargs)
@@ -409,7 +411,7 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def append(self, layer: Module) -> "Sequential":
+    def append(self, layer: Module) -> Sequential:
         if not isinstance(layer, Module):
             raise ConfigError(f"Sequential.append: expected a Module; got {type(layer).__name__}")
         self.layers.append(layer)
@@ -426,15 +428,15 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
-    def to_config(self) -> dict:
+    def to_config(self) -> dict[str, Any]:
         self._check_rebuildable(self.config())  # a subclass may change forward()
         return {"type": "Sequential", "layers": [m.to_config() for m in self.layers]}
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "Sequential":
+    def from_config(cls, cfg: dict[str, Any]) -> Sequential:
         layers = cfg.get("layers", [])
         if not isinstance(layers, list):
             raise ConfigError(f"Sequential config: 'layers' must be a list; got {layers!r:.100}")
@@ -454,15 +456,15 @@ class Residual(Module):
     def forward(self, x: Any) -> Any:
         return x + self.module(x)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
-    def to_config(self) -> dict:
+    def to_config(self) -> dict[str, Any]:
         self._check_rebuildable(self.config())
         return {"type": "Residual", "module": self.module.to_config()}
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "Residual":
+    def from_config(cls, cfg: dict[str, Any]) -> Residual:
         return cls(from_config(cfg.get("module")))
 
 

@@ -21,6 +21,11 @@ from .registry import register
 
 class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()
+    weight: Tensor | None  # Parameters, when affine
+    bias: Tensor | None
+    running_mean: np.ndarray  # buffers (when track_running_stats)
+    running_var: np.ndarray
+    num_batches_tracked: np.ndarray
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
@@ -85,7 +90,7 @@ class _BatchNorm(Module):
                           self.weight, self.bias, training=use_batch,
                           momentum=0.0 if momentum is None else momentum, eps=self.eps)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
                 "affine": self.affine, "track_running_stats": self.track_running_stats}
 

@@ -20,8 +20,8 @@ class _Pool2d(Module):
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", name, 1)
         self.padding = _pair(padding, "padding", name, 0)
 
-    def config(self) -> dict:
-        def compact(p):
+    def config(self) -> dict[str, Any]:
+        def compact(p: tuple[int, int]) -> int | list[int]:
             return p[0] if p[0] == p[1] else list(p)
         return {"kernel_size": compact(self.kernel_size), "stride": compact(self.stride),
                 "padding": compact(self.padding)}

@@ -41,12 +41,12 @@ def get_layer(name: str) -> type:
                           f"{', '.join(sorted(LAYERS))}") from None
 
 
-def from_config(cfg: dict) -> Any:
+def from_config(cfg: object) -> Any:
     """Build a module from ``{"type": name, **constructor_kwargs}`` (nested for containers)."""
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"a layer config must be a dict with a 'type' key; got {cfg!r:.200}")
     cls = get_layer(cfg["type"])
-    return cls.from_config(cfg)
+    return cls.from_config(cfg)  # type: ignore[attr-defined]  # every registered class is a Module
 
 
 __all__ = ["LAYERS", "register", "get_layer", "from_config"]

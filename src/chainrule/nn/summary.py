@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class ModelSummary:
                 f"</th></tr></thead><tbody>{rows}</tbody></table>"
                 f"<p>{'<br>'.join(e(t) for t in self._totals())}</p>{note}</div>")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``chainrule evaluate --summary --json``)."""
         return {"model": self.model_name, "input_shape": self.input_shape,
                 "layers": [{"name": r.name, "type": r.kind, "depth": r.depth,
@@ -144,7 +145,7 @@ def _own_counts(module: Any) -> tuple[int, int, int]:
     from ..tensor import Tensor
 
     params = nontrain = nbytes = 0
-    for name, value in module._items():
+    for _name, value in module._items():
         if isinstance(value, Tensor) and value.is_leaf:
             nbytes += value.data.nbytes
             if value.requires_grad:

@@ -6,6 +6,7 @@ All softmax-family ops subtract the maximum before exponentiating, so logits of 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,7 +14,6 @@ from ..errors import ConfigError
 from ..opspec import define_op
 from ..tensor import Tensor, make
 from .reduce import _axes, _expand
-
 
 define_op("leaky_relu", "z if z > 0 else slope·z", ("z",), ("1 if z > 0 else the slope",),
           elementwise=True)
@@ -60,7 +60,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     raise ConfigError(f"gelu: approximate must be 'none' or 'tanh'; got {approximate!r}")
 
 
-def _softmax_array(v: np.ndarray, axis: int) -> np.ndarray:
+def _softmax_array(v: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
     e = np.exp(v - v.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
@@ -70,30 +70,30 @@ define_op("softmax", "eᶻⁱ / Σⱼ eᶻʲ", ("z",), ("sᵢ·([i = j] − sⱼ
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    axis = _axes(x, axis)  # checked: an axis out of range is a ShapeError naming the shape
-    s = _softmax_array(x.data, axis)
+    axes = _axes(x, axis)  # checked: an axis out of range is a ShapeError naming the shape
+    s = _softmax_array(x.data, axes)
     # Jacobian-vector product of softmax: s ⊙ (g - Σ g·s)
-    return make(s, "softmax", (x, lambda g: s * (g - (g * s).sum(axis=axis, keepdims=True))))
+    return make(s, "softmax", (x, lambda g: s * (g - (g * s).sum(axis=axes, keepdims=True))))
 
 
 define_op("log_softmax", "zᵢ − log Σⱼ eᶻʲ", ("z",), ("[i = j] − softmax(z)ⱼ",))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    axis = _axes(x, axis)
-    m = x.data.max(axis=axis, keepdims=True)
+    axes = _axes(x, axis)
+    m = x.data.max(axis=axes, keepdims=True)
     shifted = x.data - m
-    lse = np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    lse = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
     out = shifted - lse
     # out = x - logsumexp(x)  ⇒  ∂L/∂x = g - softmax(x)·Σg
     return make(out, "log_softmax",
-                (x, lambda g: g - np.exp(out) * g.sum(axis=axis, keepdims=True)))
+                (x, lambda g: g - np.exp(out) * g.sum(axis=axes, keepdims=True)))
 
 
 define_op("logsumexp", "log Σ eˣ", ("x",), ("softmax(x)ᵢ",))
 
 
-def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """``log Σ exp(x)`` over ``axis``, computed as ``m + log Σ exp(x - m)``."""
     axes = _axes(x, axis)
     m = x.data.max(axis=axes, keepdims=True)

@@ -28,7 +28,7 @@ def _check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
                          f"(trailing dimensions must be equal or 1)") from None
 
 
-def _binary(op: str, ufunc, a: Any, b: Any):
+def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> tuple[Tensor, Tensor, np.ndarray]:
     if a.__class__ is not Tensor or b.__class__ is not Tensor:
         a, b = _pair(a, b)
     try:
@@ -90,12 +90,13 @@ define_op("pow", "aᵇ", ("a", "b"), ("b·aᵇ⁻¹", "aᵇ·ln a"), elementwise
 def power(a: Any, b: Any) -> Tensor:
     a, b, out = _binary("pow", np.power, a, b)
 
-    def vjp_a(g):  # ∂(a^b)/∂a = b·a^(b-1); where b = 0, a⁰ = 1 is constant: 0 (not 0·0⁻¹ = NaN)
+    # ∂(a^b)/∂a = b·a^(b-1); where b = 0, a⁰ = 1 is constant: 0 (not 0·0⁻¹ = NaN)
+    def vjp_a(g: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             d = b.data * np.power(a.data, b.data - 1)
         return unbroadcast(g * np.where(b.data == 0, 0, d), a.shape)
 
-    def vjp_b(g):  # ∂(a^b)/∂b = a^b·ln a   (taken as 0 where a = 0, the limit for b > 0)
+    def vjp_b(g: np.ndarray) -> np.ndarray:  # ∂(a^b)/∂b = a^b·ln a   (taken as 0 where a = 0, the limit for b > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_a = np.where(a.data > 0, np.log(np.where(a.data > 0, a.data, 1)), 0)
         return unbroadcast(g * out * log_a, b.shape)
@@ -141,11 +142,11 @@ def matmul(a: Any, b: Any) -> Tensor:
     b2 = b.data[:, None] if b.ndim == 1 else b.data
     out2_shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
 
-    def vjp_a(g):
+    def vjp_a(g: np.ndarray) -> np.ndarray:
         g2 = g.reshape(out2_shape)
         return unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
 
-    def vjp_b(g):
+    def vjp_b(g: np.ndarray) -> np.ndarray:
         g2 = g.reshape(out2_shape)
         return unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
 

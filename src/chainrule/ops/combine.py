@@ -1,7 +1,8 @@
 """Ops that combine several tensors: concatenate, stack, where, maximum, minimum."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,8 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     ax = axis % out.ndim
     ends = np.cumsum([t.shape[ax] for t in ts])
 
-    def vjp_for(i):  # input i occupied [start, end) along the axis: its gradient is that slab
+    # input i occupied [start, end) along the axis: its gradient is that slab
+    def vjp_for(i: int) -> Callable[[np.ndarray], np.ndarray]:
         key = (slice(None),) * ax + (slice(int(ends[i]) - ts[i].shape[ax], int(ends[i])),)
         return lambda g: g[key]
 
@@ -57,7 +59,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
                          f"{exc}") from None
     ax = axis % out.ndim
 
-    def vjp_for(i):
+    def vjp_for(i: int) -> Callable[[np.ndarray], np.ndarray]:
         return lambda g: np.take(g, i, axis=ax)
 
     return make(out, "stack", *[(t, vjp_for(i)) for i, t in enumerate(ts)])
@@ -85,7 +87,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
                 (b, lambda g: unbroadcast(np.where(c, 0, g), b.shape)))
 
 
-def _choose(op: str, fn, a: Any, b: Any) -> Tensor:
+def _choose(op: str, fn: Callable[..., np.ndarray], a: Any, b: Any) -> Tensor:
     if isinstance(a, Tensor):
         b = lift(b, a)
     else:

@@ -133,7 +133,7 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         out2 += b.data
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
-    cache: dict = {}
+    cache: dict[str, np.ndarray] = {}
 
     def g2_of(g: np.ndarray) -> np.ndarray:
         """The output gradient as G2 (N·OH·OW, O), computed once for all three VJPs.
@@ -143,17 +143,18 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
             cache["g2"] = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
         return cache["g2"]
 
-    def vjp_w(g):  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
+    def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
         # (colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row by row
         dw2 = g2_of(g).T @ cols if cols.flags.c_contiguous else (cols.T @ g2_of(g)).T
         return np.ascontiguousarray(dw2.reshape(o, kh, kw, c).transpose(0, 3, 1, 2),
                                     dtype=w.dtype)
 
-    def vjp_b(g):  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j], as 1ᵀ G2 (a BLAS product: many rows)
+    def vjp_b(g: np.ndarray) -> np.ndarray:  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j], as 1ᵀ G2 (a BLAS product: many rows)
         g2 = g2_of(g)
-        return (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)
+        # (recorded only when there is a bias)
+        return (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)  # type: ignore[union-attr]
 
-    def vjp_x(g):  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
+    def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
         g2 = g2_of(g)
         w2r = w2.reshape(o, kh * kw, c)
         dxp = np.zeros((n, hp, wp, c), dtype=dtype)

@@ -6,10 +6,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
-from ..rng import get_rng
 from ..opspec import define_op
+from ..rng import get_rng
 from ..tensor import Tensor, lift, make
-
 
 define_op("linear", "x·Wᵀ + b", ("x", "W", "b"),
           ("the weight Wᵢⱼ joining the two neurons", "the input xⱼ that this weight multiplies",
@@ -44,10 +43,10 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
         out += b.data
     lead = xs[:-1]
 
-    def vjp_x(g):  # ∂L/∂x = G W
+    def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂x = G W
         return g @ w.data
 
-    def vjp_w(g):  # ∂L/∂W = Gᵀ X  (over all leading positions)
+    def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W = Gᵀ X  (over all leading positions)
         if len(lead) != 1:
             g, xd = g.reshape(-1, g.shape[-1]), x.data.reshape(-1, x.shape[-1])
         else:

@@ -7,7 +7,8 @@ VJP is ``∂L/∂input = w · ∂ℓ/∂input`` with ``w = g/n`` (mean), ``g`` (
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def _reduce(per: np.ndarray, reduction: str) -> np.ndarray:
     return np.asarray(total if reduction == "sum" else total / per.size, dtype=per.dtype)
 
 
-def _weights(g: np.ndarray, per_shape: tuple, reduction: str, ndim: int) -> np.ndarray:
+def _weights(g: np.ndarray, per_shape: tuple[int, ...], reduction: str, ndim: int) -> np.ndarray:
     """Chain-rule factor from the reduction: g/n, g, or g per element, shaped to broadcast
     against an array of ``ndim`` dims whose leading dims are ``per_shape``."""
     if reduction == "mean":
@@ -42,6 +43,10 @@ def _weights(g: np.ndarray, per_shape: tuple, reduction: str, ndim: int) -> np.n
     if reduction == "sum":
         return g
     return g.reshape(g.shape + (1,) * (ndim - g.ndim))
+
+
+#: a function of (prediction, target) arrays, elementwise: a loss, or one of its derivatives
+Pointwise = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _same_shape(op: str, pred: Tensor, target: Tensor) -> None:
@@ -54,7 +59,7 @@ def _same_shape(op: str, pred: Tensor, target: Tensor) -> None:
 
 
 def _elementwise(op: str, pred: Any, target: Any, reduction: str,
-                 per_fn: Callable, grad_fn: Callable, target_grad_fn: Callable | None = None
+                 per_fn: Pointwise, grad_fn: Pointwise, target_grad_fn: Pointwise | None = None
                  ) -> Tensor:
     """A loss ℓ(pred, target) applied elementwise: ``per_fn`` gives ℓ, ``grad_fn`` ∂ℓ/∂pred,
     ``target_grad_fn`` ∂ℓ/∂target (defaults to -∂ℓ/∂pred, right for functions of pred-target)."""
@@ -67,10 +72,10 @@ def _elementwise(op: str, pred: Any, target: Any, reduction: str,
     per = per_fn(p, t)
     out = _reduce(per, reduction)
 
-    def vjp_pred(g):
+    def vjp_pred(g: np.ndarray) -> np.ndarray:
         return _weights(g, per.shape, reduction, per.ndim) * grad_fn(p, t)
 
-    def vjp_target(g):
+    def vjp_target(g: np.ndarray) -> np.ndarray:
         local = target_grad_fn(p, t) if target_grad_fn else -grad_fn(p, t)
         return _weights(g, per.shape, reduction, per.ndim) * local
 
@@ -104,7 +109,7 @@ def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1
     if delta <= 0:
         raise ConfigError(f"huber_loss: delta must be positive; got {delta}")
 
-    def per(p, t):
+    def per(p: np.ndarray, t: np.ndarray) -> np.ndarray:
         d = np.abs(p - t)
         return np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
 
@@ -127,18 +132,18 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
                         f"values in [{pd.min():.4g}, {pd.max():.4g}] (for logits use "
                         f"binary_cross_entropy_with_logits)")
 
-    def logs(p_, t_):
+    def logs(p_: np.ndarray, t_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(divide="ignore"):
             return np.maximum(np.log(p_), _LOG_FLOOR), np.maximum(np.log1p(-p_), _LOG_FLOOR)
 
-    def per(p_, t_):
+    def per(p_: np.ndarray, t_: np.ndarray) -> np.ndarray:
         lp, l1p = logs(p_, t_)
         return -(t_ * lp + (1 - t_) * l1p)
 
-    def grad(p_, t_):  # ∂ℓ/∂p = (p - t) / (p(1-p))
+    def grad(p_: np.ndarray, t_: np.ndarray) -> np.ndarray:  # ∂ℓ/∂p = (p - t) / (p(1-p))
         return (p_ - t_) / np.maximum(p_ * (1 - p_), 1e-12)
 
-    def grad_t(p_, t_):  # ∂ℓ/∂t = log(1-p) - log p
+    def grad_t(p_: np.ndarray, t_: np.ndarray) -> np.ndarray:  # ∂ℓ/∂t = log(1-p) - log p
         lp, l1p = logs(p_, t_)
         return l1p - lp
 
@@ -152,10 +157,10 @@ define_op("binary_cross_entropy_with_logits", "mean of −(t·ln σ(z) + (1 − 
 def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean") -> Tensor:
     """BCE of ``sigmoid(z)`` computed from logits ``z`` without overflow:
     ``max(z,0) - z·t + log(1 + e^{-|z|})``; ∂ℓ/∂z = σ(z) - t, ∂ℓ/∂t = -z."""
-    def per(z_, t_):
+    def per(z_: np.ndarray, t_: np.ndarray) -> np.ndarray:
         return np.maximum(z_, 0) - z_ * t_ + np.log1p(np.exp(-np.abs(z_)))
 
-    def grad(z_, t_):
+    def grad(z_: np.ndarray, t_: np.ndarray) -> np.ndarray:
         return sigmoid_array(z_) - t_
 
     return _elementwise("binary_cross_entropy_with_logits", z, target, reduction, per, grad,
@@ -218,7 +223,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         logp = shifted - log_total                         # log softmax, (N, C)
         per = -(t * logp).sum(axis=1)
 
-        def vjp_z(g):  # Σ_c t_c = s  ⇒  ∂ℓ/∂z = softmax·s - t
+        def vjp_z(g: np.ndarray) -> np.ndarray:  # Σ_c t_c = s  ⇒  ∂ℓ/∂z = softmax·s - t
             return _weights(g, (n,), reduction, 2) * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t)
 
         edges = [(logits, vjp_z), (target, lambda g: _weights(g, (n,), reduction, 2) * -logp)]
@@ -228,7 +233,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     per = log_total[:, 0] - shifted[rows, y]              # -log softmax at the label
     e /= total                                             # softmax, kept for the backward pass
 
-    def vjp(g):  # ∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ), times the reduction's factor w
+    def vjp(g: np.ndarray) -> np.ndarray:  # ∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ), times the reduction's factor w
         w = _weights(g, (n,), reduction, 2)
         grad = e * w
         grad[rows, y] -= w if reduction != "none" else w[:, 0]
@@ -249,7 +254,7 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
     rows = np.arange(n)
     per = -log_probs.data[rows, y]
 
-    def vjp(g):  # ∂ℓᵢ/∂log_probs[i, yᵢ] = -1, zero elsewhere
+    def vjp(g: np.ndarray) -> np.ndarray:  # ∂ℓᵢ/∂log_probs[i, yᵢ] = -1, zero elsewhere
         grad = np.zeros_like(log_probs.data)
         grad[rows, y] = -1
         return grad * _weights(g, (n,), reduction, 2)

@@ -65,8 +65,8 @@ def batch_norm(x: Tensor, running_mean: Any = None, running_var: Any = None,
             raise ShapeError(f"batch_norm: {name} of shape {np.shape(v)} does not fit input "
                              f"{x.shape} with {c} channels; expected ({c},)")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(np.shape(_array(t))) != (c,):
-            raise ShapeError(f"batch_norm: {name} of shape {np.shape(_array(t))} does not fit "
+        if t is not None and tuple(shape := np.shape(t.data if isinstance(t, Tensor) else t)) != (c,):
+            raise ShapeError(f"batch_norm: {name} of shape {shape} does not fit "
                              f"input {x.shape} with {c} channels; expected ({c},)")
     if weight is not None:
         weight = lift(weight, x)
@@ -103,10 +103,10 @@ def batch_norm(x: Tensor, running_mean: Any = None, running_var: Any = None,
     if bias is not None:
         out = out + bias.data.reshape(bshape)
 
-    def ghat(g):  # ĝ = γ·G
+    def ghat(g: np.ndarray) -> np.ndarray:  # ĝ = γ·G
         return g if weight is None else g * weight.data.reshape(bshape)
 
-    def vjp_x(g):
+    def vjp_x(g: np.ndarray) -> np.ndarray:
         gh = ghat(g)
         if not training:  # constant statistics: a per-channel scale
             return gh * invstd.reshape(bshape)

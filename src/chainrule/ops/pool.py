@@ -25,6 +25,7 @@ for any stride and padding, and keeps the input's memory layout (channels-last a
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from ..tensor import Tensor, make
 from .conv import _pair
 
 
-def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any):
+def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) -> tuple[int, ...]:
     kh, kw = _pair(kernel_size, "kernel_size", op, 1)
     sh, sw = (kh, kw) if stride is None else _pair(stride, "stride", op, 1)
     ph, pw = _pair(padding, "padding", op, 0)
@@ -52,7 +53,7 @@ def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any):
     return kh, kw, sh, sw, ph, pw, oh, ow
 
 
-def _slices(kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
+def _slices(kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> Iterator[tuple[int, tuple[slice, ...]]]:
     """For each kernel offset (k, p, q): the index of the strided slice of the (padded) input
     holding element (p, q) of every window: ``xp[:, :, p : p + sh·OH : sh, q : q + sw·OW : sw]``.
     """
@@ -98,7 +99,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     out, which = None, None
     for k, sl in _slices(kh, kw, sh, sw, oh, ow):
         v = xp[sl]
-        if out is None:
+        if out is None or which is None:
             out = v.copy(order="K")
             which = np.zeros_like(out, dtype=np.uint8 if kh * kw <= 256 else np.int32)  # out's layout
             continue
@@ -107,8 +108,9 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         # (much faster than a masked assignment)
         np.maximum(which, better.view(np.uint8) * which.dtype.type(k), out=which)
         np.maximum(out, v, out=out)
+    assert out is not None and which is not None  # kh·kw >= 1 offsets
 
-    def vjp(g):  # route each window's gradient to its argmax (the first, as PyTorch)
+    def vjp(g: np.ndarray) -> np.ndarray:  # route each window's gradient to its argmax (the first, as PyTorch)
         if _order(g) != _order(out) and g.size > 1:  # e.g. NCHW from a Flatten: one small copy
             g_in_layout = np.empty_like(out, dtype=g.dtype)  # into the layout of `which`
             g_in_layout[...] = g
@@ -143,7 +145,7 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         out = xp[sl].copy(order="K") if out is None else np.add(out, xp[sl], out=out)
     out *= scale
 
-    def vjp(g):  # every element of a window receives g / (KH·KW)
+    def vjp(g: np.ndarray) -> np.ndarray:  # every element of a window receives g / (KH·KW)
         gs = g * scale
         dxp = np.zeros_like(xp, dtype=g.dtype)
         overlap = sh < kh or sw < kw

@@ -5,6 +5,7 @@ re-inserts them (so shapes broadcast), then it weights each input element by its
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,13 +70,13 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
                 (x, lambda g: _spread(_expand(g, x, axes, keepdims) / n, x.shape)))
 
 
-def _extremum(op: str, fn, x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
+def _extremum(op: str, fn: Callable[..., np.ndarray], x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
     axes = _axes(x, axis)
     if x.size == 0:
         raise ShapeError(f"{op}() of an empty tensor of shape {x.shape}")
     out = fn(x.data, axis=axes, keepdims=True)
 
-    def vjp(g):
+    def vjp(g: np.ndarray) -> np.ndarray:
         # the gradient goes to the element(s) that attained the extremum; ties share it equally
         hit = (x.data == out).astype(g.dtype)  # in g's dtype: float32 graphs stay float32
         share = hit / hit.sum(axis=axes, keepdims=True)

@@ -14,7 +14,7 @@ from ..opspec import define_op
 from ..tensor import Tensor, make
 
 
-def _shape_args(shape: tuple) -> tuple:
+def _shape_args(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
@@ -87,7 +87,7 @@ def getitem(x: Tensor, key: Any) -> Tensor:
         raise ShapeError(f"indexing a tensor of shape {x.shape}: {exc}") from None
     out = np.asarray(out)  # a basic index gives a view, as reshape and transpose do
 
-    def vjp(g):
+    def vjp(g: np.ndarray) -> np.ndarray:
         grad = np.zeros(x.shape, dtype=g.dtype)
         if advanced:
             np.add.at(grad, key, g)  # repeated indices each add their share

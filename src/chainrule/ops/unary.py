@@ -10,7 +10,6 @@ import numpy as np
 from ..opspec import define_op
 from ..tensor import Tensor, make
 
-
 define_op("exp", "eˣ", ("x",), ("(eˣ)' = eˣ",), elementwise=True)
 
 

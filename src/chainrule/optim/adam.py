@@ -28,7 +28,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
-    def validate_group(self, group: dict) -> None:
+    def validate_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         super().validate_group(group)
         betas = group["betas"]
@@ -39,10 +39,10 @@ class Adam(Optimizer):
         check_number(name, "eps", group["eps"])
         check_number(name, "weight_decay", group["weight_decay"])
 
-    def state_fields(self, group: dict) -> tuple[str, ...]:
+    def state_fields(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
-    def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
+    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         if "exp_avg" not in state:

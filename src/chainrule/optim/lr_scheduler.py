@@ -65,12 +65,12 @@ class LRScheduler:
         """The learning rate of each parameter group, as last set."""
         return list(self._last_lr)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """JSON-able state: everything but the optimizer."""
         return {k: (list(v) if isinstance(v, list) else v)
                 for k, v in self.__dict__.items() if k != "optimizer"}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()``; ModelFileError if it names unknown fields."""
         name = type(self).__name__
         if not isinstance(state, dict):

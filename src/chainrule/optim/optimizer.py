@@ -62,7 +62,7 @@ class Optimizer:
         defaults: hyperparameters for groups that do not set their own.
     """
 
-    def __init__(self, params: Any, defaults: dict) -> None:
+    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
         if hasattr(params, "parameters") and callable(params.parameters):
             params = params.parameters()
@@ -73,12 +73,12 @@ class Optimizer:
             raise ConfigError(f"{name}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = dict(defaults)
-        self.param_groups: list[dict] = []
-        self.state: dict[int, dict] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[int, dict[str, Any]] = {}
         for g in groups:
             self.add_param_group(g)
 
-    def add_param_group(self, group: dict) -> None:
+    def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyperparameters (others from defaults)."""
         name = type(self).__name__
         if not isinstance(group, dict) or "params" not in group:
@@ -91,7 +91,7 @@ class Optimizer:
         self.validate_group(g)
         self.param_groups.append(g)
 
-    def validate_group(self, group: dict) -> None:
+    def validate_group(self, group: dict[str, Any]) -> None:
         """Raise ConfigError for bad hyperparameters (subclasses extend this)."""
         check_number(type(self).__name__, "lr", group["lr"])
 
@@ -108,11 +108,11 @@ class Optimizer:
                 if p.grad is not None:
                     self.update(p, p.grad, self.state.setdefault(id(p), {}), group)
 
-    def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
+    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         """One parameter's update, in place on ``p.data`` (subclasses define it)."""
         raise NotImplementedError
 
-    def state_fields(self, group: dict) -> tuple[str, ...]:
+    def state_fields(self, group: dict[str, Any]) -> tuple[str, ...]:
         """Names of the state a parameter of ``group`` holds once updated (checked on load)."""
         return ()
 
@@ -120,7 +120,7 @@ class Optimizer:
     def _all_params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Arrays under ``'state'``, JSON-able values under ``'param_groups'`` and ``'scalars'``
         (copies, so the dict stays valid while training continues)."""
         index = {id(p): i for i, p in enumerate(self._all_params())}
@@ -144,7 +144,7 @@ class Optimizer:
         return {"type": type(self).__name__, "param_groups": groups, "state": arrays,
                 "scalars": scalars}
 
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore hyperparameters and per-parameter state saved by ``state_dict()``.
 
         Raises ModelFileError when the saved state does not fit these parameters.
@@ -185,7 +185,7 @@ class Optimizer:
             except ConfigError as exc:
                 raise ModelFileError(f"{name}.load_state_dict: {exc}") from None
             trials.append(trial)
-        new_state: dict[int, dict] = {}
+        new_state: dict[int, dict[str, Any]] = {}
         for key, value in list(arrays.items()) + list(scalars.items()):
             idx, _, field = str(key).partition(".")
             if not idx.isdigit() or int(idx) >= len(params) or not field:
@@ -226,7 +226,7 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def scratch(state: dict, p: Tensor) -> np.ndarray:
+def scratch(state: dict[str, Any], p: Tensor) -> np.ndarray:
     """A reusable work array shaped like ``p`` (kept in ``state['_tmp']``, never saved), so
     ``step()`` makes no temporaries."""
     buf = state.get("_tmp")

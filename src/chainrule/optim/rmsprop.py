@@ -26,18 +26,18 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
-    def validate_group(self, group: dict) -> None:
+    def validate_group(self, group: dict[str, Any]) -> None:
         super().validate_group(group)
         check_number("RMSprop", "alpha", group["alpha"], 0.0, 1.0)
         check_number("RMSprop", "eps", group["eps"])
         check_number("RMSprop", "weight_decay", group["weight_decay"])
         check_number("RMSprop", "momentum", group["momentum"])
 
-    def state_fields(self, group: dict) -> tuple[str, ...]:
+    def state_fields(self, group: dict[str, Any]) -> tuple[str, ...]:
         return (("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ())
                 + (("grad_avg",) if group["centered"] else ()))
 
-    def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
+    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         if "square_avg" not in state:
             state["step"] = 0

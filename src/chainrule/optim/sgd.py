@@ -25,7 +25,7 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
-    def validate_group(self, group: dict) -> None:
+    def validate_group(self, group: dict[str, Any]) -> None:
         super().validate_group(group)
         check_number("SGD", "momentum", group["momentum"])
         check_number("SGD", "dampening", group["dampening"])
@@ -34,10 +34,10 @@ class SGD(Optimizer):
             raise ConfigError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0; got "
                               f"momentum={group['momentum']}, dampening={group['dampening']}")
 
-    def state_fields(self, group: dict) -> tuple[str, ...]:
+    def state_fields(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
 
-    def update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
+    def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd != 0:
             g = g + wd * p.data                       # L2 penalty's gradient (grad untouched)

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ChainruleError, ConfigError
 from . import protocol

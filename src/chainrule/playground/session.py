@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 import math
 import time
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -257,7 +257,7 @@ def plot_decision_boundary(model: Any, x: np.ndarray, y: np.ndarray, path: str |
         cs = ax.contourf(xx, yy, z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.75)
         ax.contour(xx, yy, z, levels=[0.5], colors="k", linewidths=1.2)
         fig.colorbar(cs, ax=ax, label="predicted P(class 1)")
-        colours = np.where(y == 1, "#b2182b", "#2166ac")
+        colours: Any = np.where(y == 1, "#b2182b", "#2166ac")  # an array or a list of colour names
     else:
         ax.contourf(xx, yy, z, levels=np.arange(classes + 1) - 0.5, cmap="tab10", alpha=0.5)
         colours = [f"C{int(c) % 10}" for c in y]
