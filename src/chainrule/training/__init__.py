@@ -22,7 +22,6 @@ from .callbacks import (
 from .evaluation import evaluate, predict
 from .fit import fit
 from .history import History
-from .tensorboard import TensorBoard
 from .metrics import (
     MAE,
     MSE,
@@ -36,6 +35,7 @@ from .metrics import (
     r2_score,
 )
 from .run import Run, TrainingDiverged, TrainingInterrupted, current_lr
+from .tensorboard import TensorBoard
 
 __all__ = [
     "fit", "evaluate", "predict", "History", "Run", "TrainingDiverged", "TrainingInterrupted",

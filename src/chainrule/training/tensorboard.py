@@ -53,12 +53,12 @@ class TensorBoard(Callback):
         self.graph_note: str | None = None
         self._graph_done = not graph
 
-    def on_train_begin(self, run: "Run") -> None:
+    def on_train_begin(self, run: Run) -> None:
         tbx = require("tensorboardX", "TensorBoard logging")
         os.makedirs(self.log_dir, exist_ok=True)
         self.writer = tbx.SummaryWriter(logdir=self.log_dir)
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         if self.writer is None:
             self.on_train_begin(run)
         w, step = self.writer, int(logs.get("epoch", epoch + 1))
@@ -79,7 +79,7 @@ class TensorBoard(Callback):
                     w.add_histogram(f"gradients/{name}", np.asarray(p.grad, np.float32), step)
         w.flush()
 
-    def _add_graph(self, run: "Run") -> None:
+    def _add_graph(self, run: Run) -> None:
         """The graph as ONNX (tensorboardX reads ONNX files), when it can be exported."""
         try:
             import onnx  # noqa: F401
@@ -103,7 +103,7 @@ class TensorBoard(Callback):
         if self.graph_note:
             self.writer.add_text("graph", self.graph_note, 0)
 
-    def on_train_end(self, run: "Run") -> None:
+    def on_train_end(self, run: Run) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
