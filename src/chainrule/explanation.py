@@ -156,6 +156,12 @@ class Explanation:
     def __str__(self) -> str:
         return render_text(self)
 
+    def _repr_html_(self) -> str:
+        """Notebooks show the paths as tables (``chainrule.display.explanation_html``)."""
+        from .display import explanation_html
+
+        return explanation_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The record as plain dicts, lists and numbers (JSON-serialisable)."""
         plain: dict[str, Any] = _plain(asdict(self))

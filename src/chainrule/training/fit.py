@@ -74,6 +74,7 @@ def fit(
     start_epoch: int = 0,
     scheduler: Any = None,
     diagnostics: bool = True,
+    plot: bool = False,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     stream: Any = None,
@@ -103,6 +104,8 @@ def fit(
             ``val_loss``, or ``loss`` when there is no validation data).
         diagnostics: add ``chainrule.training.diagnostics.Diagnostics()`` (warnings about
             vanishing/exploding gradients, divergence, overfitting) when that module exists.
+        plot: in a Jupyter notebook, draw the loss and metric curves live, redrawn in place
+            after each epoch (``chainrule.display.LivePlot``).
         checkpoint: path of a resumable checkpoint written atomically after every epoch.
         resume: if ``checkpoint`` exists, restore it first and continue from its epoch.
         stream: where the progress bar and epoch lines go (default ``sys.stderr`` for the
@@ -148,6 +151,10 @@ def fit(
     if diagnostics and not any(type(c).__name__ == "Diagnostics" for c in cbs):
         cbs.append(Diagnostics(stream=stream))  # to silence it, pass your own Diagnostics(verbose=False)
 
+    if plot:
+        from ..display import LivePlot
+
+        cbs.append(LivePlot())
     history = History()
     history.params = {"epochs": int(epochs), "batch_size": int(batch_size), "seed": seed,
                       "clip_grad_norm": clip_grad_norm, "metrics": [m.name for m in metric_objs]}

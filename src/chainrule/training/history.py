@@ -130,6 +130,12 @@ class History:
         self.stop_reason = state.get("stop_reason")
         self.best_epoch = state.get("best_epoch")
 
+    def _repr_html_(self) -> str:
+        """Notebooks show the epochs as a table with loss/metric curves (``chainrule.display``)."""
+        from ..display import history_html
+
+        return history_html(self)
+
     def __repr__(self) -> str:
         last = self.last
         shown = ", ".join(f"{k}={_fmt(last[k])}" for k in ("loss", "val_loss", "accuracy", "val_accuracy")

@@ -1,7 +1,8 @@
 """Progress display for training: one bar per epoch, or nothing.
 
 The bar (tqdm, imported only when a bar is really shown) appears when ``enabled`` and the
-output stream is a terminal; redirected to a file or a pipe (CI logs, ``> log.txt``) it
+output stream is a terminal, or in a Jupyter notebook (``tqdm.auto`` then draws its widget,
+updated in place; ``pip install 'chainrule[notebook]'`` brings ipywidgets); redirected to a file or a pipe (CI logs, ``> log.txt``) it
 stays silent, so logs hold one clean summary line per epoch instead of carriage returns.
 """
 from __future__ import annotations
@@ -29,7 +30,9 @@ class EpochProgress:
                  stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.bar: Any = None
-        if enabled and _is_tty(self.stream):
+        from ..display import in_notebook
+
+        if enabled and (_is_tty(self.stream) or in_notebook()):
             try:
                 from tqdm.auto import tqdm
             except ImportError:  # tqdm is a dependency, but a bar is never worth a crash

@@ -78,7 +78,9 @@ def graph(tensor: Tensor, path: str | os.PathLike | None = None, *, params: Any 
     if path is not None:
         with open(path, "w", encoding="utf-8") as f:
             f.write(svg)
-    return svg
+    from ..display import SVG
+
+    return SVG(svg)  # a str that notebooks draw inline
 
 
 def to_dot(tensor: Tensor, *, params: Any = None, grads: bool = True,
