@@ -3,9 +3,9 @@ live curves and the notebook progress bar."""
 from __future__ import annotations
 
 import sys
-from html import escape as html_escape
 import types
 import xml.etree.ElementTree as ET
+from html import escape as html_escape
 
 import numpy as np
 import pytest

@@ -19,7 +19,8 @@ import html
 import math
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .training.callbacks import Callback
 
@@ -95,15 +96,15 @@ def curves_svg(series: dict[str, Sequence[float]], title: str, width: int = 320,
             parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{y_val:.3g}</text>')
         parts.append(f'<text x="{left}" y="{height - 8}">1</text>'
                      f'<text x="{left + w}" y="{height - 8}" text-anchor="end">epoch {n}</text>')
-        for k, (label, vals) in enumerate(series.items()):
+        for k, vals in enumerate(series.values()):
             colour = _COLOURS[k % len(_COLOURS)]
             pts = [xy(i, v) for i, v in enumerate(vals) if v is not None and math.isfinite(v)]
             if len(pts) > 1:
                 parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                              f'points="{" ".join(pts)}"/>')
             for p in pts[-1:] if len(pts) > 1 else pts:
-                x, y = p.split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>')
+                cx, cy = p.split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
         legend = "".join(f'<tspan fill="{_COLOURS[k % len(_COLOURS)]}">■ {_e(label)} </tspan>'
                          for k, label in enumerate(series))
         parts.append(f'<text x="{left + w}" y="14" text-anchor="end">{legend}</text>')
@@ -111,7 +112,7 @@ def curves_svg(series: dict[str, Sequence[float]], title: str, width: int = 320,
     return "".join(parts)
 
 
-def history_svg(history: "History") -> SVG:
+def history_svg(history: History) -> SVG:
     """Loss curves and, when there is one, the metric's curves, side by side."""
     keys = history.keys()
     charts = [curves_svg({k: history[k] for k in ("loss", "val_loss") if k in keys}, "loss")]
@@ -123,7 +124,7 @@ def history_svg(history: "History") -> SVG:
     return SVG(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="200">{inner}</svg>')
 
 
-def history_html(history: "History") -> str:
+def history_html(history: History) -> str:
     """The epochs as a table (without the per-layer gradient norms) beside its curves."""
     cols = [k for k in history.keys() if k != "grad_norms"]
     head = "".join(f"<th>{_e(c)}</th>" for c in cols)
@@ -141,7 +142,7 @@ def history_html(history: "History") -> str:
 
 
 # ----------------------------------------------------------------------------- explain
-def explanation_html(d: "Explanation") -> str:
+def explanation_html(d: Explanation) -> str:
     """An Explanation as HTML: the tensors on the way, a table per path, then the checks."""
     from .explanation import _fmt
 
@@ -188,7 +189,7 @@ class LivePlot(Callback):
     def __init__(self) -> None:
         self.handle: Any = None
 
-    def on_train_begin(self, run: "Run") -> None:
+    def on_train_begin(self, run: Run) -> None:
         if not in_notebook():
             warnings.warn("fit(plot=True) draws live curves in a Jupyter notebook only; in a script use "
                           "chainrule.viz.plots.plot_history(history, dir)", stacklevel=2)
@@ -197,7 +198,7 @@ class LivePlot(Callback):
 
         self.handle = display(SVG(curves_svg({}, "training…")), display_id=True)
 
-    def on_epoch_end(self, run: "Run", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
         if self.handle is not None:
             self.handle.update(history_svg(run.history))
 
