@@ -3,7 +3,8 @@
 The bar (tqdm, imported only when a bar is really shown) appears when ``enabled`` and the
 output stream is a terminal, or in a Jupyter notebook (``tqdm.auto`` then draws its widget,
 updated in place; ``pip install 'chainrule[notebook]'`` brings ipywidgets); redirected to a
-file or a pipe (CI logs, ``> log.txt``) it stays silent, so logs hold one clean summary line per epoch instead of carriage returns.
+file or a pipe (CI logs, ``> log.txt``) it stays silent, so logs hold one clean summary line
+per epoch instead of carriage returns.
 """
 from __future__ import annotations
 
