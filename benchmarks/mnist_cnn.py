@@ -12,17 +12,24 @@ runs with ``torch.set_num_threads(2)``; NumPy's BLAS uses its default threads.
     python benchmarks/mnist_cnn.py                  # 3 epochs each
     python benchmarks/mnist_cnn.py --epochs 1 --no-torch
     python benchmarks/mnist_cnn.py --limit 6000     # a quick look on a tenth of the data
+    python benchmarks/mnist_cnn.py --profile        # where a chainrule epoch's time goes, per op
+
+Besides the epoch times it prints the floor (the epoch's FLOPs over this machine's float32 GEMM
+rate, see benchlib.py) with the fraction of it each library achieves, and the peak resident
+memory of a chainrule CNN training process (a child process: load MNIST, train one epoch,
+score the test set). ``--profile`` runs one chainrule epoch under cProfile and prints, per op,
+the forward and backward seconds, then the engine's walk, the optimizer and data loading.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import subprocess
 import sys
-import time
 from pathlib import Path
 
+import benchlib
 import numpy as np
 
 import chainrule as cr
@@ -120,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     ap.add_argument("--no-torch", action="store_true", help="chainrule only")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the results here")
+    ap.add_argument("--profile", action="store_true",
+                    help="only profile one chainrule epoch: seconds per op, forward and backward")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child process")
+    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     ds = mnist(args.data_dir)
@@ -128,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         xtr, ytr = xtr[:args.limit], ytr[:args.limit]
     data = (xtr, ytr, xte, yte)
+    print(benchlib.blas_report())
+    if args.memory_child:
+        return memory_child(data, args)
+    if args.profile:
+        return profile(data, args)
 
     runners = [Chainrule(data, args.batch_size, args.lr, args.seed)]
     if not args.no_torch:
@@ -136,16 +152,16 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("PyTorch is not installed: chainrule only", file=sys.stderr)
     print(f"LeNet-style CNN on MNIST: {len(xtr)} training images, batch {args.batch_size}, "
-          f"Adam lr {args.lr:g}, seed {args.seed}; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+          f"Adam lr {args.lr:g}, seed {args.seed}; {benchlib.load_line()}", flush=True)
 
+    rate_before = benchlib.gemm_rate()  # the floor's GEMM rate: measured before and after
     results: dict[str, list[dict]] = {r.name: [] for r in runners}
     for epoch in range(1, args.epochs + 1):
-        for r in runners:
-            time.sleep(0.3)  # let the other library's idle worker threads stop spinning first
-            t0 = time.perf_counter()
-            loss = r.epoch()
-            seconds = time.perf_counter() - t0
+        # rotate who goes first; the pause lets the other library's worker threads stop spinning
+        for r in runners[(epoch - 1) % len(runners):] + runners[:(epoch - 1) % len(runners)]:
+            losses: list[float] = []
+            seconds = benchlib.settled_seconds(lambda r=r, out=losses: out.append(r.epoch()))
+            loss = losses[0]
             acc = r.accuracy()
             results[r.name].append({"epoch": epoch, "seconds": seconds, "loss": loss,
                                     "test_accuracy": acc})
@@ -160,11 +176,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:10s} {med[name]:11.1f} s {best * 100:12.2f} %")
     if "pytorch" in med:
         print(f"chainrule / pytorch epoch time: {med['chainrule'] / med['pytorch']:.2f}x "
-              f"(target <= 1.5x)")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+              f"(target <= 1.15x)")
+    flops = benchlib.epoch_flops(runners[0].model, xtr[:1], len(xtr))
+    floor = benchlib.Floor(flops, max(rate_before, benchlib.gemm_rate()))
+    print(floor.header())
+    for name, m in med.items():
+        print(floor.line(name, m))
+    peak = None
+    if not args.no_memory:
+        peak = peak_rss_child(args)
+        print(f"peak resident memory of a chainrule CNN training process: {peak:.0f} MB "
+              f"(target <= 600)")
+    print(f"after: {benchlib.load_line()}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "results": results}, f, indent=1)
+            json.dump({"args": vars(args), "results": results, "median_seconds": med,
+                       "floor_seconds": floor.seconds, "gemm_flops_per_s": floor.rate,
+                       "epoch_flops": flops, "peak_rss_mb": peak}, f, indent=1)
+    return 0
+
+
+def memory_child(data, args) -> int:
+    """In a child process (no PyTorch loaded): train one epoch, score the test set, and print
+    the process's peak RSS as JSON."""
+    r = Chainrule(data, args.batch_size, args.lr, args.seed)
+    r.epoch()
+    r.accuracy()
+    print(json.dumps({"peak_rss_mb": benchlib.peak_rss_mb()}))
+    return 0
+
+
+def peak_rss_child(args) -> float:
+    cmd = [sys.executable, __file__, "--memory-child", "--data-dir", args.data_dir,
+           "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+
+
+def profile(data, args) -> int:
+    """One chainrule epoch under cProfile, split by op."""
+    r = Chainrule(data, args.batch_size, args.lr, args.seed)
+    print(f"profiling one chainrule CNN epoch on {len(data[0])} images under cProfile; "
+          f"{benchlib.load_line()}", flush=True)
+    total, recs, other = benchlib.op_profile(r.epoch)
+    print(benchlib.profile_table(total, recs, other))
     return 0
 
 

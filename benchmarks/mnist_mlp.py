@@ -9,20 +9,23 @@ Adam (lr 1e-3) and the peak resident memory of a chainrule training process.
     python benchmarks/mnist_mlp.py                 # epoch times, 3 rounds
     python benchmarks/mnist_mlp.py --to-98         # + time to 98% test accuracy (Adam 1e-3)
     python benchmarks/mnist_mlp.py --memory        # + peak RSS of a chainrule training process
+
+With the epoch times it prints the floor: the epoch's FLOPs over this machine's float32 GEMM
+rate measured in the same run, and the fraction of it each library achieves (benchlib.py).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import os
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import benchlib
 import numpy as np
+from benchlib import blas_report, peak_rss_mb, settled_seconds
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -32,18 +35,6 @@ from chainrule.data import DataLoader, TensorDataset, mnist
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 SIZES = (784, 256, 256, 10)
 LR, MOMENTUM, BATCH = 0.05, 0.9, 128
-SETTLE_SECONDS = 0.3
-
-
-def settled_seconds(run, *args) -> float:
-    """Wall time of ``run(*args)``, after a pause: a library's idle worker threads (OpenMP's,
-    OpenBLAS's) spin for a while after its last call and would slow whatever runs next."""
-    time.sleep(SETTLE_SECONDS)
-    t0 = time.perf_counter()
-    run(*args)
-    return time.perf_counter() - t0
-
-
 def load(data_dir: Path):
     ds = mnist(data_dir)
     xtr, ytr = ds.train.arrays
@@ -81,7 +72,7 @@ class NumpyMLP:
     def __init__(self, seed: int) -> None:
         rng = np.random.default_rng(seed)
         self.params = []
-        for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        for fan_in, fan_out in itertools.pairwise(SIZES):
             bound = 1 / np.sqrt(fan_in)  # PyTorch's default Linear init
             w = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32)
             b = rng.uniform(-bound, bound, fan_out).astype(np.float32)
@@ -248,40 +239,6 @@ def memory_child(data_dir: Path, seed: int) -> None:
     print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process. VmHWM belongs to the address space made at exec;
-    ru_maxrss would also count the parent's peak, which Linux carries across fork + exec."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def blas_report() -> str:
-    """Which BLAS NumPy calls and which CPU kernels it runs, plus a warning when the
-    environment pins those kernels (OPENBLAS_CORETYPE), which slows every NumPy product."""
-    try:
-        from threadpoolctl import threadpool_info
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    except ImportError:
-        return "BLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
-    if not info:
-        return "BLAS: none found"
-    b = info[0]
-    line = (f"BLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
-            f"{b.get('architecture', '?')}, {b.get('num_threads')} threads")
-    pinned = os.environ.get("OPENBLAS_CORETYPE")
-    if pinned:
-        line += (f"\n  note: OPENBLAS_CORETYPE={pinned} is set, so OpenBLAS does not choose the kernels "
-                 f"for this CPU;\n  to measure them, run this command alone under "
-                 f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`")
-    return line
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="MNIST MLP epoch: chainrule vs NumPy vs PyTorch")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -297,9 +254,11 @@ def main() -> None:
         return
     data = load(args.data_dir)
     print(blas_report())
+    print(benchlib.load_line())
     if not args.skip_epochs:
         print(f"MNIST MLP 784-256-256-10, SGD momentum {MOMENTUM}, lr {LR}, batch {BATCH}, float32; "
               f"{args.rounds} interleaved rounds")
+        rate_before = benchlib.gemm_rate()  # the floor's GEMM rate, measured before and after
         times = epoch_times(data, args.rounds, args.seed)
         med = {k: statistics.median(v) for k, v in times.items()}
         print("median epoch time:")
@@ -307,7 +266,9 @@ def main() -> None:
             print(f"  {k:10s} {v:6.2f} s")
         print(f"  ratio chainrule/numpy   = {med['chainrule'] / med['numpy']:.2f}  (target <= 1.10)")
         if "pytorch" in med:
-            print(f"  ratio chainrule/pytorch = {med['chainrule'] / med['pytorch']:.2f}  (target <= 0.80)")
+            print(f"  ratio chainrule/pytorch = {med['chainrule'] / med['pytorch']:.2f}  (target <= 0.70)")
+        flops = benchlib.epoch_flops(chainrule_model(args.seed), data[0][:1], len(data[0]))
+        print(benchlib.floor_report(flops, med, rate_before))
     if args.to_98:
         print("time to 98% test accuracy, Adam lr 1e-3, batch 128 (training time, evaluation excluded):")
         res = time_to_98(data, args.seed)

@@ -12,9 +12,14 @@ import argparse
 import statistics
 import time
 
+import benchlib
 import numpy as np
 
 import chainrule as cr
+
+# Matrix-product FLOPs of one step: the 2x2 @ 2x2 product forward (8 multiply-adds = 16 FLOPs),
+# and backward one product per input (a and b both need a gradient): 3 x 16.
+STEP_FLOPS = 3 * 2 * 2 * 2 * 2
 
 
 def chainrule_step_fn():
@@ -65,19 +70,21 @@ def main() -> None:
         runners["pytorch"] = torch_step
     for step in runners.values():  # warm up
         time_per_step(step, 500)
+    rate_before = benchlib.gemm_rate()  # the floor's GEMM rate, measured before and after
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(args.rounds):  # interleaved, so machine noise hits both alike
         for name, step in runners.items():
             times[name].append(time_per_step(step, args.steps))
     med = {name: statistics.median(ts) for name, ts in times.items()}
     print(f"tiny-graph step ((a*b + a).tanh() @ b).sum().backward(), 2x2, "
-          f"median of {args.rounds} rounds x {args.steps} steps")
+          f"median of {args.rounds} rounds x {args.steps} steps; {benchlib.load_line()}")
     for name, m in med.items():
         print(f"  {name:10s} {m * 1e6:8.1f} us/step")
     if "pytorch" in med:
         print(f"  ratio chainrule/pytorch = {med['chainrule'] / med['pytorch']:.2f}  (target <= 0.50)")
     else:
         print("  (PyTorch not installed: no ratio)")
+    print(benchlib.floor_report(STEP_FLOPS, med, rate_before).replace("per epoch", "per step"))
 
 
 if __name__ == "__main__":

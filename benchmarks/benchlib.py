@@ -1,0 +1,318 @@
+"""What every benchmark in this folder shares: the pause-then-time helper, peak RSS, the BLAS
+report, and the *floor* — how fast the hardware could run an epoch at best.
+
+The floor of an epoch is its FLOPs (the matrix products: convolutions, linear layers, matmuls;
+a multiply-add counts 2) divided by the single-precision GEMM rate NumPy's BLAS reaches on
+this machine, measured in the same run (the best of a few large square products, so it is a
+rate the machine demonstrably has). A framework that spent its whole time in perfect GEMMs would
+run at the floor; ``floor / epoch time`` is the fraction of that limit a library achieves.
+Elementwise work (ReLU, pooling, the optimizer, the loss) is not counted: it is what keeps
+every real run above the floor.
+
+Scripts import it as ``import benchlib`` (they run as ``python benchmarks/NAME.py``, which puts
+this folder on ``sys.path``).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SETTLE_SECONDS = 0.3
+
+
+def settled_seconds(run: Callable[..., Any], *args: Any) -> float:
+    """Wall time of ``run(*args)``, after a pause: a library's idle worker threads (OpenMP's,
+    OpenBLAS's) spin for a while after its last call and would slow whatever runs next."""
+    time.sleep(SETTLE_SECONDS)
+    t0 = time.perf_counter()
+    run(*args)
+    return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- the GEMM rate
+def gemm_rate(n: int = 512, seconds: float = 1.0) -> float:
+    """Single-precision GEMM rate of NumPy's BLAS (FLOP/s): the best of repeated (n, n) @ (n, n)
+    float32 products over about ``seconds``, with BLAS's default threads (the ones every
+    NumPy-based library in the benchmark uses). Best, not median: the floor is a lower bound, and
+    other processes on a shared machine only ever slow a product down."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)  # warm up: threads started, pages touched
+    best = float("inf")
+    t_end = time.perf_counter() + seconds
+    reps = 0
+    while reps < 5 or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+        reps += 1
+    return 2.0 * n ** 3 / best
+
+
+# ----------------------------------------------------------------------------- FLOPs
+@dataclass
+class LayerFlops:
+    """The matrix-product FLOPs of one layer for one sample: forward, and backward (the weight
+    gradient, plus the input gradient when the layer's input needs one)."""
+    name: str
+    forward: int
+    backward: int
+
+
+def model_flops(model: Any, sample: np.ndarray) -> list[LayerFlops]:
+    """Per-sample FLOPs of every ``Linear`` and ``Conv2d`` in a chainrule ``model``, found by
+    running ``sample`` (one example, batch axis included: shape (1, ...)) through it once.
+
+    Each such layer is a product ``out = x·W``: its forward costs 2·(multiply-adds), and its
+    backward the same again for ∂L/∂W and once more for ∂L/∂x — except where x needs no
+    gradient (the first layer, whose input is the data), which the engine skips.
+    """
+    import chainrule as cr
+    from chainrule import nn
+
+    records: list[LayerFlops] = []
+    patched = []
+    for name, mod in model.named_modules():
+        if isinstance(mod, (nn.Linear, nn.Conv2d)):
+            def traced(x: Any, _mod: Any = mod, _name: str = name,
+                       _forward: Callable[..., Any] = mod.forward) -> Any:
+                out = _forward(x)
+                if isinstance(_mod, nn.Linear):
+                    macs = out.data.size * _mod.in_features
+                else:
+                    kh, kw = _mod.kernel_size
+                    macs = out.data.size * _mod.in_channels * kh * kw
+                needs_dx = isinstance(x, cr.Tensor) and x.requires_grad
+                records.append(LayerFlops(f"{_name} ({type(_mod).__name__})", 2 * macs,
+                                          2 * macs * (2 if needs_dx else 1)))
+                return out
+            object.__setattr__(mod, "forward", traced)
+            patched.append(mod)
+    was_training = model.training
+    try:
+        model.eval()  # dropout off; the products are the same
+        model(sample)
+    finally:
+        for mod in patched:
+            object.__delattr__(mod, "forward")
+        model.train(was_training)
+    return records
+
+
+def epoch_flops(model: Any, sample: np.ndarray, n_samples: int) -> int:
+    """Training FLOPs of one epoch over ``n_samples`` examples (forward + backward products)."""
+    return n_samples * sum(r.forward + r.backward for r in model_flops(model, sample))
+
+
+# ----------------------------------------------------------------------------- reporting
+@dataclass
+class Floor:
+    """An epoch's FLOPs against the machine's GEMM rate: ``seconds`` is the floor."""
+    flops: float
+    rate: float
+
+    @property
+    def seconds(self) -> float:
+        return self.flops / self.rate
+
+    def header(self) -> str:
+        return (f"floor: {self.flops / 1e9:.3g} GFLOP of matrix products per epoch / "
+                f"{self.rate / 1e9:.0f} GFLOP/s float32 GEMM (NumPy's BLAS, measured now) "
+                f"= {_fmt_seconds(self.seconds)}")
+
+    def fraction(self, seconds: float) -> float:
+        """Share of the hardware limit a run of ``seconds`` achieves (1 = at the floor)."""
+        return self.seconds / seconds
+
+    def line(self, name: str, seconds: float) -> str:
+        return (f"  {name:10s} {_fmt_seconds(seconds):>9s} = {seconds / self.seconds:6.3g}x the floor,"
+                f" {_fmt_percent(self.fraction(seconds))} of the GEMM limit")
+
+
+def _fmt_percent(f: float) -> str:
+    return f"{100 * f:5.1f} %" if f >= 0.001 else f"{100 * f:.2g} %"
+
+
+def _fmt_seconds(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms"
+    if s >= 1e-6:
+        return f"{s * 1e6:.1f} us"
+    return f"{s * 1e9:.2f} ns"
+
+
+def floor_report(flops: float, times: dict[str, float], rate: float | None = None) -> str:
+    """The floor block every benchmark prints: header, then one line per library's (median)
+    time. The GEMM rate is measured now; when ``rate`` (an earlier measurement of the same
+    run, e.g. before the timed epochs) is given, the higher of the two counts — on a shared
+    machine a measurement can only come out too low."""
+    now = gemm_rate()
+    floor = Floor(flops, now if rate is None else max(now, rate))
+    return "\n".join([floor.header()] + [floor.line(k, v) for k, v in times.items()])
+
+
+# ----------------------------------------------------------------------------- memory, BLAS
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM belongs to the address space made at exec;
+    ru_maxrss would also count the parent's peak, which Linux carries across fork + exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def blas_report() -> str:
+    """Which BLAS NumPy calls and which CPU kernels it runs, plus a warning when the
+    environment pins those kernels (OPENBLAS_CORETYPE), which slows every NumPy product."""
+    try:
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except ImportError:
+        return "BLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
+    if not info:
+        return "BLAS: none found"
+    b = info[0]
+    line = (f"BLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
+            f"{b.get('architecture', '?')}, {b.get('num_threads')} threads")
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    if pinned:
+        line += (f"\n  note: OPENBLAS_CORETYPE={pinned} is set, so OpenBLAS does not choose the kernels "
+                 f"for this CPU;\n  to measure them, run this command alone under "
+                 f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`")
+    return line
+
+
+def load_line() -> str:
+    """The machine's load average, printed with every result (a shared machine is noisy)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (5 min {five:.2f}) on {os.cpu_count()} CPUs"
+
+
+# ----------------------------------------------------------------------------- per-op profile
+@dataclass
+class OpTime:
+    """Seconds spent in one op: its forward function and its VJPs (the backward pass)."""
+    op: str
+    forward: float = 0.0
+    backward: float = 0.0
+    calls: int = 0
+
+
+def _op_functions() -> dict[tuple[str, int], tuple[str, bool]]:
+    """Map each function defined in ``chainrule/ops/*.py`` (by file and first line) to the op
+    it belongs to and whether it is backward: a top-level function is an op's forward pass;
+    a function or lambda nested inside one is one of its VJPs (or a helper of them)."""
+    import ast
+    import pathlib
+
+    import chainrule.ops as ops_pkg
+
+    table: dict[tuple[str, int], tuple[str, bool]] = {}
+    for path in pathlib.Path(ops_pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for top in tree.body:  # private helpers (_name) count inside the op that calls them
+            if not isinstance(top, ast.FunctionDef) or top.name.startswith("_"):
+                continue
+            table[(str(path), top.lineno)] = (top.name, False)
+            for node in ast.walk(top):
+                if node is not top and isinstance(node, (ast.FunctionDef, ast.Lambda)):
+                    table[(str(path), node.lineno)] = (top.name, True)
+    return table
+
+
+def op_profile(run: Callable[[], Any]) -> tuple[float, list[OpTime], dict[str, float]]:
+    """Run ``run()`` under cProfile and split its time by op, forward and backward.
+
+    Returns (total seconds, per-op times sorted by total, other named parts). An op's forward
+    time excludes the ops it calls itself (so nothing is counted twice); its backward time is
+    the time of its VJPs. ``other`` names the rest: the backward walk's own bookkeeping, the
+    optimizer, data loading, and everything else (layer calls, the training loop).
+    cProfile adds a little time per Python call, spread over all parts alike.
+    """
+    import cProfile
+    import pstats
+
+    table = _op_functions()
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    run()
+    prof.disable()
+    total = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+
+    def owner(func: tuple[str, int, str]) -> tuple[str, bool] | None:
+        return table.get((func[0], func[1]))
+
+    ops: dict[str, OpTime] = {}
+    sweep = optim = loader = 0.0
+    for func, (_cc, nc, _tt, ct, callers) in stats.items():
+        who = owner(func)
+        if who is not None:
+            op, backward = who
+            rec = ops.setdefault(op, OpTime(op))
+            # time of this function when called from outside its own op (a helper or VJP
+            # called by the same op's function is already inside that function's time)
+            outside = 0.0
+            for caller, c in callers.items():
+                cw = owner(caller)
+                outside += c[3] if cw is None or cw[0] != op else 0.0
+            if not backward:
+                rec.calls += nc
+                rec.forward += outside
+            else:
+                rec.backward += outside
+            # an op called by another op's function: its time is counted here, not there
+            for caller, c in callers.items():
+                cw = owner(caller)
+                if cw is not None and cw[0] != op:
+                    parent = ops.setdefault(cw[0], OpTime(cw[0]))
+                    if cw[1]:
+                        parent.backward -= c[3]
+                    else:
+                        parent.forward -= c[3]
+        elif func[2] == "_sweep" and func[0].endswith("tensor.py"):
+            sweep += ct
+        elif func[2] == "step" and "/optim/" in func[0]:
+            optim += ct
+        elif func[2] in ("__next__", "__iter__") and "/data/" in func[0]:
+            loader += ct
+    vjp_total = sum(r.backward for r in ops.values())
+    recs = sorted((r for r in ops.values() if r.forward + r.backward > 0),
+                  key=lambda r: -(r.forward + r.backward))
+    fwd_total = sum(r.forward for r in recs)
+    other = {"backward walk (engine bookkeeping)": max(sweep - vjp_total, 0.0),
+             "optimizer step": optim, "data loading": loader}
+    other["rest (layers, loss.item, loop)"] = max(total - fwd_total - vjp_total - sum(other.values()), 0.0)
+    return total, recs, other
+
+
+def profile_table(total: float, recs: list[OpTime], other: dict[str, float]) -> str:
+    """``op_profile``'s result as the table the benchmarks print."""
+    lines = [f"{'op':16s} {'calls':>7s} {'forward':>9s} {'backward':>9s} {'total':>9s} {'share':>6s}"]
+    for r in recs:
+        t = r.forward + r.backward
+        lines.append(f"{r.op:16s} {r.calls:7d} {r.forward:8.2f}s {r.backward:8.2f}s "
+                     f"{t:8.2f}s {100 * t / total:5.1f}%")
+    fwd = sum(r.forward for r in recs)
+    bwd = sum(r.backward for r in recs)
+    lines.append(f"{'all ops':16s} {'':7s} {fwd:8.2f}s {bwd:8.2f}s {fwd + bwd:8.2f}s "
+                 f"{100 * (fwd + bwd) / total:5.1f}%")
+    for k, v in other.items():
+        lines.append(f"{k:44s} {v:8.2f}s {100 * v / total:5.1f}%")
+    lines.append(f"{'epoch under the profiler':44s} {total:8.2f}s")
+    return "\n".join(lines)
