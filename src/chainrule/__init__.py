@@ -62,8 +62,10 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
-def __dir__():
-    return sorted(set(globals()) | _SUBMODULES | set(_LAZY))
+def __dir__() -> list[str]:
+    """The public API only: ``__all__``, the subpackages and ``__version__`` (not the helpers
+    and modules this file imports to build it)."""
+    return sorted({*__all__, *_SUBMODULES, "__version__"})
 
 
 __all__ = [

@@ -652,9 +652,16 @@ def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     return _leaf(array, requires_grad)
 
 
+def unpack_shape(args: Sequence[Any]) -> tuple[Any, ...]:
+    """The dimensions of a ``*shape`` argument: ``f(2, 3)`` and ``f((2, 3))`` both give (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
 def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    """A new tensor's shape from a ``*shape`` argument: non-negative integers, else ConfigError."""
+    shape = unpack_shape(shape)
     try:
         dims = tuple(int(s) for s in shape)
     except (TypeError, ValueError):

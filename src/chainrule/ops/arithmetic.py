@@ -14,7 +14,8 @@ from ..opspec import define_op
 from ..tensor import Tensor, lift, make, unbroadcast
 
 
-def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+def _as_tensors(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors, a non-tensor one in the other's dtype (``lift``)."""
     if isinstance(a, Tensor):
         return a, lift(b, a)
     return lift(a, b), b
@@ -30,7 +31,7 @@ def _check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
 
 def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> tuple[Tensor, Tensor, np.ndarray]:
     if a.__class__ is not Tensor or b.__class__ is not Tensor:
-        a, b = _pair(a, b)
+        a, b = _as_tensors(a, b)
     try:
         out = ufunc(a.data, b.data)
     except ValueError:
@@ -118,7 +119,7 @@ define_op("matmul", "A·B", ("A", "B"),
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted, leading dims broadcast."""
     if a.__class__ is not Tensor or b.__class__ is not Tensor:
-        a, b = _pair(a, b)
+        a, b = _as_tensors(a, b)
     ad, bd = a.data, b.data
     if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
         # out = A B  ⇒  ∂L/∂A = G Bᵀ,  ∂L/∂B = Aᵀ G

@@ -64,12 +64,6 @@ def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
 _FEW_CHANNELS = 4  # below this, im2col lays out its matrix transposed (see conv2d)
 
 
-def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
-    if not ph and not pw:
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
-
-
 define_op("conv2d", "Σ over a window of W·x, + b", ("x", "W", "b"),
           ("a kernel weight over this pixel", "an input pixel under this weight", "1 (the bias)"))
 

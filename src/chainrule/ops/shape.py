@@ -11,20 +11,13 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..opspec import define_op
-from ..tensor import Tensor, make
-
-
-def _shape_args(shape: tuple[Any, ...]) -> tuple[Any, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
+from ..tensor import Tensor, make, unpack_shape
 
 define_op("reshape", "x, new shape", ("x",), ("1 (values only move)",))
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    shape = _shape_args(shape)
+    shape = unpack_shape(shape)
     try:
         out = x.data.reshape(shape)
     except (ValueError, TypeError):
@@ -37,17 +30,13 @@ define_op("transpose", "xᵀ", ("x",), ("1 (values only move)",))
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
-    axes = _shape_args(axes) or tuple(reversed(range(x.ndim)))
+    axes = unpack_shape(axes) or tuple(reversed(range(x.ndim)))
     if (not all(-x.ndim <= int(a) < x.ndim for a in axes)
             or sorted(int(a) % x.ndim for a in axes) != list(range(x.ndim))):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
                          f"of shape {x.shape}")
     inverse = np.argsort([int(a) % x.ndim for a in axes])
     return make(x.data.transpose(axes), "transpose", (x, lambda g: g.transpose(inverse)))
-
-
-def T(x: Tensor) -> Tensor:
-    return transpose(x)
 
 
 def flatten(x: Tensor, start_axis: int = 0) -> Tensor:

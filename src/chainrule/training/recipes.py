@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import catalogue
-from ..errors import ConfigError
 
 # The names come from the catalogue (one definition each); these are kept for existing imports.
 OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
@@ -118,8 +117,6 @@ def build_cnn(image_shape: Sequence[int], out_features: int, hidden: Sequence[in
     """
     from .. import nn
 
-    if not hasattr(nn, "lenet"):
-        raise ConfigError("--model cnn needs nn.lenet (the convolution layers), which this version lacks")
     c, h, w = (int(v) for v in image_shape)
     width = int(hidden[0]) if hidden else 128
     if min(h, w) >= 16:
