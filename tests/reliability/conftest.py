@@ -35,3 +35,28 @@ def home(tmp_path) -> Path:
     h = tmp_path / "home"
     h.mkdir()
     return h
+
+
+PEAK_RSS = """
+import json, resource, sys
+outcome = {}
+try:
+    exec(compile(sys.argv[1], "<case>", "exec"), {"__name__": "case"})
+    outcome["error"] = None
+except BaseException as exc:  # what the case raised, by class name and message
+    outcome["error"] = type(exc).__name__
+    outcome["message"] = str(exc)[:300]
+outcome["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(outcome))
+"""
+
+
+def peak_rss(code: str, home: Path) -> dict:
+    """Run ``code`` in a fresh interpreter; ``{"error", "message", "peak_mb"}`` (peak resident
+    memory of that process, in MiB, whatever the code raised)."""
+    import json
+
+    r = subprocess.run([sys.executable, "-c", PEAK_RSS, code], capture_output=True, text=True,
+                       env=cli_env(home), cwd=home, timeout=COMMAND_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])

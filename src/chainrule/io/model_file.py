@@ -95,11 +95,17 @@ def save(obj: Any, path: str | os.PathLike, metadata: dict | None = None) -> Non
 MAX_CONFIG_NODES = 100_000  # dicts in an architecture (layers); each becomes a Module
 
 
-def _check_size(path: str, arch: Any) -> None:
-    """Refuse architectures with absurdly many layers before building any of them."""
+def _check_size(path: str, arch: Any, budget: int) -> None:
+    """Refuse architectures with absurdly many layers, or any size larger than the bytes the
+    file's tensors take (no layer dimension can exceed them), before building any layer: a
+    defence in depth beside the per-allocation budget, for layers that allocate otherwise."""
     count, stack = 0, [arch]
     while stack:
         node = stack.pop()
+        if isinstance(node, int) and not isinstance(node, bool) and abs(node) > budget:
+            raise ModelFileError(f"{path}: the architecture asks for more parameter memory than the file "
+                                 f"holds: it declares a size of {node}, and its tensors take {budget} bytes "
+                                 "at most")
         if isinstance(node, dict):
             count += 1
             if count > MAX_CONFIG_NODES:
@@ -120,8 +126,8 @@ def build_module(path: str, arch_text: str, tensors: dict[str, np.ndarray]) -> A
     from ..nn.registry import from_config
 
     arch = from_json(path, arch_text, "the architecture")
-    _check_size(path, arch)
     budget = 2 * sum(a.nbytes for a in tensors.values()) + 4096
+    _check_size(path, arch, budget)
     try:
         with allocation_budget(budget):
             model = from_config(arch)

@@ -27,7 +27,12 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFileError, open_for_reading
 
-HEADER_CAP = 100 * 1024 * 1024  # a header larger than this is refused outright
+# JSON parsing multiplies memory (a 96 MB header of empty objects took 2.6 GB), so the header
+# is capped: a real model's header (architecture, preprocessing, tensor table) is a few KB to
+# a few hundred KB. MAX_JSON_ITEMS bounds the values it may hold (counted, before parsing, as
+# the '{', '[' and ',' bytes, nested JSON strings included: an upper bound, cheap to take).
+HEADER_CAP = 8 * 1024 * 1024
+MAX_JSON_ITEMS = 500_000
 MAX_DIMS = 32  # NumPy 1.x allows 32 dimensions (2.x: 64)
 
 DTYPES: dict[str, np.dtype] = {
@@ -177,6 +182,9 @@ def _header(path: str, f: Any, size: int, head: bytes) -> tuple[dict, int]:
     raw = f.read(n)
     if len(raw) != n:
         raise bad(f"file ended inside the {n}-byte header (truncated)")
+    items = raw.count(b",") + raw.count(b"{") + raw.count(b"[")
+    if items > MAX_JSON_ITEMS:
+        raise bad(f"header holds about {items} JSON values, more than the {MAX_JSON_ITEMS} allowed")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -294,5 +302,5 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
     return tensors, metadata
 
 
-__all__ = ["DTYPES", "HEADER_CAP", "atomic_write", "write_safetensors", "read_header",
+__all__ = ["DTYPES", "HEADER_CAP", "MAX_JSON_ITEMS", "atomic_write", "write_safetensors", "read_header",
            "read_safetensors", "dtype_code"]

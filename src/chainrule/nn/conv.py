@@ -15,7 +15,7 @@ from ..errors import ConfigError, ShapeError
 from ..ops.conv import _pair, conv2d
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, empty_parameter
 from .registry import register
 
 
@@ -53,9 +53,9 @@ class Conv2d(Module):
         self.stride = _pair(stride, "stride", "Conv2d", 1)
         self.padding = _pair(padding, "padding", "Conv2d", 0)
         kh, kw = self.kernel_size
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw),
-                                         np.float32))
-        self.bias = Parameter(np.empty(self.out_channels, np.float32)) if bias else None
+        # size-checked before allocating (a model file's architecture is untrusted)
+        self.weight = empty_parameter(self.out_channels, self.in_channels, kh, kw)
+        self.bias = empty_parameter(self.out_channels) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -75,6 +75,20 @@ def _charge(name: str, nbytes: int) -> None:
     _budget.remaining -= nbytes
 
 
+def _check_allocation(dims: tuple[int, ...], dtype: Any, what: str) -> None:
+    """Inside an ``allocation_budget``, refuse an array of ``dims`` larger than what is left,
+    *before* it is allocated (assigning it to a module charges it)."""
+    if _budget.remaining is None:
+        return
+    nbytes = np.dtype(dtype).itemsize
+    for d in dims:
+        nbytes *= d
+    if nbytes > _budget.remaining:
+        raise ModelFileError(
+            f"the architecture asks for more parameter memory than the file holds: a "
+            f"{what} of shape {dims} needs {nbytes} bytes, only {_budget.remaining} left")
+
+
 def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE, order: Literal["C", "F"] = "C") -> Tensor:
     """An uninitialised trainable tensor of ``shape``, for layers to fill with ``nn.init``.
 
@@ -85,14 +99,16 @@ def empty_parameter(*shape: int, dtype: Any = DEFAULT_DTYPE, order: Literal["C",
     size is checked *before* allocating, so a hostile ``Linear(10**6, 10**6)`` costs nothing.
     """
     dims = tuple(int(d) for d in shape)
-    nbytes = np.dtype(dtype).itemsize
-    for d in dims:
-        nbytes *= d
-    if _budget.remaining is not None and nbytes > _budget.remaining:
-        raise ModelFileError(
-            f"the architecture asks for more parameter memory than the file holds: a "
-            f"parameter of shape {dims} needs {nbytes} bytes, only {_budget.remaining} left")
+    _check_allocation(dims, dtype, "parameter")
     return from_numpy(np.empty(dims, dtype=dtype, order=order), requires_grad=True)
+
+
+def new_buffer(shape: tuple[int, ...], fill: float, dtype: Any = DEFAULT_DTYPE) -> np.ndarray:
+    """A buffer (running statistics ...) of ``shape`` filled with ``fill``, size-checked before
+    allocating like :func:`empty_parameter`; pass it to ``register_buffer``."""
+    dims = tuple(int(d) for d in shape)
+    _check_allocation(dims, dtype, "buffer")
+    return np.full(dims, fill, dtype=dtype)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -469,4 +485,4 @@ class Residual(Module):
 
 
 __all__ = ["Module", "Parameter", "empty_parameter", "Sequential", "Residual",
-           "IncompatibleKeys", "allocation_budget"]
+           "IncompatibleKeys", "allocation_budget", "new_buffer"]

@@ -15,7 +15,7 @@ from ..errors import ConfigError, ShapeError
 from ..ops.norm import batch_norm
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, empty_parameter, new_buffer
 from .registry import register
 
 
@@ -45,15 +45,15 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         if self.affine:
-            self.weight = Parameter(np.empty(self.num_features, np.float32))
-            self.bias = Parameter(np.empty(self.num_features, np.float32))
+            self.weight = empty_parameter(self.num_features)  # size-checked before allocating
+            self.bias = empty_parameter(self.num_features)
         else:
             self.weight = None
             self.bias = None
         if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(self.num_features, np.float32))
-            self.register_buffer("running_var", np.ones(self.num_features, np.float32))
-            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+            self.register_buffer("running_mean", new_buffer((self.num_features,), 0.0))
+            self.register_buffer("running_var", new_buffer((self.num_features,), 1.0))
+            self.register_buffer("num_batches_tracked", new_buffer((), 0, np.int64))
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
