@@ -80,3 +80,60 @@ def test_a_header_of_a_million_tiny_json_values_is_refused(home, shape):
     r = peak_rss(_load(path), home)
     assert r["error"] == "ModelFileError" and "JSON values" in r["message"], r
     assert r["peak_mb"] < LIMIT_MB, r
+
+
+# --------------------------------------------------------------------------- IDX / MNIST
+def _gzip_idx(path, type_byte: int, shape: tuple[int, ...], payload_bytes: int) -> None:
+    """A gzipped IDX file of ``shape`` holding ``payload_bytes`` zero bytes: a gzip member for
+    the header, then one 16 MiB member of zeros repeated (gzip readers join members into one
+    stream), so a gigabyte of payload is about a megabyte on disk and quick to write."""
+    import gzip
+
+    block = 1 << 24
+    zeros = gzip.compress(bytes(block), compresslevel=9, mtime=0)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(bytes([0, 0, type_byte, len(shape)]) + struct.pack(f">{len(shape)}I", *shape),
+                              mtime=0))
+        full, rest = divmod(payload_bytes, block)
+        for _ in range(full):
+            f.write(zeros)
+        if rest:
+            f.write(gzip.compress(bytes(rest), mtime=0))
+
+
+def _mnist_folder(root, n_train_images: int, n_train_labels: int) -> None:
+    root.mkdir()
+    _gzip_idx(root / "train-images-idx3-ubyte.gz", 0x08, (n_train_images, 28, 28), n_train_images * 784)
+    _gzip_idx(root / "train-labels-idx1-ubyte.gz", 0x08, (n_train_labels,), n_train_labels)
+    _gzip_idx(root / "t10k-images-idx3-ubyte.gz", 0x08, (10, 28, 28), 7840)
+    _gzip_idx(root / "t10k-labels-idx1-ubyte.gz", 0x08, (10,), 10)
+
+
+def _load_mnist(root) -> str:
+    return f"from chainrule.data import mnist\nmnist({str(root)!r})"
+
+
+def test_a_megabyte_of_gzip_declaring_a_billion_labels_is_refused_from_the_headers(home):
+    root = home / "mnist"
+    _mnist_folder(root, n_train_images=60, n_train_labels=10**9)
+    assert (root / "train-labels-idx1-ubyte.gz").stat().st_size < 1_100_000
+    r = peak_rss(_load_mnist(root), home)
+    assert r["error"] == "DataError" and "60 images" in r["message"] and "1000000000 labels" in r["message"], r
+    assert r["peak_mb"] < LIMIT_MB, r
+
+
+def test_a_consistent_but_huge_mnist_is_refused_before_decompressing(home):
+    root = home / "mnist"
+    _mnist_folder(root, n_train_images=1_300_000, n_train_labels=1_300_000)  # 1 GB of pixels
+    r = peak_rss(_load_mnist(root), home)
+    assert r["error"] == "DataError" and "more than the" in r["message"] and "allowed" in r["message"], r
+    assert r["peak_mb"] < LIMIT_MB, r
+
+
+def test_an_idx_file_is_decompressed_into_one_array(home):
+    path = home / "labels.gz"
+    _gzip_idx(path, 0x08, (100_000_000,), 100_000_000)  # 100 MB of labels, 100 KB on disk
+    code = f"from chainrule.data import read_idx\na = read_idx({str(path)!r})\nassert a.shape == (100_000_000,)"
+    r = peak_rss(code, home)
+    assert r["error"] is None, r
+    assert r["peak_mb"] < 100 + 100, r  # the array itself plus the interpreter, not two or three copies

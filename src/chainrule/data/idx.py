@@ -16,8 +16,10 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -41,29 +43,31 @@ MAX_NDIM = 32  # numpy allows 64; no real IDX file has more than a handful
 # hold more than this many times c bytes of payload. Used to reject absurd headers early.
 _MAX_DEFLATE_RATIO = 1100
 _CHUNK = 1 << 20
+T = TypeVar("T")
+
+
+# No IDX file chainrule reads is anywhere near this (MNIST's largest holds 47 MB); a larger
+# declared payload is refused from the header alone, before any of it is decompressed.
+MAX_IDX_BYTES = 1 << 30
 
 
 def _fail(path: str, problem: str) -> DataError:
     return DataError(f"{path}: not a valid IDX file: {problem}")
 
 
-def _read_exact(f: Stream, n: int) -> bytes:
-    """Read n bytes (fewer only at end of stream), chunk by chunk so nothing is preallocated."""
-    if n <= _CHUNK:
-        return f.read(n)
-    parts = []
-    remaining = n
-    while remaining > 0:
-        part = f.read(min(_CHUNK, remaining))
-        if not part:
-            break
-        parts.append(part)
-        remaining -= len(part)
-    return b"".join(parts)
+@dataclass(frozen=True)
+class IdxHeader:
+    """What an IDX file's header declares: the element ``dtype`` (native byte order), the
+    ``shape`` and the payload size ``nbytes`` it implies."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    nbytes: int
 
 
-def _parse(f: Stream, path: str, budget: int) -> np.ndarray:
-    """Parse an IDX stream. ``budget`` bounds how many payload bytes the source can hold."""
+def _parse_header(f: Stream, path: str, budget: int, max_bytes: int) -> IdxHeader:
+    """Read and check the header at the start of ``f``; ``budget`` bounds the payload bytes the
+    source can physically hold, ``max_bytes`` the payload the caller accepts."""
     head = f.read(4)
     if len(head) == 0:
         raise _fail(path, "the file is empty")
@@ -89,45 +93,86 @@ def _parse(f: Stream, path: str, budget: int) -> np.ndarray:
             f"header declares shape {shape} of {_TYPE_NAMES[type_byte]} ({nbytes} bytes) "
             f"but the file can hold at most {budget} bytes of data",
         )
+    if nbytes > max_bytes:
+        raise _fail(path, f"header declares shape {shape} of {_TYPE_NAMES[type_byte]} ({nbytes} bytes), "
+                          f"more than the {max_bytes} bytes allowed")
     # numpy also refuses an empty shape whose non-zero sides multiply past its index range
     span = math.prod(d for d in shape if d) * dtype.itemsize
     if span > np.iinfo(np.intp).max:
         raise _fail(path, f"header declares shape {shape}, too large for an array on this machine")
-    data = _read_exact(f, nbytes)
-    if len(data) < nbytes:
-        raise _fail(path, f"truncated: shape {shape} needs {nbytes} bytes of data, found {len(data)}")
+    return IdxHeader(dtype.newbyteorder("="), shape, nbytes)
+
+
+def _parse(f: Stream, path: str, budget: int, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Parse an IDX stream into one array allocated up front and filled in place.
+
+    The array is sized from the checked header; its pages are touched only as data arrives,
+    so a file that declares more than it holds costs no more than it holds.
+    """
+    header = _parse_header(f, path, budget, max_bytes)
+    array = np.empty(header.shape, dtype=header.dtype.newbyteorder(">"))  # as stored
+    view = memoryview(array.reshape(-1)).cast("B") if header.nbytes else memoryview(b"")
+    got = 0
+    while got < header.nbytes:
+        n = f.readinto(view[got:got + _CHUNK])
+        if not n:
+            break
+        got += n
+    if got < header.nbytes:
+        raise _fail(path, f"truncated: shape {header.shape} needs {header.nbytes} bytes of data, found {got}")
     if f.read(1):
-        raise _fail(path, f"trailing bytes after the {nbytes} bytes of data for shape {shape}")
-    array = np.frombuffer(data, dtype=dtype).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=True)
+        raise _fail(path, f"trailing bytes after the {header.nbytes} bytes of data for shape {header.shape}")
+    if array.dtype != header.dtype:  # big-endian multi-byte values: swap in place, no copy
+        array.byteswap(inplace=True)
+        array = array.view(header.dtype)
+    return array
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def _open_idx(f: BinaryIO, name: str) -> tuple[Stream, str, int]:
+    """``(stream, name, budget)``: the decompressed stream of a gzipped file (detected by its
+    magic bytes) or the file itself, and how many payload bytes it can hold at most."""
+    size = os.fstat(f.fileno()).st_size
+    magic = f.read(2)
+    f.seek(0)
+    if magic != b"\x1f\x8b":
+        return f, name, max(size - 4, 0)
+    return _gzip.GzipFile(fileobj=f, mode="rb"), name + " (gzip)", size * _MAX_DEFLATE_RATIO
+
+
+def _gzip_errors(name: str, run: Callable[[], T]) -> T:
+    try:
+        return run()
+    except DataError:
+        raise
+    except (OSError, EOFError, zlib.error, ValueError, struct.error) as e:
+        raise DataError(f"{name}: corrupt gzip stream: {e}") from None
+
+
+def read_idx_header(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> IdxHeader:
+    """The checked header of an IDX file (gzipped or raw), reading no payload: lets a caller
+    cross-check several files (image and label counts) before decompressing any of them."""
+    p = Path(path)
+    with open_for_reading(p, "IDX file", DatasetNotFoundError, DataError) as f:
+        stream, name, budget = _open_idx(f, str(p))
+        return _gzip_errors(str(p), lambda: _parse_header(stream, name, budget, max_bytes))
+
+
+def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (gzipped or raw) into a native-endian, writable ndarray.
 
     The result has the shape and type declared in the file, e.g. ``(60000, 28, 28)`` uint8
-    for MNIST training images and ``(60000,)`` uint8 for their labels.
+    for MNIST training images and ``(60000,)`` uint8 for their labels. The data is
+    decompressed straight into that one array (no intermediate copies).
 
     Raises ``DatasetNotFoundError`` when the file does not exist and ``DataError`` (naming
     the file and the problem) for anything malformed: empty file, bad magic, unknown type,
     zero or too many dimensions, truncated data, trailing bytes, a size the file cannot
-    hold, or a corrupt gzip stream.
+    hold or larger than ``max_bytes`` (1 GiB), or a corrupt gzip stream.
     """
     p = Path(path)
-    name = str(p)
     with open_for_reading(p, "IDX file", DatasetNotFoundError, DataError) as f:
-        size = os.fstat(f.fileno()).st_size
-        magic = f.read(2)
-        f.seek(0)
-        if magic != b"\x1f\x8b":
-            return _parse(f, name, budget=max(size - 4, 0))
-        try:
-            with _gzip.GzipFile(fileobj=f, mode="rb") as gz:
-                return _parse(gz, name + " (gzip)", budget=size * _MAX_DEFLATE_RATIO)
-        except DataError:
-            raise
-        except (OSError, EOFError, zlib.error, ValueError, struct.error) as e:
-            raise DataError(f"{name}: corrupt gzip stream: {e}") from None
+        stream, name, budget = _open_idx(f, str(p))
+        return _gzip_errors(str(p), lambda: _parse(stream, name, budget, max_bytes))
 
 
 def _idx_type_byte(dtype: np.dtype) -> int:
@@ -166,4 +211,4 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, gzip: bool = True) -> 
     return p
 
 
-__all__ = ["read_idx", "write_idx", "encode_idx", "IDX_TYPES"]
+__all__ = ["read_idx", "read_idx_header", "IdxHeader", "MAX_IDX_BYTES", "write_idx", "encode_idx", "IDX_TYPES"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, DatasetNotFoundError, DownloadError
 from .dataset import TensorDataset
-from .idx import read_idx
+from .idx import read_idx, read_idx_header
 from .splits import DatasetSplits
 
 FILES: tuple[str, ...] = (
@@ -259,6 +259,39 @@ def download(
     return paths
 
 
+# MNIST and Fashion-MNIST hold 70 000 images of 28x28 (55 M pixels); this allows data sets
+# of the same kind up to about 3.6x that, whose float32 features take at most 800 MB.
+MAX_PIXELS = 200_000_000
+
+
+def _check_headers(spec: _Spec, paths: dict[str, Path]) -> None:
+    """Cross-check the four IDX headers before any payload is read: types and ranks, image
+    and label counts per split, image sizes, a non-empty training set, the total size. A
+    0.95 MB gzip declaring 10**9 labels is refused here, not after decompressing 1 GB."""
+    headers = {fname: read_idx_header(path) for fname, path in paths.items()}
+    for fname, h in headers.items():
+        kind = "images" if "images" in fname else "labels"
+        want = 3 if kind == "images" else 1
+        if h.dtype != np.uint8 or len(h.shape) != want:
+            raise DataError(f"{paths[fname]}: expected {kind} as a {want}-D ubyte IDX array, "
+                            f"got {len(h.shape)}-D {h.dtype}")
+    for split in ("train", "t10k"):
+        images, labels = f"{split}-images-idx3-ubyte.gz", f"{split}-labels-idx1-ubyte.gz"
+        if headers[images].shape[0] != headers[labels].shape[0]:
+            raise DataError(f"{spec.title}: {paths[images]} has {headers[images].shape[0]} images but "
+                            f"{paths[labels]} has {headers[labels].shape[0]} labels")
+    train, test = headers["train-images-idx3-ubyte.gz"].shape, headers["t10k-images-idx3-ubyte.gz"].shape
+    if train[1:] != test[1:]:
+        raise DataError(f"{spec.title}: training images are {train[1:]} but test images are {test[1:]}")
+    if train[0] == 0 or 0 in train[1:]:
+        raise DataError(f"{spec.title}: {paths['train-images-idx3-ubyte.gz']} holds no training images "
+                        f"(shape {train})")
+    pixels = (train[0] + test[0]) * train[1] * train[2]
+    if pixels > MAX_PIXELS:
+        raise DataError(f"{spec.title}: the files declare {train[0]} + {test[0]} images of {train[1]}x{train[2]} "
+                        f"({pixels} pixels), more than the {MAX_PIXELS} allowed")
+
+
 def _validate(spec: _Spec, paths: dict[str, Path], arrays: dict[str, np.ndarray]) -> None:
     for fname, a in arrays.items():
         kind = "images" if "images" in fname else "labels"
@@ -306,6 +339,7 @@ def _load(
         target = Path(root).expanduser() if root is not None else default_cache_dir(spec.name)
         download(target, mirrors or spec.mirrors, spec.sha256 if checksums is None else checksums, FILES, progress)
         found = _present(target)
+    _check_headers(spec, found)  # all four, before any payload is decompressed
     arrays = {fname: read_idx(path) for fname, path in found.items()}
     _validate(spec, found, arrays)
 
