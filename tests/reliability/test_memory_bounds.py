@@ -137,3 +137,32 @@ def test_an_idx_file_is_decompressed_into_one_array(home):
     r = peak_rss(code, home)
     assert r["error"] is None, r
     assert r["peak_mb"] < 100 + 100, r  # the array itself plus the interpreter, not two or three copies
+
+
+# --------------------------------------------------------------------------- cross-validation
+CV_CASE = """
+import numpy as np
+from chainrule.data.dataset import TensorDataset
+from chainrule.data.splits import DatasetSplits
+
+n, d = 25_000, 400  # 40 MB of float32 inputs
+x = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
+y = np.arange(n) % 2
+ds = DatasetSplits("big", TensorDataset(x[:20_000], y[:20_000]), TensorDataset(x[20_000:], y[20_000:]),
+                   "classification", d, 2, ["a", "b"], [f"f{i}" for i in range(d)],
+                   np.zeros(d, np.float32), np.ones(d, np.float32))
+del x
+folds = ds.cross_validation(20)
+seen = 0
+for fold in folds:
+    seen += len(fold.test)
+    assert len(fold.train) + len(fold.test) == n
+del fold
+assert seen == n == folds.examples
+"""
+
+
+def test_cross_validation_folds_do_not_copy_the_data_k_times(home):
+    r = peak_rss(CV_CASE, home)
+    assert r["error"] is None, r
+    assert r["peak_mb"] < LIMIT_MB, r  # 20 copies would be 800 MB

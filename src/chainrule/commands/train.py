@@ -254,7 +254,7 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
     import numpy as np
 
     folds = ds.cross_validation(recipe.cv, seed=0)  # fixed folds, like the fixed default split
-    n = sum(len(f.test) for f in folds)
+    n = folds.examples
     say(f"{ds.name}: {recipe.cv}-fold cross-validation over all {n} examples (each one tested once, by a "
         f"model that never saw it)")
     fold_scores, outputs, targets, seconds, epochs = [], [], [], 0.0, []
@@ -269,6 +269,7 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
         seconds += trained.seconds
         epochs.append(len(trained.history))
         say(f"fold {i}/{recipe.cv}: {_summary(fold, scores)}")
+        del fold, run  # one fold's arrays at a time (folds are gathered when taken)
     pooled = _pooled_scores(ds, fold_scores, outputs, targets)
     key = "test_r2" if ds.task == "regression" else "test_accuracy"
     per_fold = [s[key] for s in fold_scores]
