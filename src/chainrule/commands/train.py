@@ -269,7 +269,7 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
         seconds += trained.seconds
         epochs.append(len(trained.history))
         say(f"fold {i}/{recipe.cv}: {_summary(fold, scores)}")
-        del fold, run  # one fold's arrays at a time (folds are gathered when taken)
+        del fold, trained  # one fold's arrays at a time (folds are gathered when taken)
     pooled = _pooled_scores(ds, fold_scores, outputs, targets)
     key = "test_r2" if ds.task == "regression" else "test_accuracy"
     per_fold = [s[key] for s in fold_scores]

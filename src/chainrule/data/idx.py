@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import numpy as np
 
@@ -111,10 +111,11 @@ def _parse(f: Stream, path: str, budget: int, max_bytes: int = MAX_IDX_BYTES) ->
     """
     header = _parse_header(f, path, budget, max_bytes)
     array = np.empty(header.shape, dtype=header.dtype.newbyteorder(">"))  # as stored
-    view = memoryview(array.reshape(-1)).cast("B") if header.nbytes else memoryview(b"")
+    view = memoryview(cast(Any, array.reshape(-1))).cast("B") if header.nbytes else memoryview(b"")
+    reader = cast(io.BufferedIOBase, f)  # open files and GzipFile both read into a buffer
     got = 0
     while got < header.nbytes:
-        n = f.readinto(view[got:got + _CHUNK])
+        n = reader.readinto(view[got:got + _CHUNK])
         if not n:
             break
         got += n

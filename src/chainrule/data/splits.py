@@ -7,8 +7,8 @@ centimetres, CSV numbers) into the model's inputs: ``x = (raw - mean) / std``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
 import numpy as np
