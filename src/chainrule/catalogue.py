@@ -177,6 +177,13 @@ DATASETS: Mapping[str, DatasetChoice] = _table(
     DatasetChoice("moons", "chainrule.data.toy2d:toy2d", "2-D: two interleaving half circles", kind="toy2d"),
 )
 
+#: what ``data.csv`` does with rows whose feature values are missing (``--missing``)
+MISSING_VALUES: Mapping[str, Choice] = _table(
+    Choice("impute", "", "fill in from the training rows (mean / most frequent) plus a 0/1 'missing' column"),
+    Choice("drop", "", "drop rows with a missing feature value"),
+    Choice("error", "", "refuse the table, naming the first gap"),
+)
+
 MODELS: Mapping[str, ModelChoice] = _table(
     ModelChoice("mlp", "chainrule.training.recipes:build_mlp", "multilayer perceptron (Linear, activation, ...)"),
     ModelChoice("cnn", "chainrule.training.recipes:build_cnn", "LeNet-style convolutional network (image data)"),
@@ -217,5 +224,6 @@ def loss_for(task: str) -> LossChoice:
 
 
 __all__ = ["Choice", "ActivationChoice", "OptimizerChoice", "LossChoice", "ScheduleChoice", "DatasetChoice",
-           "ModelChoice", "ACTIVATIONS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "DATASETS", "MODELS", "names",
+           "ModelChoice", "ACTIVATIONS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "DATASETS", "MODELS", "MISSING_VALUES",
+           "names",
            "lookup", "describe", "loss_for"]

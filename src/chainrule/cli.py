@@ -66,12 +66,33 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def _unknown_arguments(parser: ArgumentParser, command: str | None, unknown: list[str]) -> None:
+    """Exit with ``unrecognized arguments`` from the subcommand's parser, with a "did you mean"
+    for a flag that is one typo away from a real one (``--epcohs`` -> ``--epochs``)."""
+    import difflib
+
+    target: argparse.ArgumentParser = parser
+    if command is not None and parser._subparsers is not None:
+        target = parser._subparsers._group_actions[0].choices.get(command, parser)  # type: ignore[attr-defined]
+    flags = [o for a in target._actions for o in a.option_strings if o.startswith("--")]
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    for arg in unknown:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=", 1)[0], flags, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]}?"
+                break
+    target.error(message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # reported by the subcommand's parser, so the hint names its own -h
+            _unknown_arguments(parser, getattr(args, "command", None), unknown)
     except SystemExit as e:  # -h, --version (0) or a usage error (2), already printed
         return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 2)
     if getattr(args, "_run", None) is None:

@@ -14,6 +14,11 @@ class ChainruleError(Exception):
     """Base class of every error a user of chainrule can cause."""
 
 
+class ChainruleWarning(UserWarning):
+    """A warning from chainrule: how training is going (vanishing gradients ...) or how data
+    were prepared (unseen categories ...)."""
+
+
 class ShapeError(ChainruleError, ValueError):
     """An op received operands whose shapes do not fit together."""
 

@@ -282,7 +282,7 @@ def test_tampered_model_metadata_is_one_line_and_exit_2(tmp_path, main_in_proces
         assert "model.safetensors" in r.stderr
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+@pytest.mark.parametrize("value", ["inf", "1e400", "3e38x"])
 def test_evaluate_rejects_a_non_finite_regression_target(tmp_path, main_in_process, value):
     # found while probing evaluate --csv: a NaN/Inf target gave "RMSE nan" and exit 0
     table = tmp_path / "t.csv"
@@ -295,3 +295,18 @@ def test_evaluate_rejects_a_non_finite_regression_target(tmp_path, main_in_proce
     r = main_in_process(["evaluate", str(out / "model.safetensors"), "--csv", str(bad)])
     assert_one_line_error(r, f"evaluate target {value}")
     assert "bad.csv, line 3" in r.stderr
+
+
+def test_evaluate_skips_rows_whose_target_is_missing_and_says_so(tmp_path, main_in_process, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(30)))
+    out = tmp_path / "run"
+    assert main_in_process(["train", "--csv", str(table), "--epochs", "1", "--out", str(out), "--quiet"]).returncode == 0
+    gappy = tmp_path / "gappy.csv"
+    gappy.write_text("a,b,y\n1,2,3\n1,2,NaN\n4,1,\n")
+    from chainrule.cli import main
+
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.safetensors"), "--csv", str(gappy)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 examples" in printed and "2 row(s) whose target is missing skipped" in printed

@@ -68,8 +68,12 @@ def dataset_name(text: str) -> str:
     try:
         return catalogue.lookup(catalogue.DATASETS, text, "dataset").name
     except ChainruleError:
-        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose one of: {', '.join(DATASET_CHOICES)} "
-                                         "(or use --csv PATH for your own table)") from None
+        import difflib
+
+        close = difflib.get_close_matches(text.strip().lower(), DATASET_CHOICES, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; {hint}choose one of: "
+                                         f"{', '.join(DATASET_CHOICES)} (or use --csv PATH for your own table)") from None
 
 
 def existing_file(text: str) -> str:
@@ -105,6 +109,30 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | N
     g.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing")
 
 
+def column_names(text: str) -> tuple[str, ...]:
+    """``"id,name"`` -> ("id", "name")."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
+def add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """How ``--csv`` tables are prepared: ``--missing``, ``--na-values``, ``--ignore``,
+    ``--max-categories`` (recorded in the model file, so predict/evaluate repeat them)."""
+    g = parser.add_argument_group("preparing a --csv table (defaults suit most tables)")
+    g.add_argument("--missing", choices=catalogue.names(catalogue.MISSING_VALUES), default=None,
+                   help=f"what to do with missing feature values: {catalogue.describe(catalogue.MISSING_VALUES)} "
+                        "(default: impute); rows whose target is missing are always dropped")
+    g.add_argument("--na-values", type=column_names, default=None, metavar="TOKENS",
+                   help="more values that mean missing, e.g. 'none,n/a,?' (the empty field, NA and NaN always do)")
+    g.add_argument("--ignore", type=column_names, default=None, metavar="COL,...",
+                   help="columns to leave out (IDs, leaks of the target, ...)")
+    g.add_argument("--max-categories", type=positive_int, default=None, metavar="N",
+                   help="one-hot encode text columns with at most N distinct values; wider ones (names, IDs) "
+                        "are left out with a note (default 20)")
+
+
 def load_data(args: argparse.Namespace, default_dataset: str | None) -> Any:
     """The ``DatasetSplits`` the data arguments ask for.
 
@@ -115,7 +143,16 @@ def load_data(args: argparse.Namespace, default_dataset: str | None) -> Any:
     from ..errors import ConfigError
 
     if args.csv is not None:
-        return csv(args.csv, target=_target(args.target), task=args.task)
+        from ..data.tabular import DEFAULT_NA_VALUES, MAX_CATEGORIES
+
+        return csv(args.csv, target=_target(args.target), task=args.task,
+                   missing=getattr(args, "missing", None) or "impute",
+                   na_values=DEFAULT_NA_VALUES + tuple(getattr(args, "na_values", None) or ()),
+                   ignore=getattr(args, "ignore", None) or (),
+                   max_categories=getattr(args, "max_categories", None) or MAX_CATEGORIES)
+    for flag in ("missing", "na_values", "ignore", "max_categories"):
+        if getattr(args, flag, None) is not None:
+            raise ConfigError(f"--{flag.replace('_', '-')} applies only to --csv")
     if args.target is not None or args.task is not None:
         raise ConfigError("--target and --task apply only to --csv")
     name = args.dataset or default_dataset
@@ -135,7 +172,8 @@ def _target(text: str | None) -> str | None:
 
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "nonneg_float", "fraction", "folds", "hidden_sizes",
-           "dataset_name", "existing_file", "existing_dir", "add_data_arguments", "load_data", "DATASET_CHOICES"]
+           "dataset_name", "existing_file", "existing_dir", "add_data_arguments", "add_table_arguments",
+           "column_names", "load_data", "DATASET_CHOICES"]
 
 
 # ----------------------------------------------------------------------------- models and tables
@@ -195,9 +233,25 @@ def preprocessing(meta: dict, path: str) -> dict:
             for c in columns)
         if not ok:
             raise bad("columns must be a list of {name, kind[, categories]} objects")
-        width = sum(1 if c["kind"] == "numeric" else len(c["categories"]) for c in columns)
+        if not all(isinstance(c.get("indicator", False), bool) for c in columns):
+            raise bad("a column's indicator flag must be true or false")
+        width = sum((1 if c["kind"] == "numeric" else len(c["categories"])) + bool(c.get("indicator"))
+                    for c in columns)
         if columns and width != d:
             raise bad(f"columns describe {width} features but num_features is {d}")
+    split = prep.get("split")
+    if split is not None and not (
+            isinstance(split, dict) and isinstance(split.get("digest"), str)
+            and (split.get("seed") is None or (isinstance(split.get("seed"), int) and not isinstance(split["seed"], bool)))
+            and isinstance(split.get("test_fraction"), (int, float)) and not isinstance(split["test_fraction"], bool)
+            and 0 <= split["test_fraction"] < 1
+            and isinstance(split.get("na_values"), list) and all(isinstance(v, str) for v in split["na_values"])
+            and split.get("missing") in catalogue.names(catalogue.MISSING_VALUES)):
+        raise bad("split must be {seed, test_fraction, digest, na_values, missing}")
+    if prep.get("imputation") is not None:
+        from ..data.impute import Imputation
+
+        Imputation.from_json(prep["imputation"], d)  # raises ModelFileError naming what is wrong
     target = prep.get("target_name")
     if target is not None and not isinstance(target, str):
         raise bad("target_name must be a string")
@@ -272,14 +326,15 @@ def read_raw_table(path: str, prep: dict) -> Any:
     return out
 
 
-def model_inputs(path: str, prep: dict) -> Any:
-    """Model-ready inputs ``(N, D)`` float32 from a CSV, prepared as in training."""
+def model_inputs(path: str, prep: dict, strict: bool = False) -> Any:
+    """Model-ready inputs ``(N, D)`` float32 from a CSV, prepared as in training (``strict``:
+    refuse categories not seen in training instead of encoding them as all zeros)."""
     import numpy as np
 
     from ..data import read_features
 
     if prep.get("columns"):
-        return read_features(path, prep)
+        return read_features(path, prep, strict=strict)
     raw = read_raw_table(path, prep)
     mean = np.asarray(prep["mean"], np.float64)
     std = np.asarray(prep["std"], np.float64)
@@ -290,6 +345,15 @@ def unscale(outputs: Any, meta: dict) -> Any:
     """Regression outputs in the target's original units (training standardised them)."""
     scale = meta.get("target_scale") or {}
     return outputs * float(scale.get("std", 1.0)) + float(scale.get("mean", 0.0))
+
+
+def plain_number(value: float, significant: int = 4) -> str:
+    """``value`` in plain decimals with about ``significant`` significant digits, never in
+    exponent form: 17710 (not 1.771e+04), 0.001234, 953000.5 -> 953000."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = max(0, significant - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:.{digits}f}"
 
 
 def dump_json(obj: Any) -> str:

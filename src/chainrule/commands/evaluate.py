@@ -17,7 +17,10 @@ DESCRIPTION = """Score a model written by 'chainrule train --out DIR' on test da
 Without --dataset/--csv the built-in data set the model was trained on is used (its test
 split; MNIST is looked for in --data-dir or the cache: paths come only from your flags,
 never from the model file).
-With --csv every row of the file is scored; it needs the target column.
+With --csv the file needs the target column. For the very table the model was trained on,
+only its held-out test rows are scored (the split is drawn again from the seed and fraction
+stored in the model file, and the rows are checked by a digest); --all-rows scores every row,
+training rows included, and says so. Any other file is scored in full.
 
 examples:
   chainrule evaluate run/model.safetensors
@@ -31,55 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser, None)
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="with --csv: score every row, the ones the model trained on included")
+    parser.add_argument("--strict", action="store_true",
+                        help="with --csv: refuse categories not seen in training (default: all-zero one-hot, "
+                             "with a warning)")
     parser.add_argument("--summary", action="store_true",
                         help="print the model's layers, output shapes and parameter counts (as Keras's "
                              "model.summary()) instead of scoring it")
-
-
-def _csv_targets(path: str, prep: dict[str, Any], column: str | None) -> np.ndarray:
-    """The target column of a CSV file: class indices (classification) or floats (regression)."""
-    import csv as _csv
-    import io
-    from pathlib import Path
-
-    import numpy as np
-
-    from ..data.tabular import _read_text, _sniff
-    from ..errors import DataError
-
-    p = Path(path)
-    text = _read_text(p)
-    name = column or prep.get("target_name")
-    reader = _csv.reader(io.StringIO(text, newline=""), delimiter=_sniff(text, None))
-    rows = [(reader.line_num, [f.strip() for f in r]) for r in reader if r and any(f.strip() for f in r)]
-    if not rows or name not in rows[0][1]:
-        raise DataError(f"{p}: no target column {name!r} to score against (give it with --target COL)")
-    c = rows[0][1].index(name)
-    values = [(line, r[c] if c < len(r) else "") for line, r in rows[1:]]
-    if prep.get("task") == "regression":
-        out = []
-        for line, v in values:
-            try:
-                out.append(float(v))
-            except ValueError:
-                raise DataError(f"{p}, line {line}: target {name!r} holds {v!r}, expected a number") from None
-            if not np.isfinite(out[-1]):
-                raise DataError(f"{p}, line {line}: target {name!r} holds {v!r}, expected a finite number")
-        return np.asarray(out, np.float64).reshape(-1, 1)
-    classes = {str(n): i for i, n in enumerate(prep.get("class_names") or [])}
-    out = []
-    for line, v in values:
-        key = v
-        if key not in classes:  # 1.0 written for class "1"
-            try:
-                key = str(int(float(v))) if float(v).is_integer() else v
-            except ValueError:
-                pass
-        if key not in classes:
-            raise DataError(f"{p}, line {line}: target {name!r} holds {v!r}, not one of the model's classes "
-                            f"({', '.join(classes)})")
-        out.append(classes[key])
-    return np.asarray(out, np.int64)
 
 
 def _print_summary(model: object, meta: dict, as_json: bool) -> int:
@@ -115,16 +77,26 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..training import confusion_matrix, predict
-    from ._common import load_data, load_model, model_inputs, preprocessing, unscale
+    from ._common import load_data, load_model, model_inputs, plain_number, preprocessing, unscale
 
     model, meta = load_model(args.model)
     if args.summary:
         return _print_summary(model, meta, args.json)
     prep = preprocessing(meta, args.model)
+    held_out: bool | None = None
     if args.csv is not None:
-        x = model_inputs(args.csv, prep)
-        y = _csv_targets(args.csv, prep, args.target)
-        source = args.csv
+        from ..data.tabular import read_examples, read_targets
+
+        if prep.get("columns"):  # a model trained on a CSV table: its held-out rows, unless --all-rows
+            ex = read_examples(args.csv, prep, target=args.target, rows="all" if args.all_rows else "held-out",
+                               strict=args.strict)
+            x, y, source, held_out = ex.x, ex.y, ex.description, ex.held_out
+            if held_out and meta.get("trained_on_test_split"):
+                held_out = False
+                source += " (but after cross-validation the model was trained on every row)"
+        else:  # raw rows for a model of a built-in data set
+            x, y = model_inputs(args.csv, prep), read_targets(args.csv, prep, args.target)
+            source = args.csv
     else:
         if args.dataset is None and prep.get("columns"):
             raise ConfigError(f"{args.model} was trained on the CSV table {prep.get('dataset')!r}; "
@@ -141,28 +113,37 @@ def run(args: argparse.Namespace) -> int:
     out = predict(model, x, batch_size=args.batch_size, probabilities=prep.get("task") != "regression")
     results: dict = {"model": args.model, "data": source, "examples": int(len(y))}
     if prep.get("task") == "regression":
+        from ..training import regression_report
+
         pred = unscale(out, meta).reshape(y.shape).astype(np.float64)
-        err = pred - y
-        mse = float(np.mean(err ** 2))
-        ss_tot = float(np.sum((y - y.mean()) ** 2))
-        results.update(mse=mse, rmse=mse ** 0.5, mae=float(np.mean(np.abs(err))),
-                       r2=1 - float(np.sum(err ** 2)) / ss_tot if ss_tot > 0 else 0.0)
-        text = (f"{source}: {len(y)} examples  R² {results['r2']:.4f}  RMSE {results['rmse']:.4g}  "
-                f"MAE {results['mae']:.4g}")
+        results.update(regression_report(pred, y))
+        text = (f"{source}: {len(y)} examples  R² {results['r2']:.4f}  RMSE {plain_number(results['rmse'])}  "
+                f"MAE {plain_number(results['mae'])} (predicting the mean: RMSE "
+                f"{plain_number(results['baseline_rmse'])})")
     else:
+        from ..training import classification_report
+
         k = out.shape[1]
-        cm = confusion_matrix(out, y, num_classes=k)
-        acc = float(np.trace(cm) / max(cm.sum(), 1))
+        names = [str(n) for n in (prep.get("class_names") or range(k))]
+        report = classification_report(out, y, names)
+        cm = np.asarray(report["confusion_matrix"])
         nll = float(-np.mean(np.log(np.clip(out[np.arange(len(y)), y], 1e-12, None))))
-        results.update(accuracy=acc, loss=nll, confusion_matrix=cm.tolist(), class_names=prep.get("class_names"))
-        text = f"{source}: accuracy {acc:.4f} ({int(np.trace(cm))}/{len(y)})  loss {nll:.4f}"
+        results.update(report, loss=nll, class_names=prep.get("class_names"))
+        text = (f"{source}: accuracy {report['accuracy']:.4f} ({int(np.trace(cm))}/{len(y)}; always "
+                f"{report['baseline_class']!r}: {report['baseline_accuracy']:.4f})  balanced accuracy "
+                f"{report['balanced_accuracy']:.4f}" + (f"  ROC-AUC {report['roc_auc']:.4f}" if k == 2 else "")
+                + f"  loss {nll:.4f}")
         if k <= 20:
-            names = [str(n) for n in (prep.get("class_names") or range(k))]
             w = max(5, *(len(n) for n in names), len(str(cm.max())))
             lines = ["confusion matrix (rows: true class, columns: predicted)",
                      " " * (w + 1) + " ".join(n[:w].rjust(w) for n in names)]
             lines += [names[i][:w].rjust(w) + " " + " ".join(str(v).rjust(w) for v in row) for i, row in enumerate(cm)]
+            lines.append(f"{'class'.rjust(w)}  precision  recall      f1  support")
+            lines += [f"{n[:w].rjust(w)}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:6.4f}  {r['support']:7d}"
+                      for n, r in report["per_class"].items()]
             text += "\n" + "\n".join(lines)
+    if held_out is not None:
+        results["held_out"] = held_out
     if meta.get("trained_on_test_split") and args.csv is None and ds.name == prep.get("dataset"):
         # after cross-validation the saved model was trained on every example, test split included
         ev, saved = meta.get("evaluation"), meta.get("test")

@@ -29,20 +29,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=existing_file, metavar="INPUT.csv", help="rows to predict")
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write here instead of stdout")
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse categories not seen in training (default: all-zero one-hot, with a warning)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..training import predict
     from ._common import load_model, model_inputs, preprocessing, unscale
 
     model, meta = load_model(args.model)
     prep = preprocessing(meta, args.model)
-    x = model_inputs(args.input, prep)
+    x = model_inputs(args.input, prep, strict=args.strict)
     regression = prep.get("task") == "regression"
     out = predict(model, x, batch_size=args.batch_size, probabilities=not regression)
     if regression:
         header = [prep.get("target_name") or "prediction"]
-        rows = [[f"{v:.6g}"] for v in unscale(out, meta).reshape(len(x), -1)[:, 0]]
+        rows = [[np.format_float_positional(np.float32(v), unique=True, trim="-")]  # plain decimals, no 1e+06
+                for v in unscale(out, meta).reshape(len(x), -1)[:, 0]]
     else:
         names = [str(n) for n in (prep.get("class_names") or range(out.shape[1]))]
         header = ["prediction"] + [f"p_{n}" for n in names]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .. import catalogue
 from ._common import (
     add_data_arguments,
+    add_table_arguments,
     dump_json,
     folds,
     fraction,
@@ -71,6 +72,7 @@ MODEL = "model.safetensors"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser, DEFAULT_DATASET)
+    add_table_arguments(parser)
     m = parser.add_argument_group("model (defaults come from the data set's recipe)")
     m.add_argument("--model", choices=catalogue.names(catalogue.MODELS), default=None,
                    help=f"network type (default: mlp); {catalogue.describe(catalogue.MODELS)}")
@@ -191,6 +193,8 @@ def _run(args: argparse.Namespace) -> int:
     ds = load_data(args, DEFAULT_DATASET)
     if getattr(args, "_distributed", False):
         _same_on_every_rank(args, ds)
+    for note in ds.notes:  # what preparing a --csv table filled in, dropped or left out
+        say(f"{ds.name}: {note}")
     recipe = recipe_for("csv" if args.csv else ds.name)
     lr = args.lr
     if lr is None and args.optimizer is not None and args.optimizer != recipe.optimizer:
@@ -242,6 +246,8 @@ def _train_and_test(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
     results: dict[str, Any] = {"dataset": ds.name, "task": ds.task, **scores}
     results.update(_run_facts(args, trained, recipe, t_start))
     _write_outputs(args, ds, recipe, trained, results, say)
+    if ds.task == "classification" and len(ds.test):
+        say(_per_class_table(scores))
     print(f"{_summary(ds, scores)} after {len(trained.history)} epochs ({trained.seconds:.1f} s"
           f"{_stopped(trained)}){_saved(args)}", flush=True)
     return 0
@@ -259,16 +265,15 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
         f"model that never saw it)")
     fold_scores, outputs, targets, seconds, epochs = [], [], [], 0.0, []
     for i, fold in enumerate(folds, 1):
-        say(f"fold {i}/{recipe.cv}:")
         trained = _fit(args, fold, recipe, say, log_dir=None, checkpoint=None, resume=False,
-                       tensorboard=args.tensorboard and os.path.join(args.tensorboard, f"fold{i}"))
+                       tensorboard=args.tensorboard and os.path.join(args.tensorboard, f"fold{i}"), verbose=False)
         scores, out = _score(trained, fold)
         fold_scores.append(scores)
         outputs.append(out)
         targets.append(fold.test.arrays[1])
         seconds += trained.seconds
         epochs.append(len(trained.history))
-        say(f"fold {i}/{recipe.cv}: {_summary(fold, scores)}")
+        say(f"fold {i}/{recipe.cv}: {_fold_summary(fold, scores)} after {len(trained.history)} epochs")
         del fold, trained  # one fold's arrays at a time (folds are gathered when taken)
     pooled = _pooled_scores(ds, fold_scores, outputs, targets)
     key = "test_r2" if ds.task == "regression" else "test_accuracy"
@@ -291,14 +296,18 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
                                   "epochs": len(trained.history), "train_seconds": round(trained.seconds, 3)}
         _write_outputs(args, final, recipe, trained, results, say)
     span = f"{min(epochs)}" if min(epochs) == max(epochs) else f"{min(epochs)}-{max(epochs)}"
+    if ds.task == "classification":
+        say(_per_class_table(pooled))
     print(f"{line} ({span} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
     return 0
 
 
 def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, log_dir: str | None,
-         checkpoint: str | None, resume: bool, tensorboard: str | None = None) -> _Trained:
+         checkpoint: str | None, resume: bool, tensorboard: str | None = None, verbose: bool = True) -> _Trained:
     """Build the recipe's model and train it on ``ds.train`` (part held out for validation);
-    ``tensorboard``: a directory to log the run into for TensorBoard."""
+    ``tensorboard``: a directory to log the run into for TensorBoard; ``verbose`` False (a
+    cross-validation fold): no per-epoch lines, no diagnoses printed."""
+    verbose = verbose and not args.quiet and _is_main(args)
     import numpy as np
 
     import chainrule as cr
@@ -351,12 +360,12 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
 
         callbacks.append(TensorBoard(tensorboard))
     # explanations printed (unless --quiet); no duplicate Python warning
-    callbacks.append(Diagnostics(verbose=not args.quiet and _is_main(args)))
+    callbacks.append(Diagnostics(verbose=verbose))
 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
     if recipe.model == "cnn":
         arch = "(" + " ".join(type(m).__name__ for m in model) + ")"
-    say(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
+    (say if verbose else _silent)(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
         f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs{_ranks(args, recipe)}")
 
@@ -366,7 +375,7 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
         warnings.simplefilter("ignore", category=ChainruleWarning)
         history = fit(model, loss_fn, optimizer, train_set, val=val_set, epochs=recipe.epochs,
                       batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
-                      clip_grad_norm=recipe.clip_grad_norm, progress=not args.quiet, scheduler=scheduler,
+                      clip_grad_norm=recipe.clip_grad_norm, progress=verbose, scheduler=scheduler,
                       checkpoint=checkpoint, resume=resume, distributed=getattr(args, "_distributed", False))
     return _Trained(model=model, history=history, loss_fn=loss_fn, seconds=time.perf_counter() - t_fit,
                     y_mean=y_mean, y_std=y_std, distributed=getattr(args, "_distributed", False))
@@ -406,12 +415,13 @@ def _check_resumed_settings(path: str, optimizer: Optimizer) -> None:
 
 def _score(trained: _Trained, ds: DatasetSplits) -> tuple[dict[str, Any], np.ndarray]:
     """Test scores of a trained run on ``ds.test`` and its outputs there (probabilities, or
-    predictions in the target's units for regression), from one pass over the test set."""
+    predictions in the target's units for regression), from one pass over the test set.
+    Baselines come from the training split: its majority class, or its mean target."""
     import numpy as np
 
     import chainrule as cr
     from chainrule.ops.activation import softmax
-    from chainrule.training import confusion_matrix, predict
+    from chainrule.training import predict
 
     x_test, y_test = ds.test.arrays
     if trained.distributed:  # each rank scores a share of the test set; all get every output
@@ -420,25 +430,35 @@ def _score(trained: _Trained, ds: DatasetSplits) -> tuple[dict[str, Any], np.nda
         out = predict_sharded(trained.model, x_test)
     else:
         out = predict(trained.model, x_test, probabilities=False)
+    y_train = ds.train.arrays[1]
     if ds.task == "regression":
         pred = out * trained.y_std + trained.y_mean
-        return _regression_scores(pred, y_test), pred
+        return _regression_scores(pred, y_test, float(np.mean(y_train))), pred
     logits = cr.from_numpy(out)
     loss = float(trained.loss_fn(logits, y_test).item())
     probs = softmax(logits, axis=-1).data
-    cm = confusion_matrix(probs, y_test, num_classes=ds.num_classes)
-    return {"test_accuracy": float(np.trace(cm) / max(cm.sum(), 1)), "test_loss": loss,
-            "confusion_matrix": cm.tolist(), "class_names": ds.class_names}, probs
+    majority = int(np.argmax(np.bincount(y_train, minlength=ds.num_classes)))
+    return {**_classification_scores(ds, probs, y_test, majority), "test_loss": loss}, probs
 
 
-def _regression_scores(pred: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
-    import numpy as np
+def _classification_scores(ds: DatasetSplits, probs: np.ndarray, targets: np.ndarray, majority: int | None) -> dict[str, Any]:
+    from chainrule.training import classification_report
 
-    err = pred.reshape(y_test.shape).astype(np.float64) - y_test
-    mse = float(np.mean(err ** 2))
-    ss_tot = float(np.sum((y_test - y_test.mean()) ** 2))
-    return {"test_mse": mse, "test_rmse": mse ** 0.5, "test_mae": float(np.mean(np.abs(err))),
-            "test_r2": (1.0 - float(np.sum(err ** 2)) / ss_tot) if ss_tot > 0 else 0.0}
+    r = classification_report(probs, targets, ds.class_names, majority_class=majority)
+    scores = {"test_accuracy": r["accuracy"], "test_balanced_accuracy": r["balanced_accuracy"],
+              "test_baseline_accuracy": r["baseline_accuracy"], "baseline_class": r["baseline_class"],
+              "per_class": r["per_class"], "confusion_matrix": r["confusion_matrix"], "class_names": ds.class_names}
+    if "roc_auc" in r:
+        scores["test_roc_auc"] = r["roc_auc"]
+    return scores
+
+
+def _regression_scores(pred: np.ndarray, y_test: np.ndarray, baseline: float | None = None) -> dict[str, float]:
+    from chainrule.training import regression_report
+
+    r = regression_report(pred.reshape(y_test.shape), y_test, baseline=baseline)
+    return {"test_mse": r["mse"], "test_rmse": r["rmse"], "test_mae": r["mae"], "test_r2": r["r2"],
+            "test_baseline_rmse": r["baseline_rmse"]}
 
 
 def _pooled_scores(ds: DatasetSplits, fold_scores: list[dict[str, Any]], outputs: list[np.ndarray],
@@ -447,25 +467,59 @@ def _pooled_scores(ds: DatasetSplits, fold_scores: list[dict[str, Any]], outputs
     (``outputs``, ``targets``: one array per fold)."""
     import numpy as np
 
-    from chainrule.training import confusion_matrix
-
     if ds.task == "regression":
         return _regression_scores(np.concatenate(outputs), np.concatenate(targets))
-    cm = confusion_matrix(np.concatenate(outputs), np.concatenate(targets), num_classes=ds.num_classes)
     sizes = [len(t) for t in targets]  # the pooled loss: fold means weighted by fold size
     loss = float(np.dot(sizes, [s["test_loss"] for s in fold_scores]) / sum(sizes))
-    return {"test_accuracy": float(np.trace(cm) / cm.sum()), "test_loss": loss, "confusion_matrix": cm.tolist(),
-            "class_names": ds.class_names}
+    return {**_classification_scores(ds, np.concatenate(outputs), np.concatenate(targets), None), "test_loss": loss}
 
 
 def _summary(ds: DatasetSplits, scores: dict[str, Any]) -> str:
+    """One line: the score beside what a model that learnt nothing would get."""
     import numpy as np
 
+    from ._common import plain_number
+
     if ds.task == "regression":
-        return (f"test R² {scores['test_r2']:.4f}  RMSE {scores['test_rmse']:.4g}  "
-                f"MAE {scores['test_mae']:.4g}")
+        return (f"test R² {scores['test_r2']:.4f}  RMSE {plain_number(scores['test_rmse'])}  "
+                f"MAE {plain_number(scores['test_mae'])} (predicting the mean: R² 0, RMSE "
+                f"{plain_number(scores['test_baseline_rmse'])})")
     cm = np.asarray(scores["confusion_matrix"])
-    return f"test accuracy {scores['test_accuracy']:.4f} ({int(np.trace(cm))}/{int(cm.sum())})"
+    line = (f"test accuracy {scores['test_accuracy']:.4f} ({int(np.trace(cm))}/{int(cm.sum())}); always "
+            f"{scores['baseline_class']!r}: {scores['test_baseline_accuracy']:.4f}; balanced accuracy "
+            f"{scores['test_balanced_accuracy']:.4f}")
+    if "test_roc_auc" in scores:
+        line += f", ROC-AUC {scores['test_roc_auc']:.4f}"
+    return line
+
+
+def _fold_summary(ds: DatasetSplits, scores: dict[str, Any]) -> str:
+    if ds.task == "regression":
+        return f"test R² {scores['test_r2']:.4f}"
+    return f"test accuracy {scores['test_accuracy']:.4f}"
+
+
+def _silent(*_: Any) -> None:
+    """A ``say`` that says nothing."""
+
+
+def _per_class_table(scores: dict[str, Any]) -> str:
+    """Precision, recall and F1 per class (up to 12 classes), and a warning when the accuracy
+    is hardly above the majority-class baseline."""
+    per_class = scores.get("per_class") or {}
+    lines = []
+    if 0 < len(per_class) <= 12:
+        w = max(5, *(len(n) for n in per_class))
+        lines.append(f"{'class'.rjust(w)}  precision  recall      f1  support")
+        for name, r in per_class.items():
+            lines.append(f"{name[:w].rjust(w)}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:6.4f}  "
+                         f"{r['support']:7d}")
+    baseline = scores.get("test_baseline_accuracy", 0.0)
+    if scores["test_accuracy"] < baseline + 0.25 * (1 - baseline):
+        lines.append(f"note: accuracy {scores['test_accuracy']:.4f} is little better than always answering "
+                     f"{scores['baseline_class']!r} ({baseline:.4f}); judge the model by balanced accuracy and "
+                     "the recall of the rare classes")
+    return "\n".join(lines)
 
 
 def _run_facts(args: argparse.Namespace, trained: _Trained, recipe: Recipe, t_start: float,

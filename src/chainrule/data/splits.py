@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from .dataset import TensorDataset
+from .impute import Imputation
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +39,12 @@ class DatasetSplits:
         fitted_scaling: True when ``mean``/``std`` were estimated from the training split
             (iris, CSV tables), so that a new split must estimate them again from its own
             training part; False for fixed scalings (pixels / 255).
+        imputation: for tables with missing values, how a NaN in a raw feature is filled
+            (fitted on the training split like ``mean``/``std``); ``None`` when nothing is filled.
+        notes: one-line remarks on how the data were prepared (values filled in, rows dropped,
+            columns left out), for the CLI to print.
+        split: how the rows were split into train/test (``seed``, ``test_fraction``, ``rows``
+            and a ``digest`` of the table's rows), so ``evaluate`` can score the held-out rows.
     """
 
     name: str
@@ -55,6 +62,9 @@ class DatasetSplits:
     target_name: str | None = None
     source: str = field(default="")
     fitted_scaling: bool = False
+    imputation: Imputation | None = None
+    notes: tuple[str, ...] = ()
+    split: dict[str, Any] | None = None
 
     @property
     def output_size(self) -> int:
@@ -89,16 +99,21 @@ class DatasetSplits:
         y = np.concatenate([self.train.arrays[1], self.test.arrays[1]])
         if self.fitted_scaling:  # undo (raw - mean) / std, in float64 so the round trip is exact enough
             x = x.astype(np.float64) * self.std + self.mean
+            if self.imputation is not None:  # and put back the gaps the fill values covered
+                x = self.imputation.restore(x)
         return x, y
 
     def _resplit(self, x: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray) -> DatasetSplits:
-        mean, std = self.mean, self.std
+        mean, std, imputation = self.mean, self.std, self.imputation
         if self.fitted_scaling:
+            if imputation is not None:  # fill values from this split's training rows only
+                imputation = imputation.fitted(x[tr])
+                x = imputation.apply(x)
             mean, std = standardize_stats(x[tr])
             x = (x - mean) / std
         x = x.astype(np.float32, copy=False)
         return replace(self, train=TensorDataset(x[tr], y[tr]), test=TensorDataset(x[te], y[te]),
-                       mean=mean, std=std)
+                       mean=mean, std=std, imputation=imputation)
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """Apply the dataset's input scaling to raw features of shape ``(N, D)`` or ``(D,)``.
@@ -107,6 +122,8 @@ class DatasetSplits:
         Returns float32.
         """
         x = np.asarray(raw, dtype=np.float32)
+        if self.imputation is not None and x.ndim == 2 and x.shape[-1] == self.num_features:
+            x = self.imputation.apply(x).astype(np.float32)
         if x.ndim >= 2 and x.shape[-1] != self.num_features:
             x = x.reshape(x.shape[0], -1)
         if x.shape[-1] != self.num_features:
@@ -129,6 +146,8 @@ class DatasetSplits:
             "std": [float(v) for v in np.broadcast_to(self.std, (self.num_features,))],
             "columns": self.columns,
             "target_name": self.target_name,
+            "imputation": self.imputation.to_json() if self.imputation is not None else None,
+            "split": self.split,
         }
 
     def __repr__(self) -> str:

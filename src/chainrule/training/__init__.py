@@ -29,10 +29,15 @@ from .metrics import (
     Accuracy,
     RunningMetric,
     accuracy,
+    balanced_accuracy,
+    classification_report,
     confusion_matrix,
     mean_absolute_error,
     mean_squared_error,
+    precision_recall_f1,
     r2_score,
+    regression_report,
+    roc_auc,
 )
 from .run import Run, TrainingDiverged, TrainingInterrupted, current_lr
 from .tensorboard import TensorBoard
@@ -41,5 +46,6 @@ __all__ = [
     "fit", "evaluate", "predict", "History", "Run", "TrainingDiverged", "TrainingInterrupted",
     "current_lr", "Callback", "EarlyStopping", "StopAtTarget", "CSVLogger", "ModelCheckpoint",
     "LRSchedulerCallback", "LambdaCallback", "TensorBoard", "accuracy", "confusion_matrix", "mean_squared_error",
-    "mean_absolute_error", "r2_score", "RunningMetric", "Accuracy", "MSE", "MAE", "R2",
+    "mean_absolute_error", "r2_score", "precision_recall_f1", "balanced_accuracy", "roc_auc",
+    "classification_report", "regression_report", "RunningMetric", "Accuracy", "MSE", "MAE", "R2",
 ]

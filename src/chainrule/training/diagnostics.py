@@ -34,14 +34,11 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..errors import ChainruleWarning
 from .callbacks import Callback
 from .run import TrainingDiverged, current_lr
 
 __all__ = ["ChainruleWarning", "Diagnostics", "Finding"]
-
-
-class ChainruleWarning(UserWarning):
-    """A warning from chainrule about how training is going (vanishing gradients ...)."""
 
 
 class Finding(dict):

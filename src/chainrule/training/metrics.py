@@ -72,6 +72,101 @@ def confusion_matrix(outputs: Any, targets: Any, num_classes: int | None = None)
     return cm
 
 
+def precision_recall_f1(outputs: Any, targets: Any, num_classes: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class ``(precision, recall, f1, support)``, each ``(C,)``, from the confusion matrix.
+
+    precision = TP / predicted as the class, recall = TP / members of the class, F1 their
+    harmonic mean; a ratio whose denominator is 0 is 0 (as scikit-learn's ``zero_division=0``).
+    """
+    cm = confusion_matrix(outputs, targets, num_classes).astype(np.float64)
+    tp = np.diag(cm)
+    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return precision, recall, f1, support.astype(np.int64)
+
+
+def balanced_accuracy(outputs: Any, targets: Any, num_classes: int | None = None) -> float:
+    """The mean of the per-class recalls over the classes present in ``targets``: 1/C for a
+    model that always answers one class, however imbalanced the classes are."""
+    _, recall, _, support = precision_recall_f1(outputs, targets, num_classes)
+    present = support > 0
+    return float(recall[present].mean()) if present.any() else float("nan")
+
+
+def roc_auc(scores: Any, targets: Any) -> float:
+    """Area under the ROC curve of a binary problem: the probability that a random positive
+    example (target 1) scores higher than a random negative one, ties counting one half.
+
+    ``scores`` ``(N,)`` are the positive class's scores (or ``(N, 2)`` probabilities, whose
+    second column is used). Computed from ranks (the Mann-Whitney U statistic) in O(N log N).
+    """
+    s = _np(scores).astype(np.float64)
+    if s.ndim == 2 and s.shape[1] == 2:
+        s = s[:, 1]
+    t = _np(targets).reshape(-1)
+    _check_len("roc_auc", s.reshape(-1, 1), t)
+    positive = t == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    ranks[order] = np.arange(1, len(s) + 1)
+    sorted_s = s[order]  # average ranks over ties
+    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
+    for start, count in zip(first[counts > 1], counts[counts > 1]):
+        ranks[order[start:start + count]] = start + (count + 1) / 2
+    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def classification_report(probabilities: Any, targets: Any, class_names: list[str] | None = None,
+                          majority_class: int | None = None) -> dict[str, Any]:
+    """The honest summary of a classifier on ``(N, C)`` probabilities and ``(N,)`` targets.
+
+    ``accuracy`` beside ``baseline_accuracy`` (always answering ``majority_class``, by default
+    the most frequent class of ``targets``; pass the training set's to mirror scikit-learn's
+    ``DummyClassifier``), ``balanced_accuracy``, per-class ``precision``/``recall``/``f1``/
+    ``support``, the ``confusion_matrix``, and for two classes ``roc_auc``.
+    """
+    p = _np(probabilities)
+    t = _np(targets).reshape(-1).astype(np.int64)
+    k = p.shape[1]
+    names = [str(n) for n in (class_names or range(k))]
+    cm = confusion_matrix(p, t, num_classes=k)
+    precision, recall, f1, support = precision_recall_f1(p, t, num_classes=k)
+    if majority_class is None:
+        majority_class = int(np.argmax(np.bincount(t, minlength=k)))
+    report: dict[str, Any] = {
+        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+        "baseline_accuracy": float(np.mean(t == majority_class)) if t.size else float("nan"),
+        "baseline_class": names[majority_class],
+        "balanced_accuracy": balanced_accuracy(p, t, num_classes=k),
+        "per_class": {n: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                          "support": int(support[i])} for i, n in enumerate(names)},
+        "confusion_matrix": cm.tolist(),
+    }
+    if k == 2:
+        report["roc_auc"] = roc_auc(p[:, 1], t)
+    return report
+
+
+def regression_report(predictions: Any, targets: Any, baseline: float | None = None) -> dict[str, float]:
+    """``mse``, ``rmse``, ``mae``, ``r2`` and ``baseline_rmse``: the error of always predicting
+    ``baseline`` (by default the mean of ``targets``, whose R² is 0; pass the training mean to
+    mirror ``DummyRegressor``)."""
+    pred, t = _regression_pair("regression_report", predictions, targets)
+    err = pred.astype(np.float64) - t
+    mse = float(np.mean(err ** 2))
+    centre = float(np.mean(t)) if baseline is None else float(baseline)
+    return {"mse": mse, "rmse": mse ** 0.5, "mae": float(np.mean(np.abs(err))), "r2": r2_score(pred, t),
+            "baseline_rmse": float(np.sqrt(np.mean((t - centre) ** 2)))}
+
+
 def _regression_pair(name: str, outputs: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
     p = _np(outputs).astype(np.float64)
     t = _np(targets).astype(np.float64)
@@ -219,6 +314,7 @@ def higher_is_better(key: str) -> bool:
 
 __all__ = [
     "accuracy", "confusion_matrix", "mean_squared_error", "mean_absolute_error", "r2_score",
+    "precision_recall_f1", "balanced_accuracy", "roc_auc", "classification_report", "regression_report",
     "predicted_labels", "RunningMetric", "Accuracy", "MSE", "MAE", "R2", "METRICS", "get_metric",
     "higher_is_better",
 ]
