@@ -73,7 +73,9 @@ def _unknown_arguments(parser: ArgumentParser, command: str | None, unknown: lis
 
     target: argparse.ArgumentParser = parser
     if command is not None and parser._subparsers is not None:
-        target = parser._subparsers._group_actions[0].choices.get(command, parser)  # type: ignore[attr-defined]
+        choices = parser._subparsers._group_actions[0].choices
+        if isinstance(choices, dict):
+            target = choices.get(command, parser)
     flags = [o for a in target._actions for o in a.option_strings if o.startswith("--")]
     message = f"unrecognized arguments: {' '.join(unknown)}"
     for arg in unknown:

@@ -301,7 +301,8 @@ def test_evaluate_skips_rows_whose_target_is_missing_and_says_so(tmp_path, main_
     table = tmp_path / "t.csv"
     table.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(30)))
     out = tmp_path / "run"
-    assert main_in_process(["train", "--csv", str(table), "--epochs", "1", "--out", str(out), "--quiet"]).returncode == 0
+    trained = main_in_process(["train", "--csv", str(table), "--epochs", "1", "--out", str(out), "--quiet"])
+    assert trained.returncode == 0
     gappy = tmp_path / "gappy.csv"
     gappy.write_text("a,b,y\n1,2,3\n1,2,NaN\n4,1,\n")
     from chainrule.cli import main

@@ -73,7 +73,8 @@ def dataset_name(text: str) -> str:
         close = difflib.get_close_matches(text.strip().lower(), DATASET_CHOICES, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; {hint}choose one of: "
-                                         f"{', '.join(DATASET_CHOICES)} (or use --csv PATH for your own table)") from None
+                                         f"{', '.join(DATASET_CHOICES)} (or use --csv PATH for your own table)"
+                                         ) from None
 
 
 def existing_file(text: str) -> str:
@@ -242,7 +243,8 @@ def preprocessing(meta: dict, path: str) -> dict:
     split = prep.get("split")
     if split is not None and not (
             isinstance(split, dict) and isinstance(split.get("digest"), str)
-            and (split.get("seed") is None or (isinstance(split.get("seed"), int) and not isinstance(split["seed"], bool)))
+            and (split.get("seed") is None
+                 or (isinstance(split.get("seed"), int) and not isinstance(split["seed"], bool)))
             and isinstance(split.get("test_fraction"), (int, float)) and not isinstance(split["test_fraction"], bool)
             and 0 <= split["test_fraction"] < 1
             and isinstance(split.get("na_values"), list) and all(isinstance(v, str) for v in split["na_values"])

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 from ._common import add_data_arguments, dump_json, existing_file, positive_int
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import ConfigError
-    from ..training import confusion_matrix, predict
+    from ..training import predict
     from ._common import load_data, load_model, model_inputs, plain_number, preprocessing, unscale
 
     model, meta = load_model(args.model)

@@ -365,7 +365,8 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
     if recipe.model == "cnn":
         arch = "(" + " ".join(type(m).__name__ for m in model) + ")"
-    (say if verbose else _silent)(f"{ds.name}: {len(train_set)} train / {len(val_set) if val_set is not None else 0} validation / "
+    n_val = len(val_set) if val_set is not None else 0
+    (say if verbose else _silent)(f"{ds.name}: {len(train_set)} train / {n_val} validation / "
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
         f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs{_ranks(args, recipe)}")
 
@@ -437,11 +438,12 @@ def _score(trained: _Trained, ds: DatasetSplits) -> tuple[dict[str, Any], np.nda
     logits = cr.from_numpy(out)
     loss = float(trained.loss_fn(logits, y_test).item())
     probs = softmax(logits, axis=-1).data
-    majority = int(np.argmax(np.bincount(y_train, minlength=ds.num_classes)))
+    majority = int(np.argmax(np.bincount(y_train, minlength=ds.output_size)))
     return {**_classification_scores(ds, probs, y_test, majority), "test_loss": loss}, probs
 
 
-def _classification_scores(ds: DatasetSplits, probs: np.ndarray, targets: np.ndarray, majority: int | None) -> dict[str, Any]:
+def _classification_scores(ds: DatasetSplits, probs: np.ndarray, targets: np.ndarray,
+                           majority: int | None) -> dict[str, Any]:
     from chainrule.training import classification_report
 
     r = classification_report(probs, targets, ds.class_names, majority_class=majority)

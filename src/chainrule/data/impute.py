@@ -37,7 +37,7 @@ class Imputation:
     gaps: tuple[tuple[tuple[int, ...], int], ...]
     fill: np.ndarray
 
-    def fitted(self, x_train: np.ndarray) -> "Imputation":
+    def fitted(self, x_train: np.ndarray) -> Imputation:
         """The same layout with ``fill`` estimated from the training rows ``x_train`` ``(N, D)``
         (NaN where missing). A feature never observed in training is filled with 0."""
         x = np.asarray(x_train, np.float64)
@@ -66,7 +66,7 @@ class Imputation:
         x = np.array(x, dtype=np.float64)
         for features, indicator in self.gaps:
             missing = x[:, indicator] > 0.5
-            x[np.ix_(missing, list(features))] = np.nan
+            x[np.ix_(missing, np.asarray(features, np.int64))] = np.nan
         return x
 
     def to_json(self) -> dict[str, Any]:
@@ -76,7 +76,7 @@ class Imputation:
                 "fill": [float(v) for v in self.fill]}
 
     @classmethod
-    def from_json(cls, d: Any, num_features: int) -> "Imputation":
+    def from_json(cls, d: Any, num_features: int) -> Imputation:
         """Rebuild from :meth:`to_json` output, checking every index against ``num_features``
         (the description comes from a file: it is not trusted)."""
         from ..errors import ModelFileError

@@ -26,10 +26,10 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def _sniff(text: str, delimiter: str | None) -> str:
     # the sniffer can be fooled by few lines; trust it only if the header splits on it
     if found not in first:
         counts = {d: first.count(d) for d in _DELIMITERS}
-        best = max(counts, key=counts.get)
+        best = max(counts, key=lambda d: counts[d])
         found = best if counts[best] else ","
     return found
 
@@ -307,7 +307,8 @@ def _features(path: Path, header: list[str], rows: list[tuple[int, list[str]]], 
         name = header[c]
         col = _numeric(path, rows, c, name, na)
         if col is not None:
-            block, spec, feature_names = col[:, None], {"name": name, "kind": "numeric"}, [name]
+            block, feature_names = col[:, None], [name]
+            spec = {"name": name, "kind": "numeric"}
             missing = np.isnan(col)
         else:
             raw = [f[c] for _, f in rows]
@@ -322,7 +323,7 @@ def _features(path: Path, header: list[str], rows: list[tuple[int, list[str]]], 
             present = np.flatnonzero(~missing)
             block[present, [index[raw[i]] for i in present]] = 1.0
             block[missing] = np.nan
-            spec = {"name": name, "kind": "categorical", "categories": cats}
+            spec: dict[str, Any] = {"name": name, "kind": "categorical", "categories": cats}
             feature_names = [f"{name}={v}" for v in cats]
             onehot_blocks.append(tuple(range(width, width + len(cats))))
         features = tuple(range(width, width + block.shape[1]))
@@ -435,7 +436,8 @@ def _prepared_features(p: Path, header: list[str], rows: list[tuple[int, list[st
     na = _na_set((prep.get("split") or {}).get("na_values"))
     absent = [c["name"] for c in spec if c["name"] not in header]
     if absent:
-        raise DataError(f"{p}: missing feature column(s) {', '.join(map(repr, absent))}; the file has {', '.join(header)}")
+        raise DataError(f"{p}: missing feature column(s) {', '.join(map(repr, absent))}; "
+                        f"the file has {', '.join(header)}")
     blocks = []
     unknown: dict[str, int] = {}
     for c in spec:
@@ -534,7 +536,7 @@ def read_examples(
     prep = like.preprocessing() if isinstance(like, DatasetSplits) else dict(like)
     p = Path(path)
     header, table, _ = _parse(p, _read_text(p), delimiter)
-    split = prep.get("split") if isinstance(prep.get("split"), dict) else {}
+    split: Mapping[str, Any] = prep["split"] if isinstance(prep.get("split"), dict) else {}
     name = target or prep.get("target_name")
     if name not in header:
         raise DataError(f"{p}: no target column {name!r} to score against (give it with --target COL)")

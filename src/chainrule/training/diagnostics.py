@@ -33,8 +33,7 @@ import warnings
 from types import FrameType
 from typing import Any, TextIO
 
-from ..errors import ConfigError
-from ..errors import ChainruleWarning
+from ..errors import ChainruleWarning, ConfigError
 from .callbacks import Callback
 from .run import TrainingDiverged, current_lr
 
