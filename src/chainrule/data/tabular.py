@@ -308,7 +308,7 @@ def _features(path: Path, header: list[str], rows: list[tuple[int, list[str]]], 
         col = _numeric(path, rows, c, name, na)
         if col is not None:
             block, feature_names = col[:, None], [name]
-            spec = {"name": name, "kind": "numeric"}
+            spec: dict[str, Any] = {"name": name, "kind": "numeric"}
             missing = np.isnan(col)
         else:
             raw = [f[c] for _, f in rows]
@@ -323,7 +323,7 @@ def _features(path: Path, header: list[str], rows: list[tuple[int, list[str]]], 
             present = np.flatnonzero(~missing)
             block[present, [index[raw[i]] for i in present]] = 1.0
             block[missing] = np.nan
-            spec: dict[str, Any] = {"name": name, "kind": "categorical", "categories": cats}
+            spec = {"name": name, "kind": "categorical", "categories": cats}
             feature_names = [f"{name}={v}" for v in cats]
             onehot_blocks.append(tuple(range(width, width + len(cats))))
         features = tuple(range(width, width + block.shape[1]))
