@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-import chainrule.training as training
+from chainrule import training
 from chainrule.cli import main
 
 dump_dir, argv = sys.argv[1], sys.argv[2:]

@@ -8,7 +8,7 @@ BLOCK = "import sys; sys.modules['mpi4py'] = None\n"  # `import mpi4py` now rais
 
 
 def _python(code, env=None):
-    return subprocess.run([sys.executable, "-c", BLOCK + code], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-c", BLOCK + code], check=False, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **(env or {})})
 
 

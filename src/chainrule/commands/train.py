@@ -60,9 +60,9 @@ examples:
 under an MPI launcher (mpiexec, mpirun, srun) every rank trains a replica on its shard of
 each batch and the gradients are averaged: --batch-size is the GLOBAL batch (split over the
 ranks), so the same command gives the same training on any number of ranks and --lr needs no
-change. To use more ranks for speed, grow --batch-size k-fold and scale --lr k-fold (SGD,
-with a few epochs of warm-up) or about sqrt(k)-fold (Adam). Only rank 0 prints and writes
---out; BatchNorm uses each rank's own batch statistics.
+change. To use more ranks for speed, grow --batch-size k-fold with them and scale --lr k-fold
+for SGD (the linear scaling rule; a large k needs a warm-up) or about sqrt(k)-fold for Adam.
+Only rank 0 prints and writes --out; BatchNorm uses each rank's own batch statistics.
 """
 
 DEFAULT_DATASET = "digits"

@@ -100,4 +100,4 @@ def _abort_with(message: str, code: int) -> None:
     comm.abort(code)
 
 
-__all__ = ["check_same", "data_digest", "fail_together", "RanksDiffer"]
+__all__ = ["RanksDiffer", "check_same", "data_digest", "fail_together"]

@@ -18,7 +18,7 @@ The average is weighted by examples: each rank's gradient (the mean over its sha
 by ``local / global`` examples before the sum, so a last batch split unevenly over the ranks
 still gives exactly the one-process gradient. BatchNorm normalises each rank's shard with that
 shard's statistics (as DDP does by default); the running statistics of rank 0 are broadcast
-before every forward in training mode, so all replicas (and the saved model) hold rank 0's.
+with every gradient average, so all replicas (and the saved model) hold rank 0's.
 
     ddp = DataParallel(model)
     for xb, yb in loader:                  # this rank's shard
@@ -126,8 +126,9 @@ class DataParallel:
         model: a ``chainrule.nn.Module``; its state is broadcast from rank 0 here.
         bucket_cap_mb: size cap of the buckets after the first (25 MB as DDP).
         first_bucket_mb: size cap of the first bucket (1 MB as DDP): it starts early.
-        broadcast_buffers: before each training-mode forward, give every rank rank 0's
-            buffers (BatchNorm running statistics), as DDP does.
+        broadcast_buffers: with each gradient average, give every rank rank 0's buffers
+            (BatchNorm running statistics), so the replicas stay identical (DDP broadcasts
+            them before each forward instead, leaving the last step's to differ).
 
     Attributes: ``comm_seconds`` (time spent in this rank's communication calls: packing,
     starting and waiting; includes waiting for slower ranks), ``bytes_per_step`` (the
@@ -156,11 +157,6 @@ class DataParallel:
 
     # --- the model's face
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.broadcast_buffers and self.world_size > 1 and getattr(self.module, "training", False):
-            for _, buf in _buffers(self.module):
-                t0 = time.perf_counter()
-                comm.broadcast_(buf, 0, "broadcasting the buffers")
-                self.comm_seconds += time.perf_counter() - t0
         return self.module(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -228,6 +224,8 @@ class DataParallel:
                 self._launch(b)
         t0 = time.perf_counter()
         reqs = [b.request for b in self.buckets if b.request is not True]
+        if self.broadcast_buffers and self.world_size > 1:  # this step's running statistics: rank 0's
+            reqs += [comm._state.comm.Ibcast(buf, root=0) for _, buf in _buffers(self.module)]
         if reqs:
             comm.wait(reqs, "the gradient allreduce")
         loss = 0.0
@@ -246,4 +244,4 @@ class DataParallel:
         return loss
 
 
-__all__ = ["DataParallel", "Bucket", "plan_buckets", "broadcast_state", "BUCKET_CAP_MB", "FIRST_BUCKET_MB"]
+__all__ = ["BUCKET_CAP_MB", "FIRST_BUCKET_MB", "Bucket", "DataParallel", "broadcast_state", "plan_buckets"]
