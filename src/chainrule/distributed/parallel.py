@@ -115,6 +115,16 @@ def _contiguous(a: np.ndarray) -> np.ndarray:
     raise ConfigError("DataParallel: parameters must be contiguous arrays to be broadcast in place")
 
 
+def _in_memory_order(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``a`` seen in the element order of ``like``'s memory: its transpose when ``like`` is
+    column-major (``nn.Linear``'s weight), so packing a gradient of the weight's layout into a
+    bucket is a straight copy, not a transposing one. Every rank orders a bucket the same way,
+    because the parameters' layouts are the same everywhere."""
+    if like.ndim >= 2 and like.flags.f_contiguous and not like.flags.c_contiguous:
+        return a.T
+    return a
+
+
 class DataParallel:
     """Wrap ``model`` for data-parallel training over the ranks of the MPI job.
 
@@ -204,7 +214,7 @@ class DataParallel:
             if p.grad is None:  # not used by this step's graph: contributes nothing
                 dst.fill(0)
             else:
-                np.multiply(p.grad.reshape(-1), scale, out=dst)
+                np.multiply(_in_memory_order(p.grad, p.data).reshape(-1), scale, out=dst)
         if bucket.extra:
             buf[-1] = self._loss * scale
         if self.world_size > 1:
@@ -231,11 +241,10 @@ class DataParallel:
         loss = 0.0
         for b in self.buckets:
             for p, off in zip(b.params, b.offsets):
-                avg = b.buffer[off:off + p.data.size].reshape(p.data.shape)
                 if p.grad is None or p.grad.shape != p.data.shape:
-                    p.grad = avg.copy()
-                else:
-                    p.grad[...] = avg
+                    p.grad = np.empty_like(p.data)
+                dst = _in_memory_order(p.grad, p.data)
+                dst[...] = b.buffer[off:off + p.data.size].reshape(dst.shape)
             if b.extra:
                 loss = float(b.buffer[-1])
         self.comm_seconds += time.perf_counter() - t0
