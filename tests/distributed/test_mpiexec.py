@@ -66,8 +66,8 @@ def test_every_rank_ends_with_bitwise_identical_weights(tmp_path):
 def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     args = ["train", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
-    r1 = subprocess.run([*CHAINRULE, *args, "--out", str(one)], check=False, capture_output=True, text=True, timeout=BOUND,
-                        env=ENV)
+    r1 = subprocess.run([*CHAINRULE, *args, "--out", str(one)], check=False, capture_output=True, text=True,
+                        timeout=BOUND, env=ENV)
     assert r1.returncode == 0, r1.stderr
     r2 = _mpiexec(2, *CHAINRULE, *args, "--out", str(two))
     assert r2.returncode == 0, r2.stderr

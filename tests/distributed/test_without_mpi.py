@@ -8,8 +8,8 @@ BLOCK = "import sys; sys.modules['mpi4py'] = None\n"  # `import mpi4py` now rais
 
 
 def _python(code, env=None):
-    return subprocess.run([sys.executable, "-c", BLOCK + code], check=False, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run([sys.executable, "-c", BLOCK + code], check=False, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_import_chainrule_loads_no_mpi_and_no_distributed_package():
