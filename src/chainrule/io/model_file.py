@@ -157,16 +157,29 @@ def _model_part(path: str, tensors: dict, meta: dict) -> dict[str, np.ndarray]:
     return tensors
 
 
+def _check_finite(path: str, tensors: dict[str, np.ndarray]) -> None:
+    """Refuse weights holding NaN or Inf: such a model only ever predicts NaN (``evaluate``
+    printed ``loss nan`` and exited 0, ``predict`` NaN probabilities)."""
+    for name, a in tensors.items():
+        if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            raise ModelFileError(f"{path}: tensor {name[:100]!r} holds {bad} NaN or infinite value(s) of "
+                                 f"{a.size}; these weights cannot predict anything (was the model saved "
+                                 "after its training diverged?)")
+
+
 def load(path: str | os.PathLike, model: Any = None, strict: bool = True) -> Any:
     """Load a file written by ``save`` (or a checkpoint's model part).
 
     Returns ``model`` with the weights loaded when one is given; otherwise the module rebuilt
     from the stored architecture; otherwise (state-only file) the dict name -> ndarray.
-    Raises ModelFileError naming the file for any malformed or mismatching content.
+    Raises ModelFileError naming the file for any malformed or mismatching content, and
+    for NaN or infinite weights.
     """
     path = os.fspath(path)
     tensors, meta = read_safetensors(path)
     tensors = _model_part(path, tensors, meta)
+    _check_finite(path, tensors)
     if model is not None:
         return load_into(path, model, tensors, strict)
     arch = meta.get("architecture")

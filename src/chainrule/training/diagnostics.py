@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 from ..errors import ChainruleWarning, ConfigError
 from .callbacks import Callback
-from .run import TrainingDiverged, current_lr
+from .run import TrainingDiverged, current_lr, divergence_cause
 
 __all__ = ["ChainruleWarning", "Diagnostics", "Finding"]
 
@@ -127,17 +127,19 @@ class Diagnostics(Callback):
         self.above = 0
 
     # --- reporting
-    def _report(self, run: Any, kind: str, message: str, **numbers: Any) -> Finding | None:
+    def _report(self, run: Any, kind: str, message: str, cure: str | None = None,
+                **numbers: Any) -> Finding | None:
         if kind in self.reported:
             return None
         self.reported.add(kind)
+        cure = cure or CURES[kind]
         finding = Finding(kind=kind, epoch=getattr(run, "epoch", 0) + 1, message=message,
-                          advice=CURES[kind], **numbers)
+                          advice=cure, **numbers)
         self.findings.append(finding)
-        warnings.warn(f"{message} {CURES[kind]}", ChainruleWarning, stacklevel=_user_stacklevel())
+        warnings.warn(f"{message} {cure}", ChainruleWarning, stacklevel=_user_stacklevel())
         if self.verbose:
             out = self.stream if self.stream is not None else sys.stdout
-            print(f"warning: {message}\n  {CURES[kind]}", file=out, flush=True)
+            print(f"warning: {message}\n  {cure}", file=out, flush=True)
         return finding
 
     # --- hooks
@@ -261,10 +263,13 @@ class Diagnostics(Callback):
         if history is not None and history.stop_reason == "diverged" and "diverging" not in self.reported:
             # fit stopped at a NaN/Inf loss or weight (its error names the learning rate);
             # add the explanation in words for the learner
+            cause = divergence_cause(getattr(run, "optimizer", None))
             self._report(run, "diverging",
+                         f"the loss diverged to NaN/Inf: {cause[0]}. Training was stopped." if cause else
                          "the loss diverged to NaN/Inf: the steps overshot the minimum and grew "
                          "until the numbers overflowed; the learning rate is probably too high. "
-                         "Training was stopped.")
+                         "Training was stopped.",
+                         cure=cause[1] if cause else None)
 
     def state_dict(self) -> dict[str, Any]:
         return {"reported": sorted(self.reported), "reference_loss": self.reference_loss,

@@ -39,7 +39,7 @@ from .evaluation import _as_input, _as_loader, _evaluate_loader, _split_batch
 from .history import History
 from .metrics import RunningMetric, get_metric
 from .progress import EpochProgress
-from .run import Run, TrainingDiverged, TrainingInterrupted, current_lr
+from .run import Run, TrainingDiverged, TrainingInterrupted, current_lr, divergence_cause
 
 
 def _weight_params(model: Any) -> list[tuple[str, Tensor]]:
@@ -230,7 +230,10 @@ def _diverged(run: Run, epoch: int, batch: int | None, loss: float) -> None:
     what = "loss" if batch is not None else "weights"
     value = "NaN" if math.isnan(loss) else ("Inf" if math.isinf(loss) else "NaN/Inf")
     hint = ""
-    if lr is not None:
+    cause = divergence_cause(run.optimizer)
+    if cause is not None:
+        hint = f": {cause[0]}"
+    elif lr is not None:
         hint = f": the learning rate {lr:g} is probably too high; try {lr / 10:g} or lower"
         if type(run.optimizer).__name__ in ("Adam", "AdamW") and lr > 0.01:
             hint += " (0.001 is the usual start for Adam)"

@@ -7,6 +7,7 @@ callbacks, diagnostics and checkpoints can name them without importing ``fit``.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -79,4 +80,24 @@ def current_lr(optimizer: Any) -> float | None:
     return None if lr is None else float(lr)
 
 
-__all__ = ["Run", "TrainingDiverged", "TrainingInterrupted", "current_lr"]
+def divergence_cause(optimizer: Any) -> tuple[str, str] | None:
+    """``(cause, cure)`` in words when a divergence is likely *not* the learning rate's doing; else None.
+
+    With weight decay λ each step also multiplies the weights by about ``1 - lr·λ``: once
+    ``lr·λ >= 1`` that factor is zero or negative and the weights flip sign and grow (an
+    overflowing ``λ·w`` does the same), so a smaller learning rate is the wrong advice.
+    """
+    for group in getattr(optimizer, "param_groups", None) or ():
+        decay, lr = float(group.get("weight_decay") or 0.0), float(group.get("lr") or 0.0)
+        if decay and (not math.isfinite(decay * lr) or decay * lr >= 1 or decay >= 1e6):
+            return (f"the weight decay {decay:g} is far too large (each step scales the weights by about "
+                    f"1 - lr x weight decay = {1 - lr * decay:.3g}), not the learning rate",
+                    "Usual cure: a weight decay from 1e-5 to 1e-2 (--weight-decay), or none.")
+        momentum = group.get("momentum")
+        if isinstance(momentum, (int, float)) and momentum >= 1:
+            return (f"the momentum {momentum:g} is not below 1, so past steps never fade",
+                    "Usual cure: momentum 0.9.")
+    return None
+
+
+__all__ = ["Run", "TrainingDiverged", "TrainingInterrupted", "current_lr", "divergence_cause"]
