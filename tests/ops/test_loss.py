@@ -212,10 +212,19 @@ def test_wrong_number_of_labels_raises_shape_error(fn):
         fn(cr.zeros(2, 3), np.array([0, 1, 2]))
 
 
-@pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss], ids=["cross_entropy", "nll"])
-def test_logits_that_are_not_2d_raise_shape_error(fn):
+def test_nll_of_log_probabilities_that_are_not_2d_raises_shape_error():
     with pytest.raises(cr.ShapeError, match=r"\(N, C\).*\(2, 3, 4\)"):
-        fn(cr.zeros(2, 3, 4), np.array([0, 1]))
+        F.nll_loss(cr.zeros(2, 3, 4), np.array([0, 1]))
+
+
+def test_one_dimensional_logits_raise_shape_error():
+    with pytest.raises(cr.ShapeError, match=r"\(N, C\).*\(4,\)"):
+        F.cross_entropy(cr.zeros(4), np.array([0]))
+
+
+def test_sequence_logits_with_labels_of_the_wrong_shape_raise_shape_error():
+    with pytest.raises(cr.ShapeError, match=r"\(2, 3\).*\(2,\)"):
+        F.cross_entropy(cr.zeros(2, 3, 4), np.array([0, 1]))
 
 
 # --------------------------------------------------------------- every loss
@@ -265,3 +274,31 @@ def test_loss_targets_may_be_arrays_and_get_no_gradient():
     p = t64([0.5, 2.0])
     F.mse_loss(p, np.array([1.0, 1.0])).backward()
     np.testing.assert_allclose(p.grad, [-0.5, 1.0])
+
+
+def test_cross_entropy_over_sequences_passes_gradcheck():
+    rng = np.random.default_rng(0)
+    logits, y = rng.standard_normal((2, 3, 4)), rng.integers(0, 4, (2, 3))
+    for reduction in ("mean", "sum", "none"):
+        assert cr.gradcheck(lambda z: F.cross_entropy(z, y, reduction=reduction),
+                            [cr.tensor(logits, requires_grad=True, dtype=np.float64)])
+
+
+def test_cross_entropy_over_sequences_matches_pytorch(torch):
+    rng = np.random.default_rng(1)
+    logits, y = rng.standard_normal((2, 5, 3)), rng.integers(0, 3, (2, 5))
+    z = cr.tensor(logits, requires_grad=True, dtype=np.float64)
+    per = F.cross_entropy(z, y, reduction="none")
+    assert per.shape == (2, 5)
+    F.cross_entropy(z, y).backward()
+    tz = torch.tensor(logits, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tz.permute(0, 2, 1), torch.tensor(y))
+    tl.backward()
+    assert abs(per.data.mean() - tl.item()) < 1e-12
+    np.testing.assert_allclose(z.grad, tz.grad.numpy(), atol=1e-12)
+
+
+def test_cross_entropy_sequence_labels_in_pytorchs_layout_get_a_hint():
+    from chainrule.errors import ShapeError
+    with pytest.raises(ShapeError, match="transpose"):
+        F.cross_entropy(cr.zeros(2, 3, 5), np.zeros((2, 5), dtype=int))

@@ -115,3 +115,47 @@ def test_batch_norm_errors():
         F.batch_norm(cr.zeros(3), training=True)
     with pytest.raises(ShapeError, match=r"weight of shape \(2,\)"):
         F.batch_norm(cr.zeros(4, 3), weight=cr.ones(2), training=True)
+
+
+@st.composite
+def ln_case(draw):
+    ndim = draw(st.integers(1, 4))
+    shape = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    k = draw(st.integers(1, ndim))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    x = rng.standard_normal(shape) * rng.uniform(0.5, 3) + rng.uniform(-2, 2)
+    norm = shape[ndim - k:]
+    return x, norm, rng.standard_normal(norm), rng.standard_normal(norm)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@given(case=ln_case())
+def test_layer_norm_passes_gradcheck(affine, case):
+    x, norm, w, b = case
+    if int(np.prod(norm)) == 1:
+        x = x + np.random.default_rng(0).standard_normal(x.shape)  # a constant has no spread
+    args = [t64(x)] + ([t64(w), t64(b)] if affine else [])
+    assert cr.gradcheck(lambda *a: F.layer_norm(a[0], norm, *a[1:]), args)
+
+
+@pytest.mark.parametrize("shape,norm", [((4, 6), (6,)), ((2, 5, 8), (8,)), ((2, 3, 4), (3, 4))])
+def test_layer_norm_matches_pytorch(torch, shape, norm):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(shape), rng.standard_normal(norm), rng.standard_normal(norm)
+    g = rng.standard_normal(shape)
+    cx, cw, cb = t64(x), t64(w), t64(b)
+    out = F.layer_norm(cx, norm, cw, cb)
+    out.backward(g)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tout = torch.nn.functional.layer_norm(tx, norm, tw, tb)
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), atol=1e-12)
+    for c, t in ((cx, tx), (cw, tw), (cb, tb)):
+        np.testing.assert_allclose(c.grad, t.grad.numpy(), atol=1e-10)
+
+
+def test_layer_norm_refuses_a_shape_that_is_not_the_inputs_tail():
+    with pytest.raises(ShapeError, match="last dimensions"):
+        F.layer_norm(t64(np.zeros((2, 3)), False), (2,))
+    with pytest.raises(ShapeError, match="weight"):
+        F.layer_norm(t64(np.zeros((2, 3)), False), 3, t64(np.ones(2)))

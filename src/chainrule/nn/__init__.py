@@ -42,8 +42,13 @@ from .module import (  # noqa: F401
     allocation_budget,
     empty_parameter,
 )
-from .norm import BatchNorm1d, BatchNorm2d  # noqa: F401,E402
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401,E402
 from .pool import AvgPool2d, MaxPool2d  # noqa: F401,E402
+from .attention import MultiheadAttention  # noqa: F401,E402
+from .containers import ModuleDict, ModuleList  # noqa: F401,E402
+from .embedding import Embedding  # noqa: F401,E402
+from .language_models import GPT, CharRNN, char_rnn, gpt  # noqa: F401,E402
+from .recurrent import GRU, LSTM, RNN  # noqa: F401,E402
 from .registry import LAYERS, from_config, get_layer, register  # noqa: F401
 
 __all__ = [
@@ -51,5 +56,6 @@ __all__ = [
     "empty_parameter", "Linear", "Flatten", "Dropout", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
     "Softmax", "Conv2d", "Unflatten", "lenet", "BatchNorm1d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "MSELoss",
     "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "LAYERS", "register",
-    "get_layer", "from_config",
+    "get_layer", "from_config", "Embedding", "LayerNorm", "ModuleList", "ModuleDict", "MultiheadAttention",
+    "RNN", "GRU", "LSTM", "GPT", "CharRNN", "gpt", "char_rnn",
 ]

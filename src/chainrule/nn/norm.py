@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
-from ..ops.norm import batch_norm
+from ..ops.norm import batch_norm, layer_norm
 from ..tensor import Tensor
 from . import init
 from .module import Module, empty_parameter, new_buffer
@@ -109,4 +109,46 @@ class BatchNorm2d(_BatchNorm):
     _ndims = (4,)
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+
+@register
+class LayerNorm(Module):
+    """Normalise each example over its last axes ``normalized_shape`` (e.g. the features of
+    every token of a (N, T, C) batch), then scale and shift elementwise; the same in training
+    and evaluation. ``weight`` starts at ones, ``bias`` at zeros, as in PyTorch."""
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True) -> None:
+        super().__init__()
+        shape = ((normalized_shape,) if isinstance(normalized_shape, (int, np.integer))
+                 else tuple(normalized_shape))
+        if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
+                            or s < 1 for s in shape):
+            raise ConfigError(f"LayerNorm: normalized_shape must be a positive integer or a "
+                              f"tuple of them; got {normalized_shape!r}")
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
+            raise ConfigError(f"LayerNorm: eps must be a positive number; got {eps!r}")
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = (Parameter(np.ones(self.normalized_shape, np.float32))
+                       if self.elementwise_affine else None)
+        self.bias = (Parameter(np.zeros(self.normalized_shape, np.float32))
+                     if self.elementwise_affine and bias else None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Any) -> Tensor:
+        return layer_norm(x if isinstance(x, Tensor) else Tensor(x), self.normalized_shape,
+                          self.weight, self.bias, self.eps)
+
+    def config(self) -> dict[str, Any]:
+        return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine, "bias": self.bias is not None}
+
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]

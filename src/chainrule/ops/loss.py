@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, ShapeError
 from ..opspec import define_op
 from ..tensor import Tensor, lift, make
+from .shape import reshape
 from .unary import sigmoid_array
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -207,8 +208,15 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     targets (N, C), fused: ``ℓᵢ = logsumexp(zᵢ) - z_{i,yᵢ}`` and ``∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ)``.
 
     Stable for any magnitude of logits (the max is subtracted before exponentiating).
+
+    Sequences: logits (N, T, C) (any number of leading axes, classes on the *last* axis, as
+    a language model's head gives them) with labels (N, T) are scored position by position;
+    ``reduction='none'`` then returns (N, T). PyTorch puts the classes on axis 1 instead
+    ((N, C, T)); for such logits call ``cross_entropy(logits.transpose(0, 2, 1), labels)``.
     """
     _check_reduction("cross_entropy", reduction)
+    if getattr(logits, "ndim", np.ndim(logits)) > 2:
+        return _cross_entropy_seq(logits, target, reduction)
     logits = _as_2d("cross_entropy", logits)
     z = logits.data
     n, c = z.shape
@@ -240,6 +248,29 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         return grad
 
     return make(_reduce(per, reduction), "cross_entropy", (logits, vjp))
+
+
+def _cross_entropy_seq(logits: Any, target: Any, reduction: str) -> Tensor:
+    """cross_entropy over (..., C) logits: flatten the positions to rows, score, restore."""
+    if not isinstance(logits, Tensor):
+        logits = Tensor(logits)
+    lead, c = logits.shape[:-1], logits.shape[-1]
+    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    rows = math.prod(lead)
+    if t_arr.shape == logits.shape and t_arr.dtype.kind == "f":   # probabilities per position
+        flat_t: Any = (reshape(target, (rows, c)) if isinstance(target, Tensor)
+                       else t_arr.reshape(rows, c))
+    elif t_arr.shape == lead:
+        flat_t = t_arr.reshape(rows)
+    else:
+        hint = ""
+        if t_arr.shape == (logits.shape[0],) + logits.shape[2:]:
+            hint = (" (PyTorch's layout (N, C, T): classes here are on the last axis, so pass "
+                    "logits.transpose(0, 2, 1))")
+        raise ShapeError(f"cross_entropy: logits of shape {logits.shape} (classes on the last "
+                         f"axis) need labels of shape {lead}; got {t_arr.shape}{hint}")
+    per = cross_entropy(reshape(logits, (rows, c)), flat_t, reduction)
+    return reshape(per, lead) if reduction == "none" else per
 
 
 define_op("nll_loss", "mean of −log_probs[label]", ("log_probs",), ("−1/N at the label, else 0",))

@@ -123,3 +123,71 @@ def batch_norm(x: Tensor, running_mean: Any = None, running_var: Any = None,
     if bias is not None:    # ∂L/∂β = Σ G
         edges.append((bias, lambda g: g.sum(axis=axes).astype(bias.dtype, copy=False)))
     return make(out, "batch_norm", *edges)
+
+
+def _normalized_shape(x: Tensor, normalized_shape: Any) -> tuple[int, ...]:
+    shape = ((int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer))
+             else tuple(int(s) for s in normalized_shape))
+    k = len(shape)
+    if k == 0 or k > x.ndim or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ShapeError(f"layer_norm: normalized_shape {shape} must match the last "
+                         f"dimensions of the input; got input of shape {x.shape}")
+    return shape
+
+
+def layer_norm(x: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each example over its last ``len(normalized_shape)`` axes, then scale by
+    ``weight`` (γ) and shift by ``bias`` (β), both of ``normalized_shape``. As
+    ``torch.nn.functional.layer_norm``: biased variance, the same in training and evaluation.
+
+    With ``M`` values per example, ``x̂ = (x - μ)/√(σ² + ε)`` and ``ĝ = γ·G``, the VJP is
+    batch_norm's with the statistics taken over the other axes:
+
+        ∂L/∂x = (1 / (M·√(σ² + ε))) · (M·ĝ - Σ ĝ - x̂ · Σ(ĝ·x̂)),
+        ∂L/∂γ = Σ_examples G·x̂,   ∂L/∂β = Σ_examples G.
+    """
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    shape = _normalized_shape(x, normalized_shape)
+    if eps <= 0:
+        raise ConfigError(f"layer_norm: eps must be positive; got {eps}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(np.shape(_array(t))) != shape:
+            raise ShapeError(f"layer_norm: {name} of shape {np.shape(_array(t))} does not "
+                             f"match normalized_shape {shape}")
+    w = lift(weight, x) if weight is not None else None
+    b = lift(bias, x) if bias is not None else None
+    dtype = x.dtype
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    lead = tuple(range(x.ndim - len(shape)))       # the example axes γ and β are summed over
+    m_count = int(np.prod(shape))
+    v = x.data
+    mean = v.mean(axis=axes, keepdims=True)
+    xc = v - mean
+    var = np.einsum("...i,...i->...", xc.reshape(xc.shape[:len(lead)] + (-1,)),
+                    xc.reshape(xc.shape[:len(lead)] + (-1,))) / m_count
+    invstd = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
+    invstd = invstd.reshape(invstd.shape + (1,) * len(shape))
+    xhat = xc
+    xhat *= invstd                                   # xc is ours: normalise in place
+    out = xhat if w is None else xhat * w.data
+    if b is not None:
+        out = out + b.data
+
+    def vjp_x(g: np.ndarray) -> np.ndarray:
+        gh = g if w is None else g * w.data
+        sum_g = gh.sum(axis=axes, keepdims=True)
+        sum_gx = (gh * xhat).sum(axis=axes, keepdims=True)
+        # (1 / (M·√(σ²+ε))) · (M·ĝ - Σĝ - x̂·Σ(ĝ·x̂))
+        return ((invstd / m_count) * (m_count * gh - sum_g - xhat * sum_gx)).astype(
+            dtype, copy=False)
+
+    edges: list[Any] = [(x, vjp_x)]
+    if w is not None:
+        wt = w
+        edges.append((wt, lambda g: (g * xhat).sum(axis=lead).astype(wt.dtype, copy=False)))
+    if b is not None:
+        bt = b
+        edges.append((bt, lambda g: g.sum(axis=lead).astype(bt.dtype, copy=False)))
+    return make(out, "layer_norm", *edges)
