@@ -21,7 +21,7 @@ from .errors import ChainruleError
 
 #: Subcommand modules in the order ``chainrule -h`` lists them; missing ones are skipped,
 #: so each engineer's command appears as soon as its file exists.
-COMMAND_MODULES = ("train", "evaluate", "predict", "playground", "explain", "graph", "plot", "export")
+COMMAND_MODULES = ("train", "evaluate", "predict", "generate", "playground", "explain", "graph", "plot", "export")
 
 
 def one_line(message: object) -> str:

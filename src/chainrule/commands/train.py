@@ -56,6 +56,8 @@ examples:
   chainrule train --csv houses.csv --target price --hidden 64,64 --out run
   chainrule train --out run --resume                # continue an interrupted run
   mpiexec -n 4 chainrule train --dataset mnist --data-dir DIR --out run   # 4 processes (pip install "chainrule[mpi]")
+  chainrule train --dataset names --model gpt --out gpt_run   # character-level GPT
+  chainrule generate gpt_run/model.safetensors --n 20 --temperature 0.8 --seed 0
 
 under an MPI launcher (mpiexec, mpirun, srun) every rank trains a replica on its shard of
 each batch and the gradients are averaged: --batch-size is the GLOBAL batch (split over the
@@ -81,6 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--activation", choices=catalogue.names(catalogue.ACTIVATIONS), default=None,
                    help=catalogue.describe(catalogue.ACTIVATIONS))
     m.add_argument("--dropout", type=fraction, default=None, metavar="P", help="dropout after each hidden layer")
+    t = parser.add_argument_group("language models (--model gpt or rnn, on a text corpus such as --dataset names)")
+    t.add_argument("--block-size", type=positive_int, default=None, metavar="T",
+                   help="characters of context (gpt default 32)")
+    t.add_argument("--n-layer", type=positive_int, default=None, metavar="N", help="gpt: transformer blocks (4)")
+    t.add_argument("--n-head", type=positive_int, default=None, metavar="H", help="gpt: attention heads (4)")
+    t.add_argument("--n-embd", type=positive_int, default=None, metavar="E", help="gpt: embedding width (64)")
+    t.add_argument("--cell", choices=("gru", "lstm", "rnn"), default=None,
+                   help="rnn: recurrent cell (gru; rnn is the plain tanh RNN); --hidden sets its width (128)")
     o = parser.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=catalogue.names(catalogue.OPTIMIZERS), default=None,
                    help=catalogue.describe(catalogue.OPTIMIZERS))
@@ -190,6 +200,15 @@ def _run(args: argparse.Namespace) -> int:
 
         require_matplotlib()
 
+    from ._train_text import is_text_run, run_language_model
+
+    if is_text_run(args):
+        try:
+            return run_language_model(args, say, t_start, ckpt)
+        except TrainingInterrupted as e:
+            print(f"interrupted after {e.completed_epochs} complete epoch(s)"
+                  + (f"; resume with: {_resume_command(args)}" if e.checkpoint else ""), file=sys.stderr)
+            return 130
     ds = load_data(args, DEFAULT_DATASET)
     if getattr(args, "_distributed", False):
         _same_on_every_rank(args, ds)
