@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from .. import catalogue
+from ..errors import ConfigError
 
 SAMPLES_SHOWN = 10
 
@@ -29,7 +30,7 @@ def is_text_run(args: argparse.Namespace) -> bool:
         return False
     try:
         return catalogue.lookup(catalogue.DATASETS, args.dataset, "dataset").kind == "text"
-    except Exception:  # an unknown name is reported by the ordinary path
+    except ConfigError:  # an unknown name is reported by the ordinary path
         return False
 
 
@@ -38,7 +39,6 @@ def run_language_model(args: argparse.Namespace, say: Any, t_start: float, ckpt:
 
     import chainrule as cr
     from chainrule import nn
-    from chainrule.errors import ConfigError
     from chainrule.io import save
     from chainrule.io.safetensors_format import remove_leftover_temporaries
     from chainrule.training import CSVLogger, EarlyStopping, fit

@@ -118,7 +118,7 @@ def corpus_from_words(name: str, words: list[str], val_fraction: float = 0.1,
     if not 0 < val_fraction < 1:
         raise ConfigError(f"{name}: val_fraction must be in (0, 1); got {val_fraction}")
     order = np.random.default_rng(seed).permutation(len(words))
-    n_val = max(1, int(round(len(words) * val_fraction)))
+    n_val = max(1, round(len(words) * val_fraction))
     val = [words[i] for i in order[:n_val]]
     train = [words[i] for i in order[n_val:]]
     if not train:
