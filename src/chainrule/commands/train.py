@@ -203,6 +203,8 @@ def _run(args: argparse.Namespace) -> int:
     from ._train_text import is_text_run, run_language_model
 
     if is_text_run(args):
+        if getattr(args, "_distributed", False):
+            raise ConfigError("--model gpt/rnn trains in one process; run it without an MPI launcher")
         try:
             return run_language_model(args, say, t_start, ckpt)
         except TrainingInterrupted as e:
