@@ -174,15 +174,24 @@ class Torch:
 def worker(lib: str, steps: int, seed: int) -> None:
     """Train ``steps`` steps with one library only and print its peak RSS (MB) as JSON."""
     d = data(seed)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = vm_hwm_mb()
     runner: Any = Chainrule(seed)
     if lib == "pytorch":
         runner = Torch(runner.state())
     for k in range(steps):
         idx = d["rng"].integers(0, len(d["x"]), BATCH)
         runner.step(d["x"][idx], d["y"][idx], LR)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"lib": lib, "peak_rss_mb": peak / 1024, "after_imports_mb": base / 1024}))
+    print(json.dumps({"lib": lib, "peak_rss_mb": vm_hwm_mb(), "after_imports_mb": base}))
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident set (VmHWM, reset by exec; ru_maxrss is not, so a child
+    forked from a large parent would report the parent's size)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_rss(lib: str, steps: int, seed: int, threads: int) -> dict[str, float]:
