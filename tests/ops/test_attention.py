@@ -122,3 +122,24 @@ def test_mismatched_shapes_and_bad_arguments_are_named():
         F.scaled_dot_product_attention(a, a, a, attn_mask=np.ones((3, 3), bool), is_causal=True)
     with pytest.raises(ShapeError, match="broadcast"):
         F.scaled_dot_product_attention(a, a, a, attn_mask=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_packed_self_attention_equals_split_heads_and_passes_gradcheck(causal):
+    from chainrule.ops.attention import packed_self_attention
+
+    rng = np.random.default_rng(8)
+    n, t, h, d = 2, 4, 2, 3
+    qkv = rng.standard_normal((n, t, 3 * h * d))
+    out = packed_self_attention(t64(qkv, False), h, is_causal=causal).data
+    heads = qkv.reshape(n, t, 3, h, d).transpose(2, 0, 3, 1, 4)
+    ref = F.scaled_dot_product_attention(*(t64(a, False) for a in heads), is_causal=causal).data
+    np.testing.assert_allclose(out, ref.transpose(0, 2, 1, 3).reshape(n, t, h * d), atol=1e-12)
+    assert cr.gradcheck(lambda x: packed_self_attention(x, h, is_causal=causal), [t64(qkv)])
+
+
+def test_packed_self_attention_refuses_a_width_not_divisible_into_heads():
+    from chainrule.ops.attention import packed_self_attention
+
+    with pytest.raises(ShapeError, match="num_heads"):
+        packed_self_attention(t64(np.zeros((1, 2, 9)), False), 2)

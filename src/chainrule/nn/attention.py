@@ -20,7 +20,11 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..ops.activation import softmax
-from ..ops.attention import causal_mask, scaled_dot_product_attention
+from ..ops.attention import (
+    causal_mask,
+    packed_self_attention,
+    scaled_dot_product_attention,
+)
 from ..ops.linear import dropout, linear
 from ..tensor import Tensor, lift
 from . import init
@@ -132,15 +136,22 @@ class MultiheadAttention(Module):
             raise ShapeError(f"MultiheadAttention: query {q_in.shape}, key {k_in.shape} and "
                              f"value {v_in.shape} must share the batch size, and key and "
                              f"value the length")
+        mask = _float_mask(attn_mask, key_padding_mask, n, self.num_heads, t_len, s_len,
+                           q_in.dtype)
+        causal = is_causal and mask is None
+        if is_causal and mask is not None:
+            mask = mask + np.where(causal_mask(t_len, s_len), 0, -np.inf).astype(q_in.dtype)
+        p_drop = self.dropout if self.training else 0.0
+        if not need_weights and k_in is q_in and v_in is q_in:
+            # self-attention: one in-projection GEMM and one fused attention node
+            qkv = linear(q_in, self.in_proj_weight, self.in_proj_bias)       # (N, T, 3E)
+            merged = packed_self_attention(qkv, self.num_heads, attn_mask=mask,
+                                           dropout_p=p_drop, is_causal=causal)
+            out = self.out_proj(merged)
+            return (out if self.batch_first else out.transpose(1, 0, 2)), None
         q = self._heads(self._project(q_in, 0))
         k = self._heads(self._project(k_in, 1))
         v = self._heads(self._project(v_in, 2))
-        mask = _float_mask(attn_mask, key_padding_mask, n, self.num_heads, t_len, s_len,
-                           q.dtype)
-        causal = is_causal and mask is None
-        if is_causal and mask is not None:
-            mask = mask + np.where(causal_mask(t_len, s_len), 0, -np.inf).astype(q.dtype)
-        p_drop = self.dropout if self.training else 0.0
         weights: Tensor | None = None
         if need_weights:
             scores = (q @ k.transpose(0, 1, 3, 2)) * (1 / math.sqrt(self.head_dim))

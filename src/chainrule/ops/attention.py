@@ -19,11 +19,13 @@ a row whose every position is masked gives NaN, as in PyTorch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
+from ..opspec import define_op
 from ..rng import get_rng
 from ..tensor import Tensor, lift, make, unbroadcast
 
@@ -44,6 +46,21 @@ def causal_mask(t: int, s: int | None = None) -> np.ndarray:
     return m
 
 
+_additive_cache: dict[tuple[int, int, str], np.ndarray] = {}
+
+
+def _causal_additive(t: int, s: int, dtype: np.dtype) -> np.ndarray:
+    """The causal mask as numbers to add to the scores: 0 where allowed, -inf elsewhere."""
+    key = (t, s, np.dtype(dtype).str)
+    m = _additive_cache.get(key)
+    if m is None:
+        m = np.where(causal_mask(t, s), 0, -np.inf).astype(dtype)
+        m.flags.writeable = False
+        if len(_additive_cache) < 64:
+            _additive_cache[key] = m
+    return m
+
+
 def _additive(mask: Any, dtype: np.dtype) -> np.ndarray:
     """A mask as numbers to add to the scores: a boolean mask (True = take part, as in
     ``torch.nn.functional.scaled_dot_product_attention``) becomes 0 / -inf."""
@@ -54,6 +71,67 @@ def _additive(mask: Any, dtype: np.dtype) -> np.ndarray:
         raise ConfigError(f"scaled_dot_product_attention: attn_mask must be boolean (True = "
                           f"attend) or floating point (added to the scores); got {m.dtype}")
     return m.astype(dtype, copy=False)
+
+
+Grads = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _attend(qd: np.ndarray, kd: np.ndarray, vd: np.ndarray, add: np.ndarray | None,
+            c: float, dropout_p: float) -> tuple[np.ndarray, Grads]:
+    """The attention kernel on arrays: ``softmax(c·Q Kᵀ + add) V`` and a function mapping
+    ``G = ∂L/∂O`` to ``(∂L/∂Q, ∂L/∂K, ∂L/∂V)`` (still broadcast to the scores' batch shape)."""
+    scores = qd @ np.swapaxes(kd, -1, -2)            # (..., T, S)
+    scores *= c
+    if add is not None:
+        try:
+            if add.ndim <= scores.ndim and np.broadcast_shapes(add.shape, scores.shape) \
+                    == scores.shape:
+                scores += add
+            else:
+                scores = scores + add
+        except ValueError:
+            raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {add.shape} "
+                             f"does not broadcast to the scores' shape {scores.shape}") from None
+    # stable softmax over the keys, in place: P = exp(S - max S) / Σ exp(S - max S)
+    scores -= scores.max(axis=-1, keepdims=True)
+    p = np.exp(scores, out=scores)
+    p /= p.sum(axis=-1, keepdims=True)
+    drop: np.ndarray | None = None
+    pd = p
+    if dropout_p > 0:
+        keep = get_rng().random(p.shape, dtype=np.float32) >= dropout_p
+        drop = keep * np.asarray(1 / (1 - dropout_p), dtype=p.dtype)
+        pd = p * drop
+    out = pd @ vd                                     # (..., T, Dv)
+
+    def grads(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dv = np.swapaxes(pd, -1, -2) @ g               # ∂L/∂V = Pᵀ G
+        ds = g @ np.swapaxes(vd, -1, -2)               # ∂L/∂(dropped P) = G Vᵀ
+        if drop is not None:
+            ds *= drop
+        # softmax VJP: ∂L/∂S = P ⊙ (∂L/∂P - Σ_s ∂L/∂P ⊙ P), then the scale c
+        ds -= np.einsum("...ts,...ts->...t", ds, p)[..., None]
+        ds *= p
+        ds *= c
+        dq = ds @ kd                                   # ∂L/∂Q = c·(∂L/∂S) K
+        dk = np.swapaxes(ds, -1, -2) @ qd              # ∂L/∂K = c·(∂L/∂S)ᵀ Q
+        return dq, dk, dv
+
+    return out, grads
+
+
+def _check(dropout_p: float, is_causal: bool, attn_mask: Any) -> None:
+    if not 0 <= dropout_p < 1:
+        raise ConfigError(f"scaled_dot_product_attention: dropout_p must be in [0, 1); got "
+                          f"{dropout_p}")
+    if is_causal and attn_mask is not None:
+        raise ConfigError("scaled_dot_product_attention: give either attn_mask or "
+                          "is_causal=True, not both")
+
+
+define_op("scaled_dot_product_attention", "softmax(Q·Kᵀ/√D + mask)·V", ("Q", "K", "V"),
+          ("(∂L/∂S)·K/√D, with ∂L/∂S = P ⊙ (G·Vᵀ − rowsum(G·Vᵀ ⊙ P))",
+           "(∂L/∂S)ᵀ·Q/√D", "Pᵀ·G: each value weighted by the attention it received"))
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
@@ -84,78 +162,68 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         raise ShapeError(f"scaled_dot_product_attention: query {q.shape}, key {k.shape} and "
                          f"value {v.shape} do not fit: query and key need the same last "
                          f"dimension D, key and value the same length S (axis -2)")
-    if not 0 <= dropout_p < 1:
-        raise ConfigError(f"scaled_dot_product_attention: dropout_p must be in [0, 1); got "
-                          f"{dropout_p}")
-    if is_causal and attn_mask is not None:
-        raise ConfigError("scaled_dot_product_attention: give either attn_mask or "
-                          "is_causal=True, not both")
+    _check(dropout_p, is_causal, attn_mask)
     t_len, s_len = q.shape[-2], k.shape[-2]
     c = 1 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    qd, kd, vd = q.data, k.data, v.data
-    dtype = qd.dtype
+    add = (_causal_additive(t_len, s_len, q.dtype) if is_causal
+           else None if attn_mask is None else _additive(attn_mask, q.dtype))
+    out, grads = _attend(q.data, k.data, v.data, add, c, dropout_p if training else 0.0)
 
-    scores = qd @ np.swapaxes(kd, -1, -2)            # (..., T, S)
-    scores *= c
-    if is_causal:
-        allowed = causal_mask(t_len, s_len)
-        scores[..., ~allowed] = -np.inf
-    elif attn_mask is not None:
-        add = _additive(attn_mask, dtype)
-        try:
-            scores = scores + add
-        except ValueError:
-            raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {add.shape} "
-                             f"does not broadcast to the scores' shape {scores.shape}") from None
-    # stable softmax over the keys, in place: P = exp(S - max S) / Σ exp(S - max S)
-    scores -= scores.max(axis=-1, keepdims=True)
-    p = np.exp(scores, out=scores)
-    p /= p.sum(axis=-1, keepdims=True)
-    if dropout_p > 0 and training:
-        keep = get_rng().random(p.shape, dtype=np.float32) >= dropout_p
-        drop = keep * np.asarray(1 / (1 - dropout_p), dtype=dtype)
-        pd = p * drop
-    else:
-        drop = None
-        pd = p
-    out = pd @ vd                                     # (..., T, Dv)
-
-    def grad_scores(g: np.ndarray) -> np.ndarray:
-        """∂L/∂S (without the scale c) from G = ∂L/∂O, shared by the Q and K edges."""
-        dp = g @ np.swapaxes(vd, -1, -2)               # ∂L/∂(dropped P) = G Vᵀ
-        if drop is not None:
-            dp *= drop
-        # softmax VJP: P ⊙ (∂L/∂P - Σ_s ∂L/∂P ⊙ P)
-        dp -= np.einsum("...ts,...ts->...t", dp, p)[..., None]
-        dp *= p
-        return dp
-
+    # the three edges receive the same G in one backward pass: compute the grads once
     cache: dict[str, Any] = {}
 
-    def ds_for(g: np.ndarray) -> np.ndarray:
-        # the Q and K edges receive the same G in one backward pass: compute ∂L/∂S once
-        if cache.get("g") is not g:
-            cache["g"], cache["ds"] = g, grad_scores(g)
-        ds: np.ndarray = cache["ds"]
-        return ds
+    def part(i: int, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+        def vjp(g: np.ndarray) -> np.ndarray:
+            if cache.get("g") is not g:
+                cache["g"], cache["d"] = g, grads(g)
+            d: np.ndarray = cache["d"][i]
+            return unbroadcast(d, shape)
+        return vjp
 
-    def vjp_q(g: np.ndarray) -> np.ndarray:
-        ds = ds_for(g)
-        gq = ds @ kd
-        gq *= c
-        return unbroadcast(gq, qd.shape)
-
-    def vjp_k(g: np.ndarray) -> np.ndarray:
-        ds = ds_for(g)
-        gk = np.swapaxes(ds, -1, -2) @ qd
-        gk *= c
-        cache.clear()                                  # the K edge runs last: free ∂L/∂S
-        return unbroadcast(gk, kd.shape)
-
-    def vjp_v(g: np.ndarray) -> np.ndarray:
-        return unbroadcast(np.swapaxes(pd, -1, -2) @ g, vd.shape)
-
-    return make(out, "scaled_dot_product_attention", (q, vjp_q), (k, vjp_k), (v, vjp_v))
+    return make(out, "scaled_dot_product_attention", (q, part(0, q.shape)),
+                (k, part(1, k.shape)), (v, part(2, v.shape)))
 
 
-__all__ = ["causal_mask", "scaled_dot_product_attention"]
+define_op("packed_self_attention", "per head h: softmax(Q_h·K_hᵀ/√D + mask)·V_h, heads side by side",
+          ("[Q | K | V]",), ("scaled_dot_product_attention's three VJPs, one per third of the input",))
+
+
+def packed_self_attention(qkv: Tensor, num_heads: int, attn_mask: Any = None,
+                          dropout_p: float = 0.0, is_causal: bool = False,
+                          training: bool = True) -> Tensor:
+    """Multi-head self-attention from packed projections, as one node.
+
+    ``qkv`` (N, T, 3E) holds ``[Q | K | V]`` (one ``linear`` with MultiheadAttention's
+    ``in_proj_weight``); each is split into ``num_heads`` heads of width D = E/H, attended
+    as in :func:`scaled_dot_product_attention` (scale 1/√D), and the heads' outputs are
+    merged back to (N, T, E). The split and merge are views and transposes, so fusing them
+    with the attention saves six graph nodes and their copies per layer; the gradient is
+    written straight into one (N, T, 3E) array. ``attn_mask``: additive float or boolean
+    (True = attend), broadcastable to (N, H, T, T).
+    """
+    n, t, e3 = qkv.shape
+    if e3 % (3 * num_heads):
+        raise ShapeError(f"packed_self_attention: last axis {e3} is not 3·num_heads·head_dim "
+                         f"for {num_heads} heads")
+    _check(dropout_p, is_causal, attn_mask)
+    h = num_heads
+    d = e3 // (3 * h)
+    heads = qkv.data.reshape(n, t, 3, h, d).transpose(2, 0, 3, 1, 4)   # (3, N, H, T, D) view
+    add = (_causal_additive(t, t, qkv.dtype) if is_causal
+           else None if attn_mask is None else _additive(attn_mask, qkv.dtype))
+    out, grads = _attend(heads[0], heads[1], heads[2], add, 1 / math.sqrt(d),
+                         dropout_p if training else 0.0)
+    merged = out.transpose(0, 2, 1, 3).reshape(n, t, h * d)           # (N, T, E)
+
+    def vjp(g: np.ndarray) -> np.ndarray:
+        gh = g.reshape(n, t, h, d).transpose(0, 2, 1, 3)              # (N, H, T, D)
+        dq, dk, dv = grads(gh)
+        full = np.empty((n, t, 3, h, d), dtype=g.dtype)
+        view = full.transpose(2, 0, 3, 1, 4)                          # (3, N, H, T, D)
+        view[0], view[1], view[2] = dq, dk, dv
+        return full.reshape(n, t, e3)
+
+    return make(merged, "packed_self_attention", (qkv, vjp))
+
+
+__all__ = ["causal_mask", "packed_self_attention", "scaled_dot_product_attention"]

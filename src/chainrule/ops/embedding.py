@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, ShapeError
+from ..opspec import define_op
 from ..tensor import Tensor, make
 
 
@@ -31,6 +32,10 @@ def _indices(op: str, input: Any, num: int) -> np.ndarray:
         raise DataError(f"{op}: indices must lie in [0, {num - 1}] for a weight with {num} "
                         f"rows; got values from {idx.min()} to {idx.max()}")
     return idx
+
+
+define_op("embedding", "W[index]: the rows of W at the ids", ("W",),
+          ("1 for the row an id picks (summed over every position using that id), else 0",))
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:

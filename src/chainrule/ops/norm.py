@@ -135,6 +135,12 @@ def _normalized_shape(x: Tensor, normalized_shape: Any) -> tuple[int, ...]:
     return shape
 
 
+define_op("layer_norm", "γ·(x − μ)/√(σ² + ε) + β, statistics over each example's last axes",
+          ("x", "γ", "β"),
+          ("γ/√(σ² + ε)·(δᵢⱼ − 1/M − x̂ᵢx̂ⱼ/M): direct, through μ and through σ²", "x̂, the normalised input",
+           "1"))
+
+
 def layer_norm(x: Tensor, normalized_shape: Any, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each example over its last ``len(normalized_shape)`` axes, then scale by
