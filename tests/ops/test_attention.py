@@ -143,3 +143,16 @@ def test_packed_self_attention_refuses_a_width_not_divisible_into_heads():
 
     with pytest.raises(ShapeError, match="num_heads"):
         packed_self_attention(t64(np.zeros((1, 2, 9)), False), 2)
+
+
+def test_rows_far_below_their_blocks_maximum_keep_full_precision():
+    # one row's scores sit 200 below another's: a shared shift would underflow it to 0/0
+    q = np.array([[[10.0], [-10.0]]])
+    k = np.array([[[10.0], [9.0]]])
+    v = np.array([[[1.0], [2.0]]])
+    out = F.scaled_dot_product_attention(t64(q, False), t64(k, False), t64(v, False), scale=1.0)
+    s = q[0] @ k[0].T
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out.data[0], p @ v[0], rtol=1e-12)
+    assert np.isfinite(out.data).all()

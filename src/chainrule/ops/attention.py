@@ -92,10 +92,7 @@ def _attend(qd: np.ndarray, kd: np.ndarray, vd: np.ndarray, add: np.ndarray | No
         except ValueError:
             raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {add.shape} "
                              f"does not broadcast to the scores' shape {scores.shape}") from None
-    # stable softmax over the keys, in place: P = exp(S - max S) / Σ exp(S - max S)
-    scores -= scores.max(axis=-1, keepdims=True)
-    p = np.exp(scores, out=scores)
-    p /= p.sum(axis=-1, keepdims=True)
+    p = _softmax_last(scores)
     drop: np.ndarray | None = None
     pd = p
     if dropout_p > 0:
@@ -118,6 +115,35 @@ def _attend(qd: np.ndarray, kd: np.ndarray, vd: np.ndarray, add: np.ndarray | No
         return dq, dk, dv
 
     return out, grads
+
+
+_TINY = 2.0 ** -60
+
+
+def _softmax_last(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, stable: ``exp(S - m) / Σ exp(S - m)`` (S is shifted in place).
+
+    Any shift ``m`` at least a row's maximum keeps every exponential ≤ 1 (no overflow), so one
+    maximum per (T, S) block of rows serves them all: a reduction over a long contiguous axis
+    instead of a slow one over each short row. A row whose own maximum lies far below its
+    block's could underflow (its sum below 2⁻⁶⁰); those rows alone are redone with their own
+    maximum. Rows masked entirely give NaN (0/0), as in PyTorch.
+    """
+    lead = scores.shape[:-2]
+    block = scores.reshape(lead + (-1,)).max(axis=-1) if scores.ndim > 1 else scores.max()
+    block = np.where(np.isfinite(block), block, 0).astype(scores.dtype, copy=False)
+    scores -= block.reshape(np.shape(block) + (1, 1)) if scores.ndim > 1 else block
+    p = np.exp(scores)
+    sums = p.sum(axis=-1, keepdims=True)
+    low = sums < _TINY
+    if low.any():                                      # rare: redo those rows exactly
+        rows = np.nonzero(low[..., 0])
+        raw = scores[rows]
+        raw -= raw.max(axis=-1, keepdims=True)
+        p[rows] = np.exp(raw)
+        sums = p.sum(axis=-1, keepdims=True)
+    p /= sums
+    return p
 
 
 def _check(dropout_p: float, is_causal: bool, attn_mask: Any) -> None:
