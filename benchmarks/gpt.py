@@ -178,7 +178,7 @@ def worker(lib: str, steps: int, seed: int) -> None:
     runner: Any = Chainrule(seed)
     if lib == "pytorch":
         runner = Torch(runner.state())
-    for k in range(steps):
+    for _ in range(steps):
         idx = d["rng"].integers(0, len(d["x"]), BATCH)
         runner.step(d["x"][idx], d["y"][idx], LR)
     print(json.dumps({"lib": lib, "peak_rss_mb": vm_hwm_mb(), "after_imports_mb": base}))

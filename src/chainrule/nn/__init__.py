@@ -11,7 +11,11 @@ from . import (
     functional,  # noqa: F401
     init,  # noqa: F401
 )
+from .attention import MultiheadAttention  # noqa: F401,E402
+from .containers import ModuleDict, ModuleList  # noqa: F401,E402
 from .conv import Conv2d, Unflatten, lenet  # noqa: F401,E402
+from .embedding import Embedding  # noqa: F401,E402
+from .language_models import GPT, CharRNN, char_rnn, gpt  # noqa: F401,E402
 from .layers import (  # noqa: F401
     GELU,
     Dropout,
@@ -44,10 +48,6 @@ from .module import (  # noqa: F401
 )
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401,E402
 from .pool import AvgPool2d, MaxPool2d  # noqa: F401,E402
-from .attention import MultiheadAttention  # noqa: F401,E402
-from .containers import ModuleDict, ModuleList  # noqa: F401,E402
-from .embedding import Embedding  # noqa: F401,E402
-from .language_models import GPT, CharRNN, char_rnn, gpt  # noqa: F401,E402
 from .recurrent import GRU, LSTM, RNN  # noqa: F401,E402
 from .registry import LAYERS, from_config, get_layer, register  # noqa: F401
 

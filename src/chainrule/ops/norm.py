@@ -20,6 +20,7 @@ In both, ∂L/∂γ = Σ G·x̂ and ∂L/∂β = Σ G.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -159,41 +160,50 @@ def layer_norm(x: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     if eps <= 0:
         raise ConfigError(f"layer_norm: eps must be positive; got {eps}")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(np.shape(_array(t))) != shape:
-            raise ShapeError(f"layer_norm: {name} of shape {np.shape(_array(t))} does not "
-                             f"match normalized_shape {shape}")
+        t_shape = None if t is None else tuple(np.shape(t.data if isinstance(t, Tensor) else t))
+        if t_shape is not None and t_shape != shape:
+            raise ShapeError(f"layer_norm: {name} of shape {t_shape} does not match "
+                             f"normalized_shape {shape}")
     w = lift(weight, x) if weight is not None else None
     b = lift(bias, x) if bias is not None else None
     dtype = x.dtype
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    lead = tuple(range(x.ndim - len(shape)))       # the example axes γ and β are summed over
-    m_count = int(np.prod(shape))
-    v = x.data
-    mean = v.mean(axis=axes, keepdims=True)
-    xc = v - mean
-    var = np.einsum("...i,...i->...", xc.reshape(xc.shape[:len(lead)] + (-1,)),
-                    xc.reshape(xc.shape[:len(lead)] + (-1,))) / m_count
-    invstd = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
-    invstd = invstd.reshape(invstd.shape + (1,) * len(shape))
+    m_count = math.prod(shape)
+    rows = x.size // m_count if m_count else 0
+    # one row per example: (R, M); row sums as matrix-vector products (BLAS), not short reductions
+    x2 = x.data.reshape(rows, m_count)
+    ones = np.ones(m_count, dtype=dtype)
+    xc = x2 - (x2 @ ones * (1 / m_count))[:, None]
+    var = np.einsum("ij,ij->i", xc, xc) * (1 / m_count)
+    invstd = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)[:, None]     # (R, 1)
     xhat = xc
     xhat *= invstd                                   # xc is ours: normalise in place
-    out = xhat if w is None else xhat * w.data
-    if b is not None:
-        out = out + b.data
+    w2 = None if w is None else w.data.reshape(m_count)
+    if w2 is not None:
+        out2 = xhat * w2
+        if b is not None:
+            out2 += b.data.reshape(m_count)
+    else:
+        out2 = xhat if b is None else xhat + b.data.reshape(m_count)
+    out = out2.reshape(x.shape)
 
     def vjp_x(g: np.ndarray) -> np.ndarray:
-        gh = g if w is None else g * w.data
-        sum_g = gh.sum(axis=axes, keepdims=True)
-        sum_gx = (gh * xhat).sum(axis=axes, keepdims=True)
-        # (1 / (M·√(σ²+ε))) · (M·ĝ - Σĝ - x̂·Σ(ĝ·x̂))
-        return ((invstd / m_count) * (m_count * gh - sum_g - xhat * sum_gx)).astype(
-            dtype, copy=False)
+        gh = g.reshape(rows, m_count) * (1 if w2 is None else w2)            # ĝ = γ·G, ours
+        sum_g = gh @ ones                                                    # Σ ĝ per row
+        sum_gx = np.einsum("ij,ij->i", gh, xhat)                            # Σ ĝ·x̂ per row
+        # (1 / (M·√(σ²+ε))) · (M·ĝ - Σĝ - x̂·Σ(ĝ·x̂)), in place in ĝ
+        gh *= m_count
+        gh -= sum_g[:, None]
+        gh -= xhat * sum_gx[:, None]
+        gh *= invstd * (1 / m_count)
+        return gh.astype(dtype, copy=False).reshape(x.shape)
 
     edges: list[Any] = [(x, vjp_x)]
     if w is not None:
         wt = w
-        edges.append((wt, lambda g: (g * xhat).sum(axis=lead).astype(wt.dtype, copy=False)))
+        edges.append((wt, lambda g: np.einsum("ij,ij->j", g.reshape(rows, m_count), xhat)
+                      .astype(wt.dtype, copy=False).reshape(shape)))
     if b is not None:
         bt = b
-        edges.append((bt, lambda g: g.sum(axis=lead).astype(bt.dtype, copy=False)))
+        edges.append((bt, lambda g: np.add.reduce(g.reshape(rows, m_count), axis=0)
+                      .astype(bt.dtype, copy=False).reshape(shape)))
     return make(out, "layer_norm", *edges)
