@@ -229,3 +229,22 @@ def test_tied_weight_is_one_parameter_saved_once_with_summed_gradients(tmp_path)
     fresh.load_state_dict(cr.load(tmp_path / "tied.safetensors"))
     assert fresh.head.weight is fresh.emb.weight
     np.testing.assert_array_equal(fresh.head.weight.data, w)
+
+
+def test_a_model_file_declaring_a_huge_layer_norm_is_refused_before_allocating(tmp_path):
+    import json
+    import struct
+
+    from chainrule.errors import ModelFileError
+
+    cr.save(nn.Sequential(nn.LayerNorm(4)), tmp_path / "ln.safetensors")
+    raw = (tmp_path / "ln.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    arch = json.loads(header["__metadata__"]["architecture"])
+    arch["layers"][0]["normalized_shape"] = [30, 30, 30, 30, 30]   # 24 M floats from 32 bytes
+    header["__metadata__"]["architecture"] = json.dumps(arch)
+    text = json.dumps(header).encode()
+    (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    with pytest.raises(ModelFileError, match="parameter memory"):
+        cr.load(tmp_path / "bad.safetensors")

@@ -131,10 +131,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in shape)
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        self.weight = (Parameter(np.ones(self.normalized_shape, np.float32))
-                       if self.elementwise_affine else None)
-        self.bias = (Parameter(np.zeros(self.normalized_shape, np.float32))
+        # size-checked before allocating (a model file's architecture is untrusted)
+        self.weight = empty_parameter(*self.normalized_shape) if self.elementwise_affine else None
+        self.bias = (empty_parameter(*self.normalized_shape)
                      if self.elementwise_affine and bias else None)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
