@@ -147,3 +147,28 @@ def test_curves_svg_scales_into_the_plot_area():
     xs, ys = zip(*[map(float, p.split(",")) for p in pts])
     assert np.isclose(xs[0], 46) and np.isclose(xs[-1], 310)
     assert ys[0] > ys[-1]  # larger values are drawn higher
+
+
+def test_notebook_without_ipywidgets_names_the_extra_and_shows_a_text_bar(monkeypatch):
+    import importlib.util
+
+    from chainrule.training import progress
+
+    _fake_kernel(monkeypatch)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    monkeypatch.setattr(progress, "_warned_widgets", False)
+
+    class Sink:
+        def write(self, s):
+            pass
+
+        def flush(self):
+            pass
+
+    with pytest.warns(UserWarning, match=r"pip install 'chainrule\[notebook\]'"):
+        bar = EpochProgress(5, "epoch", stream=Sink())
+    try:
+        assert bar.active and type(bar.bar).__module__ == "tqdm.std"
+    finally:
+        bar.close()

@@ -7,14 +7,13 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx  # the [onnx] extra, also in [dev]
+import onnxruntime as ort
 import pytest
 
-onnx = pytest.importorskip("onnx")  # the [onnx] extra: .ci/run installs it
-ort = pytest.importorskip("onnxruntime")
-
-import chainrule as cr  # noqa: E402
-from chainrule import nn  # noqa: E402
-from chainrule.cli import main  # noqa: E402
+import chainrule as cr
+from chainrule import nn
+from chainrule.cli import main
 
 
 def _close(got: np.ndarray, ref: np.ndarray) -> None:

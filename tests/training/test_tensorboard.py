@@ -7,14 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tbparse  # the [dev] extra (tensorboardX itself: [tensorboard], also in [dev])
 
-pytest.importorskip("tensorboardX")  # the [tensorboard] extra: .ci/run installs it
-tbparse = pytest.importorskip("tbparse")
-
-import chainrule as cr  # noqa: E402
-from chainrule import nn, optim  # noqa: E402
-from chainrule.cli import main  # noqa: E402
-from chainrule.training import TensorBoard, fit  # noqa: E402
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.cli import main
+from chainrule.training import TensorBoard, fit
 
 
 def _events(log_dir: Path) -> list:
@@ -64,7 +62,6 @@ def test_weight_and_gradient_histograms_per_parameter_and_epoch(tmp_path):
 
 
 def test_the_model_graph_is_logged_through_onnx(tmp_path):
-    pytest.importorskip("onnx")
     _train(tmp_path, epochs=1)
     graphs = [e for e in _events(tmp_path) if e.HasField("graph_def")]
     assert len(graphs) == 1 and b"MatMul" in graphs[0].graph_def

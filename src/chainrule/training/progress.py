@@ -19,6 +19,25 @@ def _is_tty(stream: TextIO) -> bool:
         return False
 
 
+_warned_widgets = False
+
+
+def _has_widgets() -> bool:
+    """Whether ipywidgets (tqdm's notebook widget) is installed; warns once when it is not."""
+    global _warned_widgets
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        return True
+    if not _warned_widgets:
+        _warned_widgets = True
+        import warnings
+
+        warnings.warn("the live progress bar in notebooks needs ipywidgets: pip install 'chainrule[notebook]' "
+                      "(showing a text bar instead)", stacklevel=4)
+    return False
+
+
 class EpochProgress:
     """A progress bar over the batches of one epoch.
 
@@ -33,9 +52,13 @@ class EpochProgress:
         self.bar: Any = None
         from ..display import in_notebook
 
-        if enabled and (_is_tty(self.stream) or in_notebook()):
+        notebook = enabled and in_notebook()
+        if enabled and (_is_tty(self.stream) or notebook):
             try:
-                from tqdm.auto import tqdm
+                if notebook and not _has_widgets():  # text bar, and say which extra draws the widget
+                    from tqdm.std import tqdm
+                else:
+                    from tqdm.auto import tqdm
             except ImportError:  # tqdm is a dependency, but a bar is never worth a crash
                 tqdm = None
             if tqdm is not None:
