@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import importlib
 
+from .allocator import retain_freed_memory as _retain_freed_memory
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
 from .gradcheck import gradcheck
 from .ops.combine import concatenate, maximum, minimum, stack, where
+from .parallel import get_num_threads, set_num_threads
 from .rng import get_rng, manual_seed
 from .tensor import (
     Tensor,
@@ -34,6 +36,8 @@ from .tensor import (
 )
 
 __version__ = "0.1.0"
+
+_retain_freed_memory()  # reuse freed feature maps across steps (see allocator.py)
 
 _SUBMODULES = {"nn", "optim", "data", "training", "io", "viz", "playground", "functional", "onnx"}
 # name -> (module, attribute) for functions that live in lazily loaded subpackages
@@ -71,5 +75,6 @@ def __dir__() -> list[str]:
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "zeros_like", "ones_like", "randn", "rand",
     "arange", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "concatenate", "stack",
-    "where", "maximum", "minimum", "gradcheck", "manual_seed", "get_rng", *_error_names, *_LAZY,
+    "where", "maximum", "minimum", "gradcheck", "manual_seed", "get_rng", "get_num_threads",
+    "set_num_threads", *_error_names, *_LAZY,
 ]

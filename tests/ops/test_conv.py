@@ -1,5 +1,7 @@
 """F.conv2d: values against a loop-by-definition reference, gradients by finite differences
 over random sizes, strides and paddings, and against PyTorch where installed."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,7 +9,23 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn.functional as F
+import chainrule.ops.conv as conv_module
 from chainrule.errors import ConfigError, ShapeError
+
+from ..parallel_helpers import split_everything
+
+STRATEGIES = ["one_gemm", "per_offset"]
+
+
+@contextlib.contextmanager
+def input_grad_strategy(name):
+    """Force one of conv2d's two ∂L/∂x GEMM strategies, whatever the channel count."""
+    chooser = conv_module._input_grad_by_one_gemm
+    conv_module._input_grad_by_one_gemm = lambda c: name == "one_gemm"
+    try:
+        yield
+    finally:
+        conv_module._input_grad_by_one_gemm = chooser
 
 
 def t64(a, requires_grad=True):
@@ -51,16 +69,53 @@ def conv_case(draw):
             rng.standard_normal(o), stride, padding)
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("bias", [True, False])
 @given(case=conv_case())
-def test_conv2d_matches_the_definition_and_passes_gradcheck(bias, case):
+def test_conv2d_matches_the_definition_and_passes_gradcheck(strategy, bias, case):
     x, w, b, stride, padding = case
     b = b if bias else None
     out = F.conv2d(t64(x), t64(w), None if b is None else t64(b), stride=stride, padding=padding)
     np.testing.assert_allclose(out.data, conv_reference(x, w, b, stride, padding),
                                rtol=1e-10, atol=1e-10)
     args = [t64(x), t64(w)] + ([t64(b)] if bias else [])
-    assert cr.gradcheck(lambda *a: F.conv2d(*a, stride=stride, padding=padding), args)
+    with input_grad_strategy(strategy):
+        assert cr.gradcheck(lambda *a: F.conv2d(*a, stride=stride, padding=padding), args)
+
+
+@given(case=conv_case())
+def test_conv2d_split_over_threads_passes_gradcheck(case):
+    """The im2col copy, bias add and col2im adds split over the batch give the same maths."""
+    x, w, b, stride, padding = case
+    with split_everything(), input_grad_strategy("one_gemm"):
+        assert cr.gradcheck(lambda *a: F.conv2d(*a, stride=stride, padding=padding),
+                            [t64(x), t64(w), t64(b)])
+
+
+@pytest.mark.parametrize("shape,oc,k,stride,padding", [
+    ((3, 20, 9, 8), 6, 3, 1, 0),        # channels enough for per-offset products
+    ((2, 17, 10, 11), 5, (3, 2), 2, 1),
+    ((4, 2, 12, 12), 7, 5, 1, 2),       # few channels: one GEMM would be chosen
+])
+def test_both_input_gradient_strategies_agree(shape, oc, k, stride, padding):
+    rng = np.random.default_rng(3)
+    kh, kw = pair(k)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((oc, shape[1], kh, kw))
+    grads = {}
+    for strategy in STRATEGIES:
+        X = t64(x)
+        with input_grad_strategy(strategy):
+            F.conv2d(X, t64(w), stride=stride, padding=padding).sum().backward()
+        grads[strategy] = X.grad
+    np.testing.assert_allclose(grads["one_gemm"], grads["per_offset"], rtol=1e-12, atol=1e-12)
+
+
+def test_strategy_is_chosen_by_the_number_of_input_channels():
+    assert conv_module._input_grad_by_one_gemm(1)
+    assert conv_module._input_grad_by_one_gemm(3)
+    assert not conv_module._input_grad_by_one_gemm(32)
+    assert not conv_module._input_grad_by_one_gemm(256)
 
 
 @given(case=conv_case())
@@ -75,8 +130,10 @@ def test_two_stacked_convs_pass_gradcheck(case):
                         [t64(x), t64(w), t64(w2)])
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,oc,k,stride,padding", [
+    ((2, 32, 12, 12), 8, 5, 1, 0),
     ((2, 3, 9, 8), 4, 3, 1, 0),
     ((3, 2, 11, 10), 5, 3, 2, 1),
     ((1, 4, 7, 9), 3, (3, 2), (2, 1), (0, 2)),
@@ -84,7 +141,7 @@ def test_two_stacked_convs_pass_gradcheck(case):
     ((2, 3, 6, 6), 2, 2, 2, 0),
     ((2, 2, 5, 5), 3, 5, 3, 2),
 ])
-def test_conv2d_matches_pytorch(torch, dtype, shape, oc, k, stride, padding):
+def test_conv2d_matches_pytorch(torch, strategy, dtype, shape, oc, k, stride, padding):
     rng = np.random.default_rng(0)
     kh, kw = pair(k)
     x = rng.standard_normal(shape).astype(dtype)
@@ -93,7 +150,8 @@ def test_conv2d_matches_pytorch(torch, dtype, shape, oc, k, stride, padding):
     X, W, B = (cr.tensor(a, requires_grad=True, dtype=dtype) for a in (x, w, b))
     out = F.conv2d(X, W, B, stride=stride, padding=padding)
     g = rng.standard_normal(out.shape).astype(dtype)
-    out.backward(g)
+    with input_grad_strategy(strategy):
+        out.backward(g)
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     tout = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding)
     tout.backward(torch.tensor(g))
@@ -156,3 +214,18 @@ def test_conv2d_errors_name_the_problem(x_shape, w_shape, kwargs, error, words):
 def test_conv2d_bias_of_wrong_shape():
     with pytest.raises(ShapeError, match=r"bias of shape \(3,\)"):
         F.conv2d(cr.zeros(1, 1, 4, 4), cr.zeros(2, 1, 3, 3), cr.zeros(3))
+
+
+@pytest.mark.parametrize("channels", [1, 6])
+def test_no_grad_conv_in_workspace_sized_slices_equals_the_whole_batch(monkeypatch, channels):
+    """Without a gradient to compute, im2col is built a slice of the batch at a time."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, channels, 8, 7)).astype(np.float32)
+    w = cr.tensor(rng.standard_normal((4, channels, 3, 3)).astype(np.float32), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    whole = F.conv2d(x, w, b, padding=1).data
+    per_sample = 8 * 7 * 9 * channels * 4
+    monkeypatch.setattr(conv_module, "_WORKSPACE_BYTES", 2 * per_sample)  # 2 samples a slice
+    with cr.no_grad():
+        sliced = F.conv2d(x, w, b, padding=1).data
+    np.testing.assert_allclose(sliced, whole, rtol=1e-6, atol=1e-6)

@@ -16,16 +16,23 @@ and the calculus is that of ``linear`` (see ops/linear.py), with G2 the output g
 out like out2:
 
     ∂L/∂W2   = G2ᵀ cols                   (one GEMM over every sample and position)
-    ∂L/∂cols = G2 W2                      (one GEMM per kernel offset, see below)
+    ∂L/∂cols = G2 W2                      (one GEMM, or one per kernel offset, see below)
     ∂L/∂b    = Σ_{n,i,j} G[n, :, i, j]
 
 and ``∂L/∂x`` is ``∂L/∂cols`` scattered back to where each window element came from
 (*col2im*): every input pixel receives the sum over all windows that contain it. Windows
 overlap, so this is a sum; it is done per kernel offset (p, q): the columns of ∂L/∂cols that
 belong to (p, q), ``G2 W2[:, (p, q, ·)]``, form one (N·OH·OW, C) block, added to the input
-positions it came from with one strided add — KH·KW GEMMs and vectorised adds over all
-samples, channels and positions, never a loop over pixels — and the padding border is cut
-off at the end (its gradient belongs to constant zeros).
+positions it came from with one strided add — vectorised adds over all samples, channels and
+positions, never a loop over pixels — and the padding border is cut off at the end (its
+gradient belongs to constant zeros). The blocks come from one of two GEMM strategies, chosen
+by the number of input channels (``_input_grad_by_one_gemm``): KH·KW thin products, one per
+offset, when C is large enough for BLAS to run them well, else one product for all of
+∂L/∂cols.
+
+Threads: NumPy's products use every core through BLAS, its elementwise loops only one; the
+im2col copy, the bias add and the col2im adds are split over the batch across threads when
+large (chainrule/parallel.py), so they do not leave a core idle.
 
 Memory layout: the work is done channels-last. ``out2`` *is* the output stored NHWC, so the
 result is returned as an NCHW-indexed view of it, without a transpose copy; relu and pooling
@@ -41,7 +48,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ConfigError, ShapeError
 from ..opspec import define_op
-from ..tensor import Tensor, lift, make
+from ..parallel import over_batch
+from ..tensor import Tensor, is_grad_enabled, lift, make
 
 
 def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -62,6 +70,77 @@ def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
 
 
 _FEW_CHANNELS = 4  # below this, im2col lays out its matrix transposed (see conv2d)
+_PER_OFFSET_MIN_CHANNELS = 16  # from this many input channels, ∂L/∂x is KH·KW products
+
+
+_WORKSPACE_BYTES = 32 << 20  # the largest im2col matrix built at once when no gradient is wanted
+
+
+def _im2col(win: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """cols[(n, i, j), (p, q, c)] from the windows ``win`` (N, OH, OW, C, KH, KW): the one
+    copy of the forward pass, split over the batch across threads when large."""
+    n, oh, ow, c, kh, kw = win.shape
+    if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
+        cols6 = np.empty((n, oh, ow, kh, kw, c), dtype=dtype)
+        src = win.transpose(0, 1, 2, 4, 5, 3)
+        over_batch(lambda s: np.copyto(cols6[s], src[s]), n, cols6.size)
+        return cols6.reshape(n * oh * ow, kh * kw * c)
+    # few channels (an image's first layer): build colsᵀ, in runs of OW values
+    cols6 = np.empty((kh, kw, c, n, oh, ow), dtype=dtype)
+    src = win.transpose(4, 5, 3, 0, 1, 2)
+    over_batch(lambda s: np.copyto(cols6[:, :, :, s], src[:, :, :, s]), n, cols6.size)
+    return cols6.reshape(kh * kw * c, n * oh * ow).T
+
+
+def _input_grad_by_one_gemm(c: int) -> bool:
+    """Which of the two col2im strategies computes ∂L/∂x for ``c`` input channels.
+
+    *One GEMM*: ∂L/∂cols = G2 W2 at once, (M, O) @ (O, KH·KW·C), then KH·KW strided adds of
+    its (M, C) column blocks. *Per offset*: KH·KW products G2 W2[:, (p, q, ·)], (M, O) @ (O, C),
+    each added as soon as it is made. Both do the same multiply-adds; the per-offset products
+    have only C columns, which BLAS runs well from about 16 on (measured, LeNet's C = 32: 5.7
+    against 8.7 ms per batch on one core), and never hold the whole (M, KH·KW·C) matrix. With
+    few channels the per-offset products are too thin to run well, and the one GEMM wins.
+    """
+    return c < _PER_OFFSET_MIN_CHANNELS
+
+
+def _col2im_per_offset(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, int],
+                       stride: tuple[int, int], out_hw: tuple[int, int]) -> None:
+    """Add ∂L/∂x into ``dxp`` (N, HP, WP, C) with one product per kernel offset.
+
+    Window element (p, q) came from xp[:, i·sh + p, j·sw + q, :], so its part of ∂L/∂cols,
+    G2 W2[:, (p, q, ·)], goes back there: one GEMM and one strided, vectorised add per kernel
+    offset (an assignment when windows cannot overlap)."""
+    (kh, kw), (sh, sw), (oh, ow) = k, stride, out_hw
+    n, c = dxp.shape[0], dxp.shape[3]
+    w2r = w2.reshape(w2.shape[0], kh * kw, c)
+    overlap = sh < kh or sw < kw
+    for p in range(kh):
+        for q in range(kw):
+            block = (g2 @ w2r[:, p * kw + q]).reshape(n, oh, ow, c)
+            dst = dxp[:, p:p + sh * oh:sh, q:q + sw * ow:sw]
+            if overlap:
+                dst += block
+            else:
+                dst[...] = block
+
+
+def _col2im_gemm(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, int],
+                 stride: tuple[int, int], out_hw: tuple[int, int]) -> None:
+    """Add ∂L/∂x into ``dxp`` (N, HP, WP, C) from ∂L/∂cols = G2 W2 formed by one GEMM; the
+    KH·KW strided adds are split over the batch across threads when large."""
+    (kh, kw), (sh, sw), (oh, ow) = k, stride, out_hw
+    n, c = dxp.shape[0], dxp.shape[3]
+    dcols = (g2 @ w2).reshape(n, oh, ow, kh, kw, c)
+
+    def add_rows(s: slice) -> None:
+        d = dxp[s]
+        for p in range(kh):
+            for q in range(kw):
+                d[:, p:p + sh * oh:sh, q:q + sw * ow:sw] += dcols[s, :, :, p, q]
+
+    over_batch(add_rows, n, dcols.size)
 
 
 define_op("conv2d", "Σ over a window of W·x, + b", ("x", "W", "b"),
@@ -114,17 +193,23 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         xp = xh
     # cols[(n, i, j), (p, q, c)]: every window, channel innermost (the one copy)
     win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N,OH,OW,C,KH,KW)
-    if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
-        cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3), dtype=dtype).reshape(
-            n * oh * ow, kh * kw * c)
-    else:  # few channels (an image's first layer): build colsᵀ, in runs of OW values
-        cols = np.ascontiguousarray(win.transpose(4, 5, 3, 0, 1, 2), dtype=dtype).reshape(
-            kh * kw * c, n * oh * ow).T
     # W2[o, (p, q, c)], the weight flattened in the same order
     w2 = np.ascontiguousarray(w.data.transpose(0, 2, 3, 1), dtype=dtype).reshape(o, -1)
-    out2 = cols @ w2.T                                   # (N·OH·OW, O): the GEMM
+    out2 = np.empty((n * oh * ow, o), dtype=dtype)       # (N·OH·OW, O): the output, NHWC
+    # Training keeps cols for ∂L/∂W. Without a gradient to compute, cols is only a workspace:
+    # it is built for a slice of the batch at a time, at most _WORKSPACE_BYTES (a batch of
+    # 1000 MNIST images would otherwise take 205 MB in LeNet's second layer).
+    needs_grad = is_grad_enabled() and (x.requires_grad or w.requires_grad or (
+        b is not None and b.requires_grad))
+    per_sample = oh * ow * kh * kw * c * np.dtype(dtype).itemsize
+    step = n if needs_grad else max(1, _WORKSPACE_BYTES // per_sample)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        cols = _im2col(win[lo:hi], dtype)
+        np.matmul(cols, w2.T, out=out2[lo * oh * ow:hi * oh * ow])   # the GEMM
     if b is not None:
-        out2 += b.data
+        bias, rows = b.data, out2.reshape(n, oh * ow, o)
+        over_batch(lambda s: np.add(rows[s], bias, out=rows[s]), n, out2.size)
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
     cache: dict[str, np.ndarray] = {}
@@ -149,22 +234,9 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         return (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)  # type: ignore[union-attr]
 
     def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
-        g2 = g2_of(g)
-        w2r = w2.reshape(o, kh * kw, c)
         dxp = np.zeros((n, hp, wp, c), dtype=dtype)
-        # Window element (p, q) came from xp[:, i·sh + p, j·sw + q, :], so its part of ∂L/∂cols,
-        # G2 W2[:, (p, q, ·)], goes back there: one GEMM and one strided, vectorised add per
-        # kernel offset (assignment when windows cannot overlap). Multiplying per offset, rather
-        # than forming all of ∂L/∂cols at once, keeps each block (N·OH·OW, C) small and contiguous.
-        overlap = sh < kh or sw < kw
-        for p in range(kh):
-            for q in range(kw):
-                block = (g2 @ w2r[:, p * kw + q]).reshape(n, oh, ow, c)
-                dst = dxp[:, p:p + sh * oh:sh, q:q + sw * ow:sw]
-                if overlap:
-                    dst += block
-                else:
-                    dst[...] = block
+        col2im = _col2im_gemm if _input_grad_by_one_gemm(c) else _col2im_per_offset
+        col2im(g2_of(g), w2, dxp, (kh, kw), (sh, sw), (oh, ow))
         dx = dxp[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
         return dx.astype(x.dtype, copy=False)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..opspec import define_op
+from ..parallel import over_batch
 from ..tensor import Tensor, make
 from .conv import _pair
 
@@ -96,19 +97,25 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     xp = _padded(x.data, ph, pw, fill)
     # running maximum over the offsets, remembering which offset holds each window's maximum
     # (the first one on ties: a later element must be strictly larger to take over)
-    out, which = None, None
-    for k, sl in _slices(kh, kw, sh, sw, oh, ow):
-        v = xp[sl]
-        if out is None or which is None:
-            out = v.copy(order="K")
-            which = np.zeros_like(out, dtype=np.uint8 if kh * kw <= 256 else np.int32)  # out's layout
-            continue
-        better = v > out
-        # which = k where better, else unchanged: k grows with the offsets, so a maximum does it
-        # (much faster than a masked assignment)
-        np.maximum(which, better.view(np.uint8) * which.dtype.type(k), out=which)
-        np.maximum(out, v, out=out)
-    assert out is not None and which is not None  # kh·kw >= 1 offsets
+    first = xp[next(_slices(kh, kw, sh, sw, oh, ow))[1]]
+    out = np.empty_like(first)  # the layout of the input (channels-last after a conv)
+    which = np.empty_like(first, dtype=np.uint8 if kh * kw <= 256 else np.int32)
+
+    def forward_rows(s: slice) -> None:  # the samples s (split over threads when large)
+        o, wh, xs = out[s], which[s], xp[s]
+        for k, sl in _slices(kh, kw, sh, sw, oh, ow):
+            v = xs[sl]
+            if k == 0:
+                o[...] = v
+                wh[...] = 0
+                continue
+            better = v > o
+            # which = k where better, else unchanged: k grows with the offsets, so a maximum
+            # does it (much faster than a masked assignment)
+            np.maximum(wh, better.view(np.uint8) * wh.dtype.type(k), out=wh)
+            np.maximum(o, v, out=o)
+
+    over_batch(forward_rows, n, xp.size)
 
     def vjp(g: np.ndarray) -> np.ndarray:  # route each window's gradient to its argmax (the first, as PyTorch)
         if _order(g) != _order(out) and g.size > 1:  # e.g. NCHW from a Flatten: one small copy
@@ -121,11 +128,16 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         # same memory layout as x; when the windows tile the input exactly, every pixel is
         # written below and needs no zeroing first
         dxp = (np.empty_like if covered else np.zeros_like)(xp, dtype=g.dtype)
-        for k, sl in _slices(kh, kw, sh, sw, oh, ow):
-            if overlap:                                    # windows share pixels: sum
-                dxp[sl] += g * (which == k)
-            else:                                          # each pixel in one window
-                np.multiply(g, which == k, out=dxp[sl])
+
+        def backward_rows(s: slice) -> None:
+            gs, ws, ds = g[s], which[s], dxp[s]
+            for k, sl in _slices(kh, kw, sh, sw, oh, ow):
+                if overlap:                                # windows share pixels: sum
+                    ds[sl] += gs * (ws == k)
+                else:                                      # each pixel in one window
+                    np.multiply(gs, ws == k, out=ds[sl])
+
+        over_batch(backward_rows, n, dxp.size)
         return dxp[:, :, ph:ph + h, pw:pw + w] if ph or pw else dxp
 
     return make(out, "max_pool2d", (x, vjp))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel
 from ..opspec import define_op
+from ..parallel import over_batch
 from ..tensor import Tensor, make
 
 define_op("exp", "eˣ", ("x",), ("(eˣ)' = eˣ",), elementwise=True)
@@ -71,8 +73,21 @@ define_op("relu", "max(z, 0)", ("z",), ("relu'(z) = 1 if z > 0 else 0",), elemen
 
 
 def relu(x: Tensor) -> Tensor:
-    out = np.maximum(x.data, 0)
-    return make(out, "relu", (x, lambda g: g * (out > 0)))  # relu' = 1 where x > 0, else 0
+    """``max(x, 0)``; large inputs (a CNN's feature maps) are split over the batch axis across
+    threads (see chainrule/parallel.py), keeping the input's memory layout."""
+    xd = x.data
+    if xd.size < parallel.MIN_PARALLEL_ELEMENTS or not xd.ndim:
+        out = np.maximum(xd, 0)
+        return make(out, "relu", (x, lambda g: g * (out > 0)))  # relu' = 1 where x > 0, else 0
+    out = np.empty_like(xd)
+    over_batch(lambda s: np.maximum(xd[s], 0, out=out[s]), len(xd), xd.size)
+
+    def vjp(g: np.ndarray) -> np.ndarray:
+        dx = np.empty_like(g)
+        over_batch(lambda s: np.multiply(g[s], out[s] > 0, out=dx[s]), len(g), g.size)
+        return dx
+
+    return make(out, "relu", (x, vjp))
 
 
 define_op("clip", "min(max(x, lo), hi)", ("x",), ("1 inside [lo, hi], else 0",),
