@@ -111,12 +111,13 @@ def test_cli_choices_and_help_come_from_the_catalogue():
 
 def test_recipes_data_and_playground_read_the_catalogue():
     from chainrule.data import DATASET_NAMES, TOY2D_NAMES
-    from chainrule.data.toy2d import _GENERATORS
+    from chainrule.data.toy2d import _GENERATORS, _SURFACES, REGRESSION_NAMES
     from chainrule.playground import protocol
     from chainrule.training import recipes
 
     assert recipes.ACTIVATIONS == protocol.ACTIVATIONS == catalogue.names(catalogue.ACTIVATIONS)
     assert recipes.OPTIMIZERS == protocol.OPTIMIZERS == catalogue.names(catalogue.OPTIMIZERS)
     assert DATASET_NAMES == catalogue.names(catalogue.DATASETS)
-    assert protocol.DATASETS == TOY2D_NAMES == tuple(_GENERATORS)
+    assert TOY2D_NAMES == tuple(_GENERATORS) and REGRESSION_NAMES == tuple(_SURFACES)
+    assert protocol.DATASETS == TOY2D_NAMES + REGRESSION_NAMES
     assert recipes.DEFAULT_LR == {n: e.default_lr for n, e in catalogue.OPTIMIZERS.items()}

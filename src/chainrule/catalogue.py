@@ -98,8 +98,8 @@ class ScheduleChoice(Choice):
 class DatasetChoice(Choice):
     """A data set known by name. ``kind`` says how its loader is called: ``bundled``
     (shipped with the package), ``download`` (IDX files in a data directory, fetched on
-    request), ``toy2d`` (generated; the loader takes the name) or ``text`` (a bundled
-    character corpus for language models: the loader returns a ``TextCorpus``)."""
+    request), ``toy2d`` or ``toy2d_regression`` (generated; the loader takes the name) or ``text``
+    (a bundled character corpus for language models: the loader returns a ``TextCorpus``)."""
 
     kind: str = "bundled"
     aliases: tuple[str, ...] = ()
@@ -176,10 +176,8 @@ DATASETS: Mapping[str, DatasetChoice] = _table(
     DatasetChoice("gauss", "chainrule.data.toy2d:toy2d", "2-D: two Gaussian blobs", kind="toy2d"),
     DatasetChoice("spiral", "chainrule.data.toy2d:toy2d", "2-D: two interleaved spirals", kind="toy2d"),
     DatasetChoice("moons", "chainrule.data.toy2d:toy2d", "2-D: two interleaving half circles", kind="toy2d"),
-    DatasetChoice("names", "chainrule.data.text:names", "text: 5163 US first names, for --model gpt/rnn (bundled)",
-                  kind="text"),
-    DatasetChoice("surnames", "chainrule.data.text:surnames", "text: 88 799 US surnames, for --model gpt/rnn "
-                  "(bundled)", kind="text"),
+    request), ``toy2d`` or ``toy2d_regression`` (generated; the loader takes the name) or ``text``
+    (a bundled character corpus for language models: the loader returns a ``TextCorpus``)."""
 )
 
 #: what ``data.csv`` does with rows whose feature values are missing (``--missing``)

@@ -10,7 +10,7 @@ import pytest
 from chainrule.errors import ConfigError
 from chainrule.playground import protocol
 from chainrule.playground.protocol import ProtocolError
-from chainrule.playground.toy import BOUNDARY_SIZE, NEURON_SIZE, ToySession
+from chainrule.playground.toy import AVERAGE_STEPS, BOUNDARY_SIZE, NEURON_SIZE, ToySession
 
 
 def bytes_of(b64: str) -> np.ndarray:
@@ -90,7 +90,12 @@ def test_every_dataset_trains_a_few_steps(name):
     assert f["step"] == 5 and np.isfinite(f["loss_train"])
     d = s.data_message()
     assert len(d["train"]) + len(d["test"]) == 100
-    assert all(len(p) == 3 and p[2] in (0.0, 1.0) for p in d["train"])
+    if name in protocol.REGRESSION_PROBLEMS:
+        assert d["problem"] == "regression" and f["accuracy_train"] is None
+        assert all(len(p) == 3 and -1.5 <= p[2] <= 1.5 for p in d["train"])
+    else:
+        assert d["problem"] == "classification" and 0 <= f["accuracy_train"] <= 1
+        assert all(len(p) == 3 and p[2] in (0.0, 1.0) for p in d["train"])
     assert d["extent"] >= 1.0
 
 
@@ -178,3 +183,149 @@ def test_changing_lr_or_l2_keeps_the_optimizer_state():
     assert weights["weight_decay"] == 0.001 and biases["weight_decay"] == 0.0  # L2 on weights only
     s.configure(optimizer="momentum")
     assert s.optimizer is not opt and s.steps == 3
+
+
+def test_the_default_start_learns_xor():
+    # the page's first XOR: default settings, then the problem switched (a new start)
+    s = ToySession()
+    s.configure(dataset="xor")
+    for _ in range(30):
+        s.step(100)
+        if s.losses()[1] < 0.1:
+            break
+    assert s.losses()[1] < 0.1 and s.steps <= 3000
+
+
+def test_input_features_are_input_nodes():
+    s = ToySession({"features": ["x1", "x2", "x1x2", "sin_x1"], "hidden": [3], "n_points": 100})
+    assert s.linears[0].weight.shape == (3, 4)
+    d = s.data_message()
+    assert d["features"] == ["x1", "x2", "x1x2", "sin_x1"]
+    assert d["feature_labels"][2] == "x₁x₂" and len(d["feature_maps"]) == 7  # every one offered
+    assert all(bytes_of(m).size == NEURON_SIZE ** 2 for m in d["feature_maps"].values())
+    # x1x2 is the product of the columns the first two features hold
+    np.testing.assert_allclose(s.f_train[:, 2], s.f_train[:, 0] * s.f_train[:, 1], rtol=1e-6)
+    assert s.configure(features=["x1x2"]) == "data" and s.linears[0].weight.shape == (3, 1)
+
+
+def test_xor_needs_no_hidden_layer_given_the_product_feature():
+    s = ToySession({"dataset": "xor", "features": ["x1x2"], "hidden": [], "lr": 1.0})
+    s.step(1000)
+    f = s.frame()
+    assert f["accuracy_test"] > 0.95 and f["loss_test"] < 0.25
+
+
+def test_regression_uses_mse_and_a_linear_output():
+    s = ToySession({"dataset": "plane", "hidden": [3], "n_points": 200, "noise": 0.0})
+    out = s.model(__import__("chainrule").tensor(s.f_train[:4]))
+    expected = np.mean((out.numpy().reshape(-1) - s.y_train[:4]) ** 2)
+    assert float(s.loss(out, s.y_train[:4]).item()) == pytest.approx(expected, rel=1e-5)
+    s.step(800)
+    f = s.frame()
+    assert f["problem"] == "regression" and f["loss_test"] < 0.01
+    assert f["accuracy_test"] is None
+
+
+def test_l1_pulls_weights_to_zero():
+    a = ToySession({"n_points": 100, "l1": 0.0})
+    b = ToySession({"n_points": 100, "l1": 0.01})
+    a.step(300)
+    b.step(300)
+    size = lambda s: sum(float(np.abs(lin.weight.data).sum()) for lin in s.linears)  # noqa: E731
+    assert size(b) < 0.8 * size(a)
+
+
+def test_gradient_views():
+    s = ToySession({"n_points": 200, "grad_view": "last"})
+    s.step(5)
+    np.testing.assert_allclose(s.frame()["grads"][0], s.last_grads[0], atol=1e-6)
+    s.configure(grad_view="full")
+    full = s.frame()["grads"]
+    np.testing.assert_allclose(full[0], s.full_batch_grads()[0], atol=1e-6)
+    s.reset()
+    s.configure(grad_view="average")
+    seen = []
+    for _ in range(4):
+        s.step(1)
+        seen.append(s.last_grads[0].copy())
+    # a moving average: the newest step weighs most, the first steps are not biased to zero
+    beta = 1 - 1 / AVERAGE_STEPS
+    weights = beta ** np.arange(3, -1, -1)
+    expected = np.tensordot(weights / weights.sum(), np.array(seen), axes=1)
+    np.testing.assert_allclose(s.frame()["grads"][0], expected, atol=1e-6)
+
+
+def test_averaged_gradients_flicker_less_than_the_last_minibatch():
+    def flips(view):
+        s = ToySession({"grad_view": view, "seed": 4})
+        s.step(200)
+        prev, changed = None, []
+        for _ in range(15):
+            s.step(10)
+            sign = np.sign(np.concatenate([np.ravel(g) for g in s.frame()["grads"]]))
+            if prev is not None:
+                changed.append(np.mean(sign != prev))
+            prev = sign
+        return float(np.mean(changed))
+
+    last, full, avg = flips("last"), flips("full"), flips("average")
+    assert avg < last / 2.5 and full < 0.75 * last
+
+
+def test_set_a_weight_and_a_bias():
+    s = ToySession({"n_points": 100})
+    s.set_parameter(0, 1, 0, 2.5)
+    s.set_parameter(1, 0, None, -1.25)
+    f = s.frame()
+    assert f["weights"][0][1][0] == 2.5 and f["biases"][1][0] == -1.25
+    with pytest.raises(ConfigError, match="no weight"):
+        s.set_parameter(0, 99, 0, 1.0)
+
+
+def test_a_diverged_network_stops_and_says_so():
+    import warnings
+
+    s = ToySession({"activation": "linear", "lr": 10, "optimizer": "momentum"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy overflow warnings reach the terminal
+        for _ in range(20):
+            try:
+                s.step(10)
+            except ConfigError as exc:
+                assert "not numbers" in str(exc) and "reset" in str(exc)
+                break
+        f = s.frame()
+    assert f["diverged"] and f["hints"][0]["kind"] == "nan"
+    assert f["loss_train"] is None
+    flat = [v for m in f["weights"] for row in m for v in row]
+    assert None in flat  # NaN goes out as null, never as a number
+    with pytest.raises(ConfigError, match="reset"):
+        s.step(1)
+    s.reset()
+    s.step(1)
+
+
+def test_a_learning_rate_of_10_brings_a_hint_within_200_steps():
+    s = ToySession({"lr": 10, "optimizer": "momentum", "activation": "tanh"})
+    kinds = set()
+    while s.steps < 200 and not kinds:
+        s.step(10)
+        kinds = {h["kind"] for h in s.frame()["hints"]}
+    assert kinds & {"rising", "oscillating", "saturated"}
+
+
+def test_dead_relus_are_named():
+    s = ToySession({"activation": "relu", "hidden": [4]})
+    for lin in s.linears[:1]:
+        lin.bias.data[...] = -50.0  # every neuron negative everywhere: dead
+    f = s.frame()
+    assert any(h["kind"] == "dead_relu" and "4 of 4" in h["text"] for h in f["hints"])
+
+
+def test_a_stuck_net_is_called_stuck():
+    s = ToySession({"dataset": "xor", "hidden": [2], "activation": "linear"})  # a linear net cannot do XOR
+    hints = []
+    for _ in range(40):
+        s.step(100)
+        hints = s.frame()["hints"]
+    assert [h["kind"] for h in hints] == ["stuck"] and "reset" in hints[0]["text"]

@@ -65,7 +65,7 @@ def load_dataset(
         loader = entry.resolve()
         if entry.kind == "download":
             return _call(loader, entry.name, data_dir, download, **kwargs)
-        if entry.kind == "toy2d":
+        if entry.kind in ("toy2d", "toy2d_regression"):
             return _call(loader, entry.name, entry.name, **kwargs)
         return _call(loader, entry.name, **kwargs)
     if text.lower().endswith(_TABLE_SUFFIXES) or Path(text).is_file():

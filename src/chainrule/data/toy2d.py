@@ -130,4 +130,68 @@ def toy2d(
     )
 
 
-__all__ = ["toy2d", "generate", "TOY2D_NAMES"]
+# ---- regression ---------------------------------------------------------------------------
+# Points uniform in the Playground square [-6, 6]^2; the target is a value near [-1, 1] read at
+# the point moved by the noise (so noise blurs the surface, as in the TensorFlow Playground).
+
+REGRESSION_NAMES: tuple[str, ...] = catalogue.names(catalogue.DATASETS, kind="toy2d_regression")
+_GAUSSIANS = ((-4.0, 2.5, 1.0), (0.0, 2.5, -1.0), (4.0, 2.5, 1.0),
+              (-4.0, -2.5, -1.0), (0.0, -2.5, 1.0), (4.0, -2.5, -1.0))
+
+
+def _plane_value(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x + y) / 10.0
+
+
+def _multigauss_value(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # each bump is +-1 at its centre falling linearly to 0 at distance 2; the strongest wins
+    bumps = np.stack([s * np.clip(1.0 - np.hypot(x - cx, y - cy) / 2.0, 0.0, 1.0)
+                      for cx, cy, s in _GAUSSIANS])
+    pick = np.argmax(np.abs(bumps), axis=0)
+    return np.take_along_axis(bumps, pick[None], axis=0)[0]
+
+
+_SURFACES = {"plane": _plane_value, "multigauss": _multigauss_value}
+
+
+def regression2d(
+    name: str,
+    n: int = 500,
+    noise: float = 0.1,
+    seed: int | None = 0,
+    test_fraction: float = 0.5,
+) -> DatasetSplits:
+    """A toy regression problem in 2-D (``plane``: a tilted plane; ``multigauss``: six bumps
+    of alternating sign). X ``(N, 2)`` float32 in about [-1, 1]², y ``(N, 1)`` float32 in
+    about [-1, 1]; split at random with ``test_fraction`` in test."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in _SURFACES:
+        raise ConfigError(f"unknown 2-D regression problem {name!r}; choose one of: "
+                          f"{', '.join(REGRESSION_NAMES)}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ConfigError(f"regression2d: n must be an integer >= 2, got {n!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
+        raise ConfigError(f"regression2d: noise must be a number in [0, 10], got {noise!r}")
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-SCALE, SCALE, (int(n), 2))
+    jitter = rng.uniform(-SCALE, SCALE, pts.shape) * noise
+    value = _SURFACES[key](pts[:, 0] + jitter[:, 0], pts[:, 1] + jitter[:, 1])
+    x = (pts / SCALE).astype(np.float32)
+    y = value.astype(np.float32)[:, None]
+    tr, te = train_test_indices(len(y), test_fraction, seed=seed)
+    return DatasetSplits(
+        name=key,
+        train=TensorDataset(x[tr], y[tr]),
+        test=TensorDataset(x[te], y[te]),
+        task="regression",
+        num_features=2,
+        num_classes=None,
+        class_names=None,
+        feature_names=["x1", "x2"],
+        mean=np.zeros(2, np.float32),
+        std=np.ones(2, np.float32),
+        source=f"synthetic ({key}, n={n}, noise={noise}, seed={seed})",
+    )
+
+
+__all__ = ["toy2d", "generate", "regression2d", "TOY2D_NAMES", "REGRESSION_NAMES"]

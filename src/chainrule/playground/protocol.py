@@ -12,6 +12,8 @@ Messages from the page::
     {"type": "mode", "mode": "playground" | "mnist"}  which model the buttons drive
     {"type": "play"} {"type": "pause"} {"type": "step"} {"type": "reset"}
     {"type": "predict", "pixels": [784 ints 0..255]}  a drawn digit, 28x28, row by row
+    {"type": "set", "layer": l, "row": j, "col": i | null, "value": v}
+                                                      set weight[j, i] (or bias j) of layer l
     {"type": "ping"}
 
 Messages to the page: ``hello``, ``data``, ``frame``, ``state``, ``mnist_status``,
@@ -25,15 +27,20 @@ from typing import Any
 
 from .. import catalogue
 from ..errors import ChainruleError
+from .features import FEATURES as FEATURE_TABLE
+from .features import NAMES as FEATURES
 
 MAX_MESSAGE_BYTES = 16 * 1024
 MAX_FPS = 20.0          # frames a second a session may stream, at most
 
 # the names come from the catalogue; the page builds its menus from the hello message
-DATASETS = catalogue.names(catalogue.DATASETS, kind="toy2d")
+CLASSIFICATION_PROBLEMS = catalogue.names(catalogue.DATASETS, kind="toy2d")
+REGRESSION_PROBLEMS = catalogue.names(catalogue.DATASETS, kind="toy2d_regression")
+DATASETS = CLASSIFICATION_PROBLEMS + REGRESSION_PROBLEMS
 ACTIVATIONS = catalogue.names(catalogue.ACTIVATIONS)
 OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
 MODES = ("playground", "mnist")
+GRAD_VIEWS = ("last", "average", "full")   # which dL/dw the page shows: see toy.ToySession
 
 MAX_HIDDEN_LAYERS = 6
 MAX_NEURONS = 8
@@ -107,6 +114,20 @@ def _hidden(label: str, max_layers: int, max_neurons: int):
     return check
 
 
+def _subset(name: str, label: str, options: tuple[str, ...]):
+    """A non-empty list of distinct names from ``options``, returned in ``options`` order."""
+    def check(value: Any) -> list[str]:
+        ok = isinstance(value, list) and value and all(isinstance(v, str) and v in options for v in value)
+        if not ok or len(set(value)) != len(value):
+            raise ProtocolError(f"{label} must be a non-empty list of distinct names from "
+                                f"{', '.join(options)}; got {_show(value)}")
+        return [o for o in options if o in value]
+
+    check.__name__ = name
+    check.options = options  # type: ignore[attr-defined]
+    return check
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -130,7 +151,11 @@ CONFIG_FIELDS = {
     "test_fraction": _number("test_fraction", "test fraction", 0.1, 0.9),
     "n_points": _integer("n_points", "number of points", 50, 2000),
     "seed": _integer("seed", "seed", 0, 2**31 - 1),
+    "init": _integer("init", "starting weights", 0, 2**31 - 1),
     "hidden": _hidden("network", MAX_HIDDEN_LAYERS, MAX_NEURONS),
+    "features": _subset("features", "input features", FEATURES),
+    "l1": _number("l1", "L1 (lasso)", 0.0, 1.0),
+    "grad_view": _choice("grad_view", "gradient view", GRAD_VIEWS),
     **_TRAINING_FIELDS,
 }
 
@@ -144,7 +169,8 @@ CONFIG_MESSAGES = {"config": "playground", "mnist_config": "mnist"}
 
 # message type -> fields it may carry besides "type" (None: the field table decides)
 _SIMPLE = {"play", "pause", "step", "reset", "ping"}
-MESSAGE_TYPES = ("config", "mnist_config", "mode", "predict", *sorted(_SIMPLE))
+MESSAGE_TYPES = ("config", "mnist_config", "mode", "predict", "set", *sorted(_SIMPLE))
+MAX_SET_VALUE = 10.0    # a weight or bias a page may type in, at most in size
 
 PIXELS = 28 * 28
 
@@ -187,6 +213,15 @@ def validate_message(msg: Any) -> dict:
     if kind == "mode":
         _no_extra(kind, rest, ("mode",))
         return {"type": kind, "mode": _choice("mode", "mode", MODES)(rest.get("mode"))}
+    if kind == "set":
+        _no_extra(kind, rest, ("layer", "row", "col", "value"))
+        width = max(MAX_NEURONS, len(FEATURES))
+        col = rest.get("col")
+        return {"type": kind,
+                "layer": _integer("layer", "layer", 0, MAX_HIDDEN_LAYERS)(rest.get("layer")),
+                "row": _integer("row", "neuron", 0, MAX_NEURONS - 1)(rest.get("row")),
+                "col": None if col is None else _integer("col", "input", 0, width - 1)(col),
+                "value": _number("value", "value", -MAX_SET_VALUE, MAX_SET_VALUE)(rest.get("value"))}
     if kind == "predict":
         _no_extra(kind, rest, ("pixels",))
         return {"type": kind, "pixels": _pixels(rest.get("pixels"))}
@@ -245,6 +280,9 @@ def limits() -> dict:
     out["datasets"] = list(DATASETS)
     out["activations"] = list(ACTIVATIONS)
     out["optimizers"] = list(OPTIMIZERS)
+    out["regression"] = list(REGRESSION_PROBLEMS)
+    out["features"] = [[n, FEATURE_TABLE[n][0]] for n in FEATURES]
+    out["grad_views"] = list(GRAD_VIEWS)
     out["choices"] = {
         key: [[name, _TABLES[key][name].description] for name in CONFIG_FIELDS[key].options]
         for key in _TABLES

@@ -239,7 +239,8 @@ class Connection:
             await self._send_frame(force_eval=True)
         elif kind == "reset":
             sess = await self._session(self.mode)
-            await self._thread(sess.reset)
+            await self._thread(sess.restart)
+            await self.send({"type": sess.config_message, "config": sess.config, "rebuilt": "network"})
             await self._send_frame(force_eval=True)
         elif kind in protocol.CONFIG_MESSAGES:
             sess = await self._session(protocol.CONFIG_MESSAGES[kind])
@@ -252,6 +253,10 @@ class Connection:
         elif kind == "predict":
             sess = await self._session(MnistSession.mode)
             await self.send(await self._thread(sess.predict, msg["pixels"]))
+        elif kind == "set":
+            sess = await self._session(ToySession.mode)
+            await self._thread(sess.set_parameter, msg["layer"], msg["row"], msg["col"], msg["value"])
+            await self.send(await self._thread(sess.frame, True))
 
     async def _session(self, mode: str) -> Session:
         """The session behind ``mode``, made (and announced to the page) on first use."""
@@ -300,14 +305,19 @@ class Connection:
             loss, frame = await anyio.to_thread.run_sync(sess.advance, self.opt["tick_budget"],
                                                          self._evaluate_now(),
                                                          limiter=self.limiters["run"])
+        except ChainruleError as exc:  # the session refuses to train (e.g. its weights are NaN)
+            self.running = False
+            await self.error(str(exc))
+            await self._send_state()
+            return
         finally:
             slots.release()
         await self.send(frame)
         self.frames.sent()
         self.frames_sent += 1
-        if loss is not None and not math.isfinite(loss):
+        if (loss is not None and not math.isfinite(loss)) or frame.get("diverged"):
             self.running = False
-            await self.error("training diverged (the loss is not a finite number): "
+            await self.error("training diverged (the loss is not a finite number), so it stopped: "
                              "lower the learning rate and press reset")
             await self._send_state()
 

@@ -261,6 +261,10 @@ class Session:
         self.history = History()
         self.run_id += 1
 
+    def restart(self) -> None:
+        """The page's reset button: new starting weights (subclasses may record which)."""
+        self.reset()
+
     def configure(self, **values: Any) -> str:
         """Apply validated settings; return what was rebuilt: 'data', 'network', 'optimizer',
         'settings' (carried on with the same weights) or '' (nothing changed)."""
@@ -318,14 +322,22 @@ class Session:
         self.model.eval()
         return self.last_loss
 
+    def refusal(self) -> str | None:
+        """Why this session will not train now (e.g. its weights are NaN), or None."""
+        return None
+
     def advance(self, budget: float, evaluate: bool) -> tuple[float | None, dict]:
         """Pacing: up to ``steps_per_frame`` steps, stopping once ``budget`` seconds have
-        gone, then the frame. The server calls this once per tick, in a worker thread."""
+        gone (or the session refuses to go on), then the frame. The server calls this once
+        per tick, in a worker thread; a session that refuses from the start raises."""
+        why = self.refusal()
+        if why:
+            raise ConfigError(why)
         start = time.perf_counter()
         loss = None
         for _ in range(self.config["steps_per_frame"]):
             loss = self.step(1)
-            if time.perf_counter() - start > budget:
+            if self.refusal() or time.perf_counter() - start > budget:
                 break
         return loss, self.frame(evaluate)
 

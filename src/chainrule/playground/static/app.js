@@ -9,6 +9,8 @@
 //   boundary.js    the output picture      network.js  the network diagram
 //   charts.js      loss / accuracy curves and gradient-size bars
 //   mnist.js       the MNIST tab and its drawing pad
+//   hints.js       plain-words hints when training goes wrong
+//   url.js         the 2-D settings in the page's address (#...), restored on load
 //
 // A new panel is one more module: import { on } from "./js/state.js", subscribe to the messages
 // it draws ("frame", "data", "draw", ...), and import it below.
@@ -18,8 +20,13 @@ import "./js/frames.js";
 import { wireBoundary } from "./js/boundary.js";
 import { wireNetwork } from "./js/network.js";
 import "./js/charts.js";
+import "./js/hints.js";
+import "./js/url.js";
 import { wirePad, drawPrediction } from "./js/mnist.js";
-import { emit } from "./js/state.js";
+import { S, emit } from "./js/state.js";
+
+// the page's state, for the browser console (and the browser tests): playground.frame.weights ...
+window.playground = S;
 
 wireControls();
 wireBoundary();

@@ -52,10 +52,14 @@ export function drawGradNorms() {
   ctx.clearRect(0, 0, w, h);
   const f = S.frame;
   if (!f) return;
-  const vals = f.grad_norms.map((v) => (v && v > 0 ? v : 1e-12));
+  const raw = f.grad_norms;                                     // null: not a number
+  const vals = raw.map((v) => (v && v > 0 ? v : 1e-12));       // log scale: 0 sits at the floor
   const logs = vals.map(Math.log10);
-  let lo = Math.floor(Math.min.apply(null, logs)), hi = Math.ceil(Math.max.apply(null, logs));
+  const real = logs.filter((_, i) => raw[i] && raw[i] > 0);
+  let lo = real.length ? Math.floor(Math.min.apply(null, real)) : -4;
+  let hi = real.length ? Math.ceil(Math.max.apply(null, real)) : 0;
   if (f.step === 0) { lo = -4; hi = 0; }
+  if (hi === Math.max.apply(null, real)) hi += 1;                // headroom above the tallest bar
   lo = Math.max(lo, -12); if (hi - lo < 3) lo = hi - 3;
   const padL = 34, padB = 18, padT = 6, n = vals.length;
   const Y = (lg) => padT + (1 - (lg - lo) / (hi - lo)) * (h - padT - padB);
@@ -67,18 +71,27 @@ export function drawGradNorms() {
     ctx.fillText("1e" + e, 2, y + 3);
   }
   const bw = (w - padL - 8) / n;
+  const font = bw < 34 ? 8 : bw < 44 ? 9 : 10;                   // many layers: smaller labels
   for (let i = 0; i < n; i++) {
-    const x = padL + i * bw + bw * 0.18, bwid = bw * 0.64;
-    const y = Y(Math.max(logs[i], lo));
-    ctx.fillStyle = f.step === 0 ? "#d0d5dd" : "#183d4e";
-    ctx.fillRect(x, y, bwid, h - padB - y);
-    ctx.fillStyle = "#667085";
+    const x = padL + i * bw + bw * 0.18, bwid = bw * 0.64, mid = x + bwid / 2;
+    const nan = raw[i] === null, zero = raw[i] === 0;
+    const y = nan ? padT : Y(Math.max(logs[i], lo));
+    ctx.fillStyle = nan ? "#f5c2c0" : f.step === 0 ? "#d0d5dd" : "#183d4e";
+    if (!zero) ctx.fillRect(x, y, bwid, h - padB - y);
     if (f.step > 0) {
-      const t = fmtSci(vals[i]);
-      ctx.fillText(t, x + bwid / 2 - ctx.measureText(t).width / 2, Math.max(padT + 9, y - 3));
+      const t = nan ? "NaN" : zero ? "0" : fmtSci(vals[i]);
+      ctx.font = font + "px system-ui, sans-serif";
+      const tw = ctx.measureText(t).width;
+      // above the bar when there is room, else inside it in white (readable on navy)
+      const inside = !nan && !zero && y - 3 < padT + font;
+      ctx.fillStyle = nan ? "#c62828" : inside ? "#ffffff" : "#344054";
+      const ty = zero ? h - padB - 3 : inside ? y + font + 2 : nan ? padT + font + 2 : y - 3;
+      ctx.fillText(t, mid - tw / 2, ty);
+      ctx.font = "10px system-ui, sans-serif";
     }
+    ctx.fillStyle = "#667085";
     const lab = i === n - 1 ? "out" : "W" + (i + 1);
-    ctx.fillText(lab, x + bwid / 2 - ctx.measureText(lab).width / 2, h - 5);
+    ctx.fillText(lab, mid - ctx.measureText(lab).width / 2, h - 5);
   }
   if (f.step === 0) { ctx.fillStyle = "#667085"; ctx.fillText("press play or step: no backward pass yet", padL + 8, padT + 12); }
 }

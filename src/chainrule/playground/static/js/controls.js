@@ -2,7 +2,7 @@
 // The menus (activation, optimizer, problem) are built from the server's hello message, which
 // reads them from chainrule's catalogue: a new activation appears here with no edit to this page.
 import { $ } from "./util.js";
-import { S, on, emit, send, cfg } from "./state.js";
+import { S, on, emit, send, cfg, sendPlayground } from "./state.js";
 import { hideMessage } from "./connection.js";
 
 function setIfIdle(el, value) { if (document.activeElement !== el) el.value = String(value); }
@@ -32,15 +32,22 @@ export function fillControls() {
   $("activation-select").value = c.activation;
   $("optimizer-select").value = c.optimizer;
   if (!$("batch-input").classList.contains("bad")) setIfIdle($("batch-input"), c.batch_size);
-  ensureOption($("l2-select"), c.l2);
+  const reg = c.l1 > 0 ? "l1" : c.l2 > 0 ? "l2" : "none";
+  $("reg-select").value = reg;
+  $("reg-rate").disabled = reg === "none";
+  if (reg !== "none") ensureOption($("reg-rate"), reg === "l1" ? c.l1 : c.l2);
   ensureOption($("dropout-select"), c.dropout);
   ensureOption($("speed-select"), c.steps_per_frame);
   if (S.mode === "playground") {
     $("dataset-select").value = c.dataset;
+    const regression = S.limits && S.limits.regression.includes(c.dataset);
+    $("problem-kind").textContent = regression ? "regression: predict a value (mean squared error)"
+      : "classification: tell blue from orange (cross-entropy)";
     $("noise-input").value = c.noise; $("noise-value").textContent = c.noise;
     $("split-input").value = Math.round(c.test_fraction * 100);
     $("split-value").textContent = Math.round(c.test_fraction * 100) + "%";
     ensureOption($("points-select"), c.n_points);
+    $("grad-view").value = c.grad_view;
     const n = c.hidden.length;
     $("layers-label").textContent = n + " hidden layer" + (n === 1 ? "" : "s");
     $("add-layer").disabled = n >= (S.limits ? S.limits.hidden_layers[1] : 6);
@@ -65,12 +72,15 @@ export function numberOrRaw(text) {
 // a setting of the tab in view; inputEl is marked bad if the server refuses it
 export function sendConfig(values, inputEl) {
   S.pending = inputEl || null;
-  send(Object.assign({ type: S.mode === "mnist" ? "mnist_config" : "config" }, values));
+  if (S.mode === "mnist") send(Object.assign({ type: "mnist_config" }, values));
+  else sendPlayground(values);
 }
 
 function setMode(mode) {
   if (mode === S.mode) return;
   S.mode = mode;
+  S.running = false;  // the server pauses on a tab switch; the button must not wait to say so
+  updateRunning();
   document.body.classList.toggle("mode-playground", mode === "playground");
   document.body.classList.toggle("mode-mnist", mode === "mnist");
   document.querySelectorAll(".tab").forEach((t) => {
@@ -95,9 +105,21 @@ export function updateCounter() {
   $("epoch").textContent = f ? Number(f.epoch).toFixed(S.mode === "mnist" ? 2 : 1) : "0";
 }
 
+function regularize() {
+  const kind = $("reg-select").value, rate = Number($("reg-rate").value);
+  $("reg-rate").disabled = kind === "none";
+  const values = S.mode === "mnist" ? { l2: kind === "l2" ? rate : 0 }
+    : { l1: kind === "l1" ? rate : 0, l2: kind === "l2" ? rate : 0 };
+  sendConfig(values);
+}
+
 export function wireControls() {
-  $("train-toggle").onclick = () => send({ type: S.running ? "pause" : "play" });
-  $("step-button").onclick = () => send({ type: "step" });
+  // the button says what the page asked for at once; the server's "state" confirms it
+  $("train-toggle").onclick = () => {
+    S.running = !S.running; updateRunning();
+    send({ type: S.running ? "play" : "pause" });
+  };
+  $("step-button").onclick = () => { S.running = false; updateRunning(); send({ type: "step" }); };
   $("reset-button").onclick = () => send({ type: "reset" });
   const lr = $("lr-input");
   lr.addEventListener("change", () => sendConfig({ lr: numberOrRaw(lr.value) }, lr));
@@ -106,21 +128,27 @@ export function wireControls() {
   $("optimizer-select").onchange = (e) => sendConfig({ optimizer: e.target.value });
   const bs = $("batch-input");
   bs.addEventListener("change", () => sendConfig({ batch_size: numberOrRaw(bs.value) }, bs));
-  $("l2-select").onchange = (e) => sendConfig({ l2: Number(e.target.value) });
+  $("reg-select").onchange = regularize;
+  $("reg-rate").onchange = regularize;
   $("dropout-select").onchange = (e) => sendConfig({ dropout: Number(e.target.value) });
   $("speed-select").onchange = (e) => sendConfig({ steps_per_frame: Number(e.target.value) });
-  $("dataset-select").onchange = (e) => send({ type: "config", dataset: e.target.value });
+  $("dataset-select").onchange = (e) => sendPlayground({ dataset: e.target.value });
   $("noise-input").oninput = (e) => { $("noise-value").textContent = e.target.value; };
-  $("noise-input").onchange = (e) => send({ type: "config", noise: Number(e.target.value) });
+  $("noise-input").onchange = (e) => sendPlayground({ noise: Number(e.target.value) });
   $("split-input").oninput = (e) => { $("split-value").textContent = e.target.value + "%"; };
-  $("split-input").onchange = (e) => send({ type: "config", test_fraction: Number(e.target.value) / 100 });
-  $("points-select").onchange = (e) => send({ type: "config", n_points: Number(e.target.value) });
-  $("regenerate").onclick = () => send({ type: "config", seed: Math.floor(Math.random() * 1e6) });
+  $("split-input").onchange = (e) => sendPlayground({ test_fraction: Number(e.target.value) / 100 });
+  $("points-select").onchange = (e) => sendPlayground({ n_points: Number(e.target.value) });
+  $("regenerate").onclick = () => sendPlayground({ seed: Math.floor(Math.random() * 1e6) });
+  $("grad-view").onchange = (e) => sendPlayground({ grad_view: e.target.value });
   $("add-layer").onclick = () => {
-    const h = S.config.hidden.slice(); h.push(h.length ? h[h.length - 1] : 4);
-    send({ type: "config", hidden: h });
+    const h = S.config.hidden.slice();
+    if (h.length >= S.limits.hidden_layers[1]) return;
+    h.push(h.length ? h[h.length - 1] : 4);
+    sendPlayground({ hidden: h });
   };
-  $("remove-layer").onclick = () => { const h = S.config.hidden.slice(); h.pop(); send({ type: "config", hidden: h }); };
+  $("remove-layer").onclick = () => {
+    const h = S.config.hidden.slice(); if (!h.length) return; h.pop(); sendPlayground({ hidden: h });
+  };
   document.querySelectorAll(".tab").forEach((t) => t.onclick = () => setMode(t.dataset.mode));
   document.addEventListener("keydown", (e) => {
     const tag = (e.target.tagName || "").toLowerCase();
@@ -129,16 +157,29 @@ export function wireControls() {
     else if (e.key === "s" || e.key === "S") $("step-button").click();
     else if (e.key === "r" || e.key === "R") $("reset-button").click();
   });
-  window.addEventListener("resize", () => emit("resize"));
+  window.addEventListener("resize", () => { emit("resize"); emit("draw"); });
   updateRunning();
 }
 
 on("hello", (msg) => {
-  S.limits = msg.limits; S.config = msg.config;
+  S.limits = msg.limits; S.config = msg.config; S.serverConfig = msg.config;
   for (const [key, id] of Object.entries(MENUS)) fillSelect($(id), msg.limits.choices[key]);
   fillControls();
 });
 on("state", (msg) => { S.running = msg.running; updateRunning(); });
-on("config", (msg) => { S.config = msg.config; clearBad(); fillControls(); });
+on("config", (msg) => {
+  S.inflight = Math.max(0, S.inflight - 1);
+  S.serverConfig = msg.config;
+  if (S.inflight === 0) S.config = msg.config;  // settled: the server's settings are the truth
+  clearBad(); fillControls(); emit("draw");
+});
+on("error", () => {
+  // a refused 2-D setting: go back to the server's settings once nothing else is in flight
+  if (S.inflight > 0) {
+    S.inflight -= 1;
+    if (S.inflight === 0 && S.serverConfig) { S.config = S.serverConfig; fillControls(); emit("draw"); }
+  }
+});
+on("local-config", () => { fillControls(); emit("draw"); });
 on("mnist_config", (msg) => { S.mnistConfig = msg.config; clearBad(); fillControls(); });
 on("mnist_status", (msg) => { if (!msg.loading) { S.mnistConfig = msg.config; fillControls(); } });

@@ -1,4 +1,5 @@
-// The 2-D tab's frames: keep the latest, extend the loss curve, show the numbers, redraw.
+// The 2-D tab's frames and data: keep the latest, extend the loss curve, show the numbers,
+// measure steps per second, and redraw.
 import { $, fmt } from "./util.js";
 import { S, on, emit } from "./state.js";
 import { updateCounter } from "./controls.js";
@@ -11,13 +12,33 @@ export function pushHistory(hist, point) {
   return hist;
 }
 
+// steps per second over the last two seconds of frames (either tab)
+const recent = [];
+function measure(step) {
+  const now = performance.now();
+  if (recent.length && step < recent[recent.length - 1][1]) recent.length = 0;  // a reset
+  recent.push([now, step]);
+  while (recent.length > 2 && now - recent[0][0] > 2000) recent.shift();
+  const [t0, s0] = recent[0];
+  const rate = now - t0 > 200 ? (step - s0) / ((now - t0) / 1000) : 0;
+  $("steps-per-second").textContent = S.running ? Math.round(rate).toLocaleString("en-US") : "0";
+}
+
+const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%");
+
 function onFrame(f) {
   if (f.run !== S.run) { S.history = []; S.run = f.run; }
   S.frame = f;
   S.history = pushHistory(S.history, [f.step, f.loss_train, f.loss_test]);
-  $("loss-train").textContent = fmt(f.loss_train);
-  $("loss-test").textContent = fmt(f.loss_test);
-  if (S.mode === "playground") { updateCounter(); emit("draw"); }
+  $("loss-train").textContent = f.diverged ? "NaN" : fmt(f.loss_train);
+  $("loss-test").textContent = f.diverged ? "NaN" : fmt(f.loss_test);
+  $("acc-train-2d").textContent = pct(f.accuracy_train);
+  $("acc-test-2d").textContent = pct(f.accuracy_test);
+  document.querySelectorAll(".out-col .acc").forEach((e) => { e.hidden = f.problem === "regression"; });
+  if (S.mode === "playground") { measure(f.step); updateCounter(); emit("draw"); emit("hints", f.hints || []); }
 }
 
 on("frame", onFrame);
+on("mnist_frame", (f) => { if (S.mode === "mnist") measure(f.step); });
+on("data", (msg) => { S.data = msg; });
+on("state", (msg) => { if (!msg.running) $("steps-per-second").textContent = "0"; });

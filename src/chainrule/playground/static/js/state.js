@@ -9,6 +9,8 @@ export const S = {
   history: [], mnistHistory: [], mnistRun: null, mnistFrame: null,
   edges: "weights", showTest: true, hover: null,
   pending: null, mnistReady: false, side: 28,
+  inflight: 0,          // 2-D settings sent and not yet echoed: local edits win until they are
+  discretize: false,
 };
 
 const handlers = new Map();
@@ -28,3 +30,12 @@ export function send(obj) {
 
 // the settings of the tab in view
 export function cfg() { return S.mode === "mnist" ? S.mnistConfig : S.config; }
+
+// change 2-D settings: applied to the page at once (so quick clicks build on each other) and
+// sent; the server's echo (or refusal) settles them
+export function sendPlayground(values) {
+  S.config = Object.assign({}, S.config, values);
+  S.inflight += 1;
+  send(Object.assign({ type: "config" }, values));
+  emit("local-config");
+}

@@ -1,0 +1,25 @@
+// Plain-words hints when training goes wrong (the server's diagnose module decides them):
+// a rising or swinging loss, saturated neurons, dead ReLUs, a stuck net, a NaN model.
+import { $ } from "./util.js";
+import { S, on } from "./state.js";
+
+function show(hints) {
+  const box = $("hints");
+  if (S.mode !== "playground" || !hints.length) { box.innerHTML = ""; box.hidden = true; return; }
+  box.hidden = false;
+  box.innerHTML = "";
+  for (const h of hints) {
+    const div = document.createElement("div");
+    div.className = "hint " + h.level;
+    div.dataset.kind = h.kind;
+    const b = document.createElement("b");
+    b.textContent = { nan: "Stopped. ", rising: "Loss rising. ", oscillating: "Loss swinging. ", saturated: "Saturated. ",
+      dead_relu: "Dead ReLUs. ", stuck: "Stuck. " }[h.kind] || "";
+    div.appendChild(b);
+    div.appendChild(document.createTextNode(h.text));
+    box.appendChild(div);
+  }
+}
+
+on("hints", show);
+on("mode", () => show(S.mode === "playground" && S.frame ? S.frame.hints || [] : []));
