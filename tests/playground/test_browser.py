@@ -219,23 +219,20 @@ def test_the_menus_are_built_from_the_catalogue(page):
 
 RECORD_TEXT = """
 (() => {
-  // remember what each canvas writes, with its colour and place, to check labels
-  const put = CanvasRenderingContext2D.prototype.fillText;
-  const rect = CanvasRenderingContext2D.prototype.fillRect;
+  // remember what each canvas writes since it was last cleared, with colour and place
+  const proto = CanvasRenderingContext2D.prototype;
+  const put = proto.fillText, rect = proto.fillRect, clear = proto.clearRect;
   window.drawn = {};
-  const log = (ctx) => {
-    const id = ctx.canvas.id || "?";
-    if (ctx.__frame !== window.__frame) { window.drawn[id] = { texts: [], rects: [] }; ctx.__frame = window.__frame; }
-    window.drawn[id] = window.drawn[id] || { texts: [], rects: [] };
-    return window.drawn[id];
+  const log = (ctx) => (window.drawn[ctx.canvas.id] = window.drawn[ctx.canvas.id] || { texts: [], rects: [] });
+  proto.clearRect = function () {
+    window.drawn[this.canvas.id] = { texts: [], rects: [] };
+    return clear.apply(this, arguments);
   };
-  CanvasRenderingContext2D.prototype.clearRect = new Proxy(CanvasRenderingContext2D.prototype.clearRect, {
-    apply(target, ctx, args) { window.drawn[ctx.canvas.id || "?"] = { texts: [], rects: [] }; return Reflect.apply(target, ctx, args); } });
-  CanvasRenderingContext2D.prototype.fillText = function (t, x, y) {
+  proto.fillText = function (t, x, y) {
     log(this).texts.push({ t: String(t), x, y, w: this.measureText(String(t)).width, style: this.fillStyle });
     return put.apply(this, arguments);
   };
-  CanvasRenderingContext2D.prototype.fillRect = function (x, y, w, h) {
+  proto.fillRect = function (x, y, w, h) {
     log(this).rects.push({ x, y, w, h, style: this.fillStyle });
     return rect.apply(this, arguments);
   };

@@ -10,7 +10,7 @@ the square (sin x₁ itself would be almost a straight line there).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

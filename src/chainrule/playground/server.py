@@ -22,6 +22,7 @@ import time
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import ChainruleError, ConfigError
 from . import protocol
@@ -37,7 +38,7 @@ log = logging.getLogger("chainrule.playground")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EXTRA_MESSAGE = "the playground needs the 'playground' extra: pip install 'chainrule[playground]'"
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "max_sessions": 32,
     "max_sessions_per_client": 8,  # one remote address may not take every session
     "idle_timeout": 600.0,
@@ -72,7 +73,7 @@ class Connection:
         self._close = close
         self.manager = manager
         self.limiters = limiters
-        self._waiting = None  # cancel scope of a tick waiting for a training slot
+        self._waiting: Any = None  # cancel scope of a tick waiting for a training slot
         self.opt = options
         self.clock = clock
         self.frames = FrameClock(options["max_fps"], clock)
@@ -83,7 +84,8 @@ class Connection:
         self.frames_sent = 0
         self._last_eval = -math.inf
         self._send_lock = anyio.Lock()
-        self._inbox_send, self._inbox = anyio.create_memory_object_stream(options["inbox_size"])
+        streams: Any = anyio.create_memory_object_stream(options["inbox_size"])
+        self._inbox_send, self._inbox = streams
         self.closed = False
 
     # ---- sending ---------------------------------------------------------------------------
@@ -251,12 +253,14 @@ class Connection:
                 await self.send(extra)
             await self.send(await self._thread(sess.frame, True))
         elif kind == "predict":
-            sess = await self._session(MnistSession.mode)
-            await self.send(await self._thread(sess.predict, msg["pixels"]))
+            digits = await self._session(MnistSession.mode)
+            assert isinstance(digits, MnistSession)
+            await self.send(await self._thread(digits.predict, msg["pixels"]))
         elif kind == "set":
-            sess = await self._session(ToySession.mode)
-            await self._thread(sess.set_parameter, msg["layer"], msg["row"], msg["col"], msg["value"])
-            await self.send(await self._thread(sess.frame, True))
+            toy = await self._session(ToySession.mode)
+            assert isinstance(toy, ToySession)
+            await self._thread(toy.set_parameter, msg["layer"], msg["row"], msg["col"], msg["value"])
+            await self.send(await self._thread(toy.frame, True))
 
     async def _session(self, mode: str) -> Session:
         """The session behind ``mode``, made (and announced to the page) on first use."""
@@ -439,7 +443,7 @@ def create_app(data_dir: str | None = None, *, max_sessions: int = DEFAULTS["max
     per_client: dict[str, int] = {}  # remote address -> open sessions
     state: dict = {"limiters": None}
     load = digits_loader or (lambda: load_digits(data_dir))
-    factories = {ToySession.mode: playground_factory or ToySession,
+    factories: dict[str, Callable[[], Session]] = {ToySession.mode: playground_factory or ToySession,
                  MnistSession.mode: _Factory(lambda: MnistSession(load()), MnistSession.loading)}
 
     def limiters():

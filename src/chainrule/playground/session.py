@@ -116,6 +116,7 @@ def build_mlp(sizes: list[int], activation: str, dropout: float, rng: np.random.
         lin = nn.Linear(fan_in, fan_out)
         bound = 1.0 / math.sqrt(fan_in)
         lin.weight.data[...] = rng.uniform(-bound, bound, (fan_out, fan_in))
+        assert lin.bias is not None  # built with a bias
         lin.bias.data[...] = rng.uniform(-bound, bound, (fan_out,))
         layers.append(lin)
         if k < len(sizes) - 2:
