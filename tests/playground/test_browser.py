@@ -457,6 +457,7 @@ def test_spiral_with_product_and_sine_features_is_learned_by_a_small_net(browser
 
 def test_regression_problems_use_mse_and_a_value_colour_map(page):
     choose(page, "[data-testid=dataset-select]", "multigauss", "dataset")
+    page.wait_for_function("playground.data.problem === 'regression' && playground.frame.problem === 'regression'")
     assert "regression" in page.inner_text("#problem-kind")
     assert page.inner_text("#network .col-head >> nth=-1").endswith("value")
     assert page.inner_text("#bar-low") == "−1 orange"
