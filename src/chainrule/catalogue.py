@@ -176,8 +176,14 @@ DATASETS: Mapping[str, DatasetChoice] = _table(
     DatasetChoice("gauss", "chainrule.data.toy2d:toy2d", "2-D: two Gaussian blobs", kind="toy2d"),
     DatasetChoice("spiral", "chainrule.data.toy2d:toy2d", "2-D: two interleaved spirals", kind="toy2d"),
     DatasetChoice("moons", "chainrule.data.toy2d:toy2d", "2-D: two interleaving half circles", kind="toy2d"),
-    request), ``toy2d`` or ``toy2d_regression`` (generated; the loader takes the name) or ``text``
-    (a bundled character corpus for language models: the loader returns a ``TextCorpus``)."""
+    DatasetChoice("plane", "chainrule.data.toy2d:regression2d", "2-D regression: a tilted plane",
+                  kind="toy2d_regression"),
+    DatasetChoice("multigauss", "chainrule.data.toy2d:regression2d",
+                  "2-D regression: six bumps of alternating sign", kind="toy2d_regression"),
+    DatasetChoice("names", "chainrule.data.text:names", "text: 5163 US first names, for --model gpt/rnn (bundled)",
+                  kind="text"),
+    DatasetChoice("surnames", "chainrule.data.text:surnames", "text: 88 799 US surnames, for --model gpt/rnn "
+                  "(bundled)", kind="text"),
 )
 
 #: what ``data.csv`` does with rows whose feature values are missing (``--missing``)
