@@ -187,3 +187,19 @@ def test_missing_onnx_names_the_extra(tmp_path):
             "except cr.ConfigError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert "pip install 'chainrule[onnx]'" in out.stdout
+
+
+def test_embedding_and_layer_norm_take_integer_ids(tmp_path):
+    cr.manual_seed(4)
+    model = nn.Sequential(nn.Embedding(20, 8, padding_idx=0), nn.LayerNorm(8), nn.Linear(8, 8), nn.GELU(),
+                          nn.LayerNorm((5, 8), elementwise_affine=False), nn.Flatten(), nn.Linear(40, 3))
+    ids = np.random.default_rng(0).integers(0, 20, (4, 5))
+    path = tmp_path / "ids.onnx"
+    proto = cr.onnx.export(model, ids, path)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    _close(_run(path, {"input": ids.astype(np.int64)})[0], model(ids).data)
+
+
+def test_sequence_models_are_refused_by_name(tmp_path):
+    with pytest.raises(cr.ConfigError, match="cannot export GRU to ONNX"):
+        cr.onnx.export(nn.GRU(4, 8), _x(2, 3, 4), tmp_path / "rnn.onnx")

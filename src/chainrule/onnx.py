@@ -12,8 +12,10 @@ evaluation mode (Dropout passes values through, BatchNorm uses its running stati
 batch axis is dynamic (``N``); the other axes are those of ``example_input``.
 
 Every layer type has one export rule, in the table :data:`RULES` below (class -> function
-that appends the layer's nodes). A module of any other type (a custom ``forward``) cannot be
-exported: ConfigError names it.
+that appends the layer's nodes). A module of any other type (a custom ``forward``, and for now
+the sequence models: MultiheadAttention, RNN/GRU/LSTM, GPT, CharRNN) cannot be exported:
+ConfigError names it. An integer ``example_input`` (ids for an Embedding) makes the graph's
+input int64.
 
 **Preparation folded in.** Given the ``preprocessing`` a model file stores (``chainrule
 train`` writes it), the graph takes the same raw values ``chainrule predict`` reads:
@@ -158,6 +160,21 @@ def _batch_norm(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     return g.op("Add", [y, g.const(shift.reshape(shape), "bn_shift")])
 
 
+def _layer_norm(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
+    # LayerNormalization (opset 17+): statistics over the last len(normalized_shape) axes
+    shape = m.normalized_shape
+    scale = m.weight.data if m.weight is not None else np.ones(shape, np.float32)
+    inputs = [x, g.const(scale, "ln_scale")]
+    if m.bias is not None:
+        inputs.append(g.const(m.bias.data, "ln_bias"))
+    return g.op("LayerNormalization", inputs, axis=-len(shape), epsilon=float(m.eps))
+
+
+def _embedding(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
+    # weight[ids]: Gather rows of the table (the padding row is just a zero row at inference)
+    return g.op("Gather", [g.const(m.weight.data, "embedding"), x], axis=0)
+
+
 def _sequential(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     for layer in m.layers:
         x, value = export_module(g, layer, x, value)
@@ -179,7 +196,8 @@ def _rules() -> dict[type, Rule]:
         nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softmax: _softmax,
         nn.Conv2d: _conv2d, nn.MaxPool2d: _pool("MaxPool"),
         nn.AvgPool2d: _pool("AveragePool", count_include_pad=1),  # zero padding counts, as torch
-        nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm,
+        nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.LayerNorm: _layer_norm,
+        nn.Embedding: _embedding,
         nn.Sequential: _sequential, nn.Residual: _residual,
     }
 
@@ -200,7 +218,7 @@ def export_module(g: Graph, module: Any, x: str, value: np.ndarray) -> tuple[str
         raise ConfigError(f"cannot export {type(module).__name__} to ONNX: no export rule for it "
                           f"(supported: {', '.join(sorted(c.__name__ for c in RULES))})")
     with no_grad():
-        out = module(Tensor(value))
+        out = module(value if value.dtype.kind in "iu" else Tensor(value))  # ids stay integers
     return rule(g, module, x, value), np.asarray(out.data)
 
 
@@ -261,12 +279,14 @@ def export(model: Any, example_input: Any, path: str | os.PathLike, *,
     if preprocessing is not None:
         inputs, x, value = _prepared_inputs(g, preprocessing)
     else:
-        value = np.asarray(example_input.data if isinstance(example_input, Tensor) else example_input,
-                           np.float32)
+        value = np.asarray(example_input.data if isinstance(example_input, Tensor) else example_input)
+        # integer ids (an Embedding first) stay int64; everything else is float32
+        value = value.astype(np.int64 if value.dtype.kind in "iu" else np.float32)
         if value.ndim < 1 or value.shape[0] < 1:
             raise ConfigError(f"onnx.export: example_input must be a batch (N, ...) with N >= 1; "
                               f"got shape {value.shape}")
-        inputs = [helper.make_tensor_value_info(input_name, tp.FLOAT, ["N", *value.shape[1:]])]
+        kind = tp.INT64 if value.dtype == np.int64 else tp.FLOAT
+        inputs = [helper.make_tensor_value_info(input_name, kind, ["N", *value.shape[1:]])]
         x = input_name
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
