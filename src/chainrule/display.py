@@ -121,7 +121,9 @@ def history_svg(history: History) -> SVG:
         charts.append(curves_svg({k: history[k] for k in (metric, f"val_{metric}") if k in keys}, metric))
     width = 330 * len(charts)
     inner = "".join(f'<g transform="translate({330 * i},0)">{c}</g>' for i, c in enumerate(charts))
-    return SVG(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="200">{inner}</svg>')
+    # viewBox + max-width: the pair shrinks to fit a narrow output area instead of overflowing
+    return SVG(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="200" '
+               f'viewBox="0 0 {width} 200" style="max-width:100%;height:auto">{inner}</svg>')
 
 
 def history_html(history: History) -> str:
@@ -138,7 +140,8 @@ def history_html(history: History) -> str:
     best = f"; best epoch {history.best_epoch}" if history.best_epoch else ""
     return (f"<div class='chainrule-history'><strong>History</strong> ({len(history)} epochs{stop}{best})"
             f"<div>{history_svg(history) if len(history) else ''}</div>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+            f"<div style='overflow-x:auto'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
+            "</tbody></table></div></div>")
 
 
 # ----------------------------------------------------------------------------- explain
