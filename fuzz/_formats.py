@@ -151,7 +151,7 @@ def mnist_seeds() -> list[bytes]:
         ]
         seeds.append(pack_mnist([gz(f) for f in files], 0))
         seeds.append(pack_mnist(files, 0x0F | 0x10))
-    return seeds
+    return seeds + hostile_mnist_seeds()
 
 
 def mutate_mnist(data: bytes, rng: random.Random, pool: list[bytes] | None = None) -> bytes:
@@ -394,3 +394,63 @@ def mutate_safetensors(data: bytes, rng: random.Random, pool: list[bytes] | None
 
 
 INTERESTING_64_LEN = (0, 1, 2, 7, 8, 0x7B, 2**31, 2**32, 2**63, 2**64 - 1, 100 * 1024 * 1024 + 1)
+
+
+# --------------------------------------------------------------------------- hostile model files (#20)
+def _model_file(arch: dict | None, tensors: dict[str, np.ndarray] | None = None, metadata: dict | None = None) -> bytes:
+    """A safetensors model file as ``cr.save`` lays it out, with any architecture and metadata."""
+    meta: dict = {"chainrule_format": "1", "kind": "model"}
+    if arch is not None:
+        meta["architecture"] = json.dumps(arch)
+    if metadata is not None:
+        meta["metadata"] = json.dumps(metadata)
+    header: dict = {"__metadata__": meta}
+    body = b""
+    for name, a in (tensors or {}).items():
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        code = {"f4": "F32", "f8": "F64", "u1": "U8"}[a.dtype.str[1:]]
+        header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [len(body), len(body) + a.nbytes]}
+        body += a.tobytes()
+    return join_safetensors(header, body)
+
+
+IRIS_PREP = {"dataset": "iris", "task": "classification", "num_features": 4, "num_classes": 3,
+             "class_names": ["a", "b", "c"], "mean": [0.0] * 4, "std": [1.0] * 4, "columns": None}
+
+
+def hostile_model_seeds() -> list[bytes]:
+    """Model files that asked for gigabytes, held NaN weights or named paths (issue #20)."""
+    seq = lambda *layers: {"type": "Sequential", "layers": list(layers)}  # noqa: E731
+    pad = {"pad": np.zeros(16 * 1024, np.uint8)}
+    linear = {"0.weight": np.ones((3, 4), np.float32), "0.bias": np.zeros(3, np.float32)}
+    nan = {"0.weight": np.full((3, 4), np.nan, np.float32), "0.bias": np.zeros(3, np.float32)}
+    lin = seq({"type": "Linear", "in_features": 4, "out_features": 3})
+    return [
+        _model_file(seq({"type": "BatchNorm2d", "num_features": 10**9, "affine": False})),
+        _model_file(seq({"type": "BatchNorm2d", "num_features": 10**9})),
+        _model_file(seq(*[{"type": "Conv2d", "in_channels": 20000, "out_channels": 20000, "kernel_size": 3}] * 2),
+                    pad),
+        _model_file(seq(*[{"type": "BatchNorm1d", "num_features": 30000, "affine": False}] * 8), pad),
+        _model_file(seq({"type": "Linear", "in_features": 10**6, "out_features": 10**6})),
+        _model_file(lin, nan, {"preprocessing": IRIS_PREP}),
+        _model_file(lin, linear, {"preprocessing": dict(IRIS_PREP, dataset="../../../../etc/passwd"),
+                                  "data_dir": "/etc"}),
+        _model_file(lin, linear, {"preprocessing": dict(IRIS_PREP, dataset="/proc/self/environ")}),
+        _model_file(lin, linear, {"preprocessing": IRIS_PREP, "junk": [{}] * 15000}),
+    ]
+
+
+def hostile_mnist_seeds() -> list[bytes]:
+    """MNIST folders whose headers disagree, declare huge sizes or an empty training set."""
+    def header(shape: tuple[int, ...]) -> bytes:
+        return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+    images = idx_bytes(np.zeros((3, 4, 4), np.uint8))
+    labels = idx_bytes(np.zeros(3, np.uint8))
+    return [
+        pack_mnist([gz(images), gz(header((10**9,)) + bytes(4096)), gz(images), gz(labels)]),
+        pack_mnist([gz(header((1_300_000, 28, 28)) + bytes(4096)), gz(header((1_300_000,)) + bytes(64)),
+                    gz(images), gz(labels)]),
+        pack_mnist([idx_bytes(np.zeros((0, 4, 4), np.uint8)), idx_bytes(np.zeros(0, np.uint8)), images, labels]),
+        pack_mnist([images, labels, idx_bytes(np.zeros((3, 5, 5), np.uint8)), labels]),
+    ]

@@ -115,6 +115,7 @@ class Stats:
     failing_inputs: int = 0
     problems: dict[str, int] = field(default_factory=dict)  # problem key -> inputs
     slow: int = 0
+    peak_rss_mb: float = 0.0  # the worker's high-water resident memory (VmHWM)
     start: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict:
@@ -125,6 +126,7 @@ class Stats:
             "failing_inputs": self.failing_inputs,
             "problems": self.problems,
             "slow": self.slow,
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
             "seconds": round(time.time() - self.start, 1),
         }
 
@@ -173,6 +175,15 @@ class Recorder:
             tmp = self.stats_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.stats.as_dict()))
             os.replace(tmp, self.stats_path)
+
+
+def peak_rss_mb() -> float:
+    """This process's high-water resident memory in MiB (VmHWM; 0 where /proc is absent)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return 0.0
 
 
 def run_one(target: Target, data: bytes, scratch: Path, slow: float) -> tuple[str, str | None, str, float]:
@@ -241,6 +252,14 @@ def worker(target: Target, args: argparse.Namespace) -> None:
             if key == "slow":
                 rec.stats.slow += 1
             rec.save(data, key, detail)
+        rec.stats.peak_rss_mb = peak_rss_mb()
+        if args.rss_mb and rec.stats.peak_rss_mb > args.rss_mb:
+            # this input took the worker past the bound: save it, and start a fresh worker
+            # (the high-water mark cannot go down, so later inputs could not be judged)
+            rec.save(data, "memory", f"peak resident memory {rec.stats.peak_rss_mb:.0f} MB, over the "
+                                     f"{args.rss_mb} MB bound")
+            rec.flush(force=True)
+            os._exit(0)
         rec.flush()
         if time.time() > deadline:
             rec.flush(force=True)
@@ -324,7 +343,7 @@ def supervise(target: Target, args: argparse.Namespace) -> dict:
             break
         cmd = [sys.executable, sys.argv[0], "--worker", "--work", str(work), "--seconds", str(remaining),
                "--engine", args.engine, "--scratch", str(tmp_root / "scratch"), "--seed", str(seed),
-               "--mem-mb", str(args.mem_mb),
+               "--mem-mb", str(args.mem_mb), "--rss-mb", str(args.rss_mb),
                "--slow", str(args.slow), "--timeout", str(args.timeout)]
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         out = open(work / "worker.log", "a")
@@ -359,6 +378,7 @@ def supervise(target: Target, args: argparse.Namespace) -> dict:
         total.rejected += d["rejected"]
         total.failing_inputs += d["failing_inputs"]
         total.slow += d["slow"]
+        total.peak_rss_mb = max(total.peak_rss_mb, d.get("peak_rss_mb", 0.0))
         for k, v in d["problems"].items():
             total.problems[k] = total.problems.get(k, 0) + v
     summary = {"loader": target.name, "engine": args.engine, **total.as_dict(),
@@ -397,6 +417,8 @@ def main(target: Target) -> None:
     p.add_argument("--engine", choices=("atheris", "random"), default=default_engine)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mem-mb", type=int, default=2048, help="RLIMIT_AS of the worker (0: none)")
+    p.add_argument("--rss-mb", type=int, default=400,
+                   help="an input taking the worker's peak resident memory past this is a finding (0: off)")
     p.add_argument("--slow", type=float, default=2.0, help="an input taking more CPU seconds is a finding")
     p.add_argument("--timeout", type=int, default=20, help="an input taking longer kills the worker")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -7,9 +7,12 @@ model=...)``; bit 2 also calls ``read_metadata`` and ``describe``; bit 3 uses SG
 momentum instead of Adam; bit 4 also prepares a CSV of new rows from the file's metadata as
 ``chainrule predict``/``evaluate`` do (``preprocessing``, ``model_inputs``, ``unscale``);
 bit 5 resumes a small training run from the file as ``chainrule train --resume`` does
-(``fit(..., checkpoint=path, resume=True)`` with EarlyStopping and a StepLR schedule). Seeds are real
+(``fit(..., checkpoint=path, resume=True)`` with EarlyStopping and a StepLR schedule); bit 6 runs
+``chainrule evaluate FILE`` in-process under an audit hook: opening anything under /etc, /proc,
+/sys or /dev while it runs is a finding (a string in the file became a path). Seeds are real
 files written by ``cr.save`` and ``cr.save_checkpoint`` plus a pickle whose unpickling would create a
-marker file; any input after which the marker exists is a finding (a loader ran code from the file).
+marker file, and the hostile files of issue #20 (architectures declaring gigabytes, NaN weights,
+metadata naming /etc/passwd); any input after which the marker exists is a finding (a loader ran code from the file).
 
     python fuzz/fuzz_load.py --seconds 600
 """
@@ -18,7 +21,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _formats import PICKLE_MARKER, hostile_pickle, mutate_safetensors
+import contextlib
+import io
+import os
+import sys
+
+from _formats import PICKLE_MARKER, hostile_model_seeds, hostile_pickle, mutate_safetensors
 from _harness import Target, main
 
 
@@ -79,7 +87,40 @@ def seeds() -> list[bytes]:
         out.append(bytes([0]) + p.read_bytes())
     out.append(bytes([0]) + hostile_pickle())
     out.append(bytes([1]) + hostile_pickle())
+    out += [bytes([0b1010100]) + f for f in hostile_model_seeds()]
     return out
+
+
+_FORBIDDEN = ("/etc/", "/proc/", "/sys/", "/dev/")
+_opened: list[str] = []
+_watching: str | None = None  # the input's own folder while evaluate runs (scratch may be in /dev/shm)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _watching and event == "open" and args and isinstance(args[0], (str, bytes)):
+        path = os.path.abspath(os.fsdecode(args[0]))
+        if path.startswith(_FORBIDDEN) and not path.startswith(_watching):
+            _opened.append(path)
+
+
+sys.addaudithook(_audit)
+
+
+def _evaluate(p: Path) -> None:
+    """``chainrule evaluate p`` as the command line runs it; any path opened outside the input's
+    own folder under /etc, /proc, /sys or /dev means the file's metadata became a path."""
+    global _watching
+    from chainrule.cli import main as cli
+
+    _opened.clear()
+    _watching = str(p.parent) + os.sep
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            cli(["evaluate", str(p)])
+    finally:
+        _watching = None
+    if _opened:
+        raise AssertionError(f"evaluate {p} opened {_opened[:3]}: a string in the model file became a path")
 
 
 def _as_the_cli_would(p: Path, scratch: Path) -> None:
@@ -145,6 +186,8 @@ def run(data: bytes, scratch: Path) -> object:
             _as_the_cli_would(p, scratch)
         if flags & 32:
             _resume(p, bool(flags & 8), epochs=3)
+        if flags & 64:
+            _evaluate(p)
         return result
     finally:
         if PICKLE_MARKER.exists():
@@ -153,7 +196,8 @@ def run(data: bytes, scratch: Path) -> object:
 
 
 TARGET = Target(name="load", suffix=".safetensors", seeds=seeds, run=run, mutate=mutate_safetensors,
-                modules=("chainrule.io", "chainrule.nn", "chainrule.optim", "chainrule.commands._common"))
+                modules=("chainrule.io", "chainrule.nn", "chainrule.optim", "chainrule.commands._common",
+                         "chainrule.commands.evaluate", "chainrule.cli"))
 
 if __name__ == "__main__":
     main(TARGET)
