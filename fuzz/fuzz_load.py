@@ -18,13 +18,12 @@ metadata naming /etc/passwd); any input after which the marker exists is a findi
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import contextlib
 import io
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from _formats import PICKLE_MARKER, hostile_model_seeds, hostile_pickle, mutate_safetensors
 from _harness import Target, main

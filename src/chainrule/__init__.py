@@ -9,6 +9,10 @@ Only NumPy is imported eagerly; subpackages (``nn``, ``optim``, ``data``, ``trai
 """
 from __future__ import annotations
 
+from . import _startup
+
+_startup.guard()  # the chainrule command only: Ctrl-C while it starts up exits quietly (130)
+
 import importlib
 
 from .allocator import retain_freed_memory as _retain_freed_memory

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import __version__
+from . import __version__, _startup
 from .errors import ChainruleError
 
 #: Subcommand modules in the order ``chainrule -h`` lists them; missing ones are skipped,
@@ -103,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args._argv = argv  # so a command can print itself again (train's "resume with: ...")
     try:
+        _startup.release()  # Ctrl-C is now a KeyboardInterrupt, handled below or by the command
         return int(args._run(args) or 0)
     except ChainruleError as e:
         print(f"chainrule: error: {one_line(e)}", file=sys.stderr)
@@ -116,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # unreadable file, permission denied, disk full ...
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"chainrule: error: {where}{one_line(e.strerror or e)}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # NumPy's message names the size: "Unable to allocate 3.7 GiB for an array ..."
+        detail = one_line(e) or "an allocation failed"
+        print(f"chainrule: error: out of memory: {detail}; try a smaller model, batch or data set", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)

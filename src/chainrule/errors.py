@@ -7,6 +7,7 @@ Messages name the op or file, the values seen, and what was expected.
 from __future__ import annotations
 
 import os
+import stat
 from typing import BinaryIO
 
 
@@ -59,16 +60,31 @@ def open_for_reading(path: str | os.PathLike, what: str, missing: type[Chainrule
                      unreadable: type[ChainruleError]) -> BinaryIO:
     """``open(path, "rb")`` for a user's file (``what``: "IDX file", "CSV file", "model file"),
     turning the ways it fails into one-line errors that name the file: ``missing`` when it
-    does not exist, ``unreadable`` when it is a directory or cannot be opened."""
+    does not exist, ``unreadable`` when it is a directory, not a regular file (a FIFO would
+    block for ever, a device never end) or cannot be opened. The file is opened without
+    blocking and checked with ``fstat`` before anything is read."""
+    name = os.fspath(path)
+    article = "an" if what[:1].upper() in "AEIOU" else "a"
     try:
-        return open(path, "rb")
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise missing(f"{os.fspath(path)}: no such file") from None
+        raise missing(f"{name}: no such file") from None
     except IsADirectoryError:
-        article = "an" if what[:1].upper() in "AEIOU" else "a"
-        raise unreadable(f"{os.fspath(path)}: is a directory, expected {article} {what}") from None
+        raise unreadable(f"{name}: is a directory, expected {article} {what}") from None
     except OSError as e:
-        raise unreadable(f"{os.fspath(path)}: cannot open the {what}: {e.strerror or e}") from None
+        raise unreadable(f"{name}: cannot open the {what}: {e.strerror or e}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise unreadable(f"{name}: is a directory, expected {article} {what}")
+        if not stat.S_ISREG(mode):
+            raise unreadable(f"{name}: is not a regular file (a pipe, device or socket), expected {article} {what}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 __all__ = [

@@ -82,6 +82,8 @@ def existing_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a directory, expected a file")
+    if not os.path.isfile(text):  # a FIFO would block for ever, a device never end
+        raise argparse.ArgumentTypeError(f"{text} is not a regular file (a pipe, device or socket)")
     return text
 
 
@@ -341,6 +343,31 @@ def model_inputs(path: str, prep: dict, strict: bool = False) -> Any:
     mean = np.asarray(prep["mean"], np.float64)
     std = np.asarray(prep["std"], np.float64)
     return ((raw - mean) / std).astype(np.float32)
+
+
+def check_outputs(outputs: Any, prep: dict, path: str) -> None:
+    """Refuse a model whose output width does not match what its metadata says it predicts:
+    one value for regression, one score per class name for classification (an IndexError or
+    a failed reshape deep in the scoring code otherwise)."""
+    from ..errors import ModelFileError
+
+    classes = prep.get("class_names")
+    n_classes = prep.get("num_classes")
+    if prep.get("task") == "regression":
+        expected, what = 1, "one value per example (regression)"
+    elif classes:
+        shown = ", ".join(map(str, classes[:4])) + (" ..." if len(classes) > 4 else "")
+        expected, what = len(classes), f"{len(classes)} classes ({shown})"
+    elif isinstance(n_classes, int) and not isinstance(n_classes, bool):
+        expected, what = n_classes, f"{n_classes} classes"
+    else:
+        expected, what = None, "at least 2 classes"
+    width = outputs.shape[1] if getattr(outputs, "ndim", 0) == 2 else None
+    if width is None or (width != expected if expected is not None else width < 2):
+        given = f"{width} output(s) per example" if width is not None else \
+            f"outputs of shape {tuple(getattr(outputs, 'shape', ()))}"
+        raise ModelFileError(f"{path}: the network gives {given} but its metadata describes {what}; "
+                             "the weights and the metadata do not belong together")
 
 
 def unscale(outputs: Any, meta: dict) -> Any:

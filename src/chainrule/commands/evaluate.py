@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..training import predict
-    from ._common import load_data, load_model, model_inputs, plain_number, preprocessing, unscale
+    from ._common import check_outputs, load_data, load_model, model_inputs, plain_number, preprocessing, unscale
 
     model, meta = load_model(args.model)
     if args.summary:
@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                           f"{prep['num_features']} (was it trained on another data set?)")
 
     out = predict(model, x, batch_size=args.batch_size, probabilities=prep.get("task") != "regression")
+    check_outputs(out, prep, args.model)
     results: dict = {"model": args.model, "data": source, "examples": int(len(y))}
     if prep.get("task") == "regression":
         from ..training import regression_report

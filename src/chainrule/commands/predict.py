@@ -37,13 +37,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..training import predict
-    from ._common import load_model, model_inputs, preprocessing, unscale
+    from ._common import check_outputs, load_model, model_inputs, preprocessing, unscale
 
     model, meta = load_model(args.model)
     prep = preprocessing(meta, args.model)
     x = model_inputs(args.input, prep, strict=args.strict)
     regression = prep.get("task") == "regression"
     out = predict(model, x, batch_size=args.batch_size, probabilities=not regression)
+    check_outputs(out, prep, args.model)
     if regression:
         header = [prep.get("target_name") or "prediction"]
         rows = [[np.format_float_positional(np.float32(v), unique=True, trim="-")]  # plain decimals, no 1e+06

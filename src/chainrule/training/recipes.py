@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import catalogue
+from ..errors import ConfigError
 
 # The names come from the catalogue (one definition each); these are kept for existing imports.
 OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
@@ -92,11 +93,32 @@ def activation_layer(name: str) -> Any:
     return catalogue.lookup(catalogue.ACTIVATIONS, name, "activation").build()
 
 
+def check_model_size(n_params: int, train_copies: int = 4) -> None:
+    """Refuse a model whose training would not fit in this machine's memory, before building it:
+    ``n_params`` float32 values, times ``train_copies`` (weights, gradients and two optimizer
+    moments). ``train --hidden 1000000000`` asked for 3 TB and died in a NumPy traceback."""
+    import os
+
+    need = 4 * n_params * train_copies
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        memory = 0
+    if memory and need > memory:
+        raise ConfigError(f"the model would have {n_params:,} parameters ({4 * n_params / 1e9:.3g} GB of float32, "
+                          f"about {need / 1e9:.3g} GB to train with gradients and optimizer state), more than this "
+                          f"machine's {memory / 1e9:.3g} GB of memory; choose smaller --hidden widths")
+
+
 def build_mlp(in_features: int, hidden: Sequence[int], out_features: int, activation: str = "relu",
               dropout: float = 0.0) -> Any:
-    """``Sequential(Linear, act, [Dropout], ..., Linear)``: in -> hidden... -> out (logits)."""
+    """``Sequential(Linear, act, [Dropout], ..., Linear)``: in -> hidden... -> out (logits).
+
+    The size is checked before anything is allocated (``check_model_size``)."""
     from .. import nn
 
+    widths = [in_features, *hidden, out_features]
+    check_model_size(sum(a * b + b for a, b in zip(widths, widths[1:])))
     layers: list[Any] = []
     width = in_features
     for h in hidden:
@@ -119,6 +141,7 @@ def build_cnn(image_shape: Sequence[int], out_features: int, hidden: Sequence[in
 
     c, h, w = (int(v) for v in image_shape)
     width = int(hidden[0]) if hidden else 128
+    check_model_size(width * (64 * c * h * w // 16 + out_features))  # the fully connected layers dominate
     if min(h, w) >= 16:
         return nn.lenet(c, out_features, (h, w), hidden=width, dropout=dropout)
     return nn.lenet(c, out_features, (h, w), channels=(32,), kernel_size=3, hidden=width, dropout=dropout)
