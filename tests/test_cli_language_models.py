@@ -84,3 +84,12 @@ def test_rnn_trains_resumes_and_plots(tmp_path, capsys):
 def test_language_model_misuse_is_one_line_error(capsys, argv, words):
     code, _, err = run_cli(capsys, "train", *argv, "--quiet")
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_and_predict_point_a_language_model_to_generate(gpt_run, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n")
+    for argv in (["evaluate", str(gpt_run / "model.safetensors")],
+                 ["predict", str(gpt_run / "model.safetensors"), str(rows)]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and "chainrule generate" in err and len(err.strip().splitlines()) == 1

@@ -202,6 +202,14 @@ MODELS: Mapping[str, ModelChoice] = _table(
 )
 
 
+#: the recurrent cells of ``nn.char_rnn`` / ``chainrule train --model rnn --cell``
+RECURRENT_CELLS: Mapping[str, Choice] = _table(
+    Choice("gru", f"{_NN}:GRU", "gated recurrent unit (the default)"),
+    Choice("lstm", f"{_NN}:LSTM", "long short-term memory"),
+    Choice("rnn", f"{_NN}:RNN", "plain tanh RNN (shows gradients vanishing through time)"),
+)
+
+
 def names(table: Mapping[str, Choice], kind: str | None = None) -> tuple[str, ...]:
     """The names in ``table``, in catalogue order (data sets: only those of ``kind``, if given)."""
     return tuple(n for n, e in table.items() if kind is None or getattr(e, "kind", None) == kind)
@@ -236,6 +244,6 @@ def loss_for(task: str) -> LossChoice:
 
 
 __all__ = ["Choice", "ActivationChoice", "OptimizerChoice", "LossChoice", "ScheduleChoice", "DatasetChoice",
-           "ModelChoice", "ACTIVATIONS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "DATASETS", "MODELS", "MISSING_VALUES",
-           "names",
+           "ModelChoice", "ACTIVATIONS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "DATASETS", "MODELS", "RECURRENT_CELLS",
+           "MISSING_VALUES", "names",
            "lookup", "describe", "loss_for"]

@@ -204,6 +204,10 @@ def preprocessing(meta: dict, path: str) -> dict:
         return ModelFileError(f"{path}: the preprocessing in its metadata is malformed: {what}")
 
     prep = meta.get("preprocessing") if isinstance(meta, dict) else None
+    if isinstance(meta, dict) and isinstance(meta.get("text"), dict) and prep is None:
+        raise ModelFileError(f"{path}: a character-level language model (no feature columns to score); "
+                             f"sample from it with 'chainrule generate {path}' (its validation loss is in "
+                             "metrics.json beside it)")
     if not isinstance(prep, dict) or "num_features" not in prep:
         raise ModelFileError(f"{path}: no preprocessing description in its metadata (not written by "
                              "'chainrule train'); use it from Python with cr.load")

@@ -89,8 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--n-layer", type=positive_int, default=None, metavar="N", help="gpt: transformer blocks (4)")
     t.add_argument("--n-head", type=positive_int, default=None, metavar="H", help="gpt: attention heads (4)")
     t.add_argument("--n-embd", type=positive_int, default=None, metavar="E", help="gpt: embedding width (64)")
-    t.add_argument("--cell", choices=("gru", "lstm", "rnn"), default=None,
-                   help="rnn: recurrent cell (gru; rnn is the plain tanh RNN); --hidden sets its width (128)")
+    t.add_argument("--cell", choices=catalogue.names(catalogue.RECURRENT_CELLS), default=None,
+                   help=f"rnn: recurrent cell ({catalogue.describe(catalogue.RECURRENT_CELLS)}); --hidden sets "
+                        "its width (128)")
     o = parser.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=catalogue.names(catalogue.OPTIMIZERS), default=None,
                    help=catalogue.describe(catalogue.OPTIMIZERS))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import catalogue
 from ..errors import ConfigError, ShapeError
 from ..ops.activation import softmax
 from ..ops.linear import dropout, linear
@@ -33,7 +34,6 @@ from .embedding import Embedding
 from .layers import GELU, Dropout, Linear, _positive_int
 from .module import Module
 from .norm import LayerNorm
-from .recurrent import GRU, LSTM, RNN
 from .registry import register
 
 
@@ -190,9 +190,6 @@ class GPT(_LanguageModel):
                 "dropout": self.dropout}
 
 
-_CELLS: dict[str, type] = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
-
-
 @register
 class CharRNN(_LanguageModel):
     """A recurrent language model: Embedding -> RNN/GRU/LSTM (batch_first) -> Linear head.
@@ -206,8 +203,9 @@ class CharRNN(_LanguageModel):
                  cell: str = "gru", embedding_dim: int | None = None,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        if cell not in _CELLS:
-            raise ConfigError(f"CharRNN: cell must be one of {sorted(_CELLS)}; got {cell!r}")
+        if cell not in catalogue.RECURRENT_CELLS:
+            raise ConfigError(f"CharRNN: cell must be one of {', '.join(catalogue.RECURRENT_CELLS)}; "
+                              f"got {cell!r}")
         self.vocab_size = _positive_int("CharRNN", "vocab_size", vocab_size)
         self.hidden_size = _positive_int("CharRNN", "hidden_size", hidden_size)
         self.num_layers = _positive_int("CharRNN", "num_layers", num_layers)
@@ -216,7 +214,7 @@ class CharRNN(_LanguageModel):
         self.cell = cell
         self.dropout = float(dropout)
         self.embed = Embedding(self.vocab_size, self.embedding_dim)
-        self.rnn = _CELLS[cell](self.embedding_dim, self.hidden_size, self.num_layers,
+        self.rnn = catalogue.RECURRENT_CELLS[cell].resolve()(self.embedding_dim, self.hidden_size, self.num_layers,
                                 batch_first=True, dropout=self.dropout)
         self.head = Linear(self.hidden_size, self.vocab_size)
 
