@@ -7,10 +7,10 @@ a *global* batch of 128 (so the 2-rank run computes the same steps as 1 rank: 64
 Each run trains one warm-up epoch and one timed epoch, between barriers. Printed: median
 epoch seconds, speed-up and scaling efficiency (T1 / (N * TN)), the share of the 2-rank
 epoch each rank spent in communication (packing, starting and waiting on the bucketed
-Iallreduce, waiting for the slower rank included), the GEMM floor (the time of the epoch's
-matrix products alone at this batch shape and thread count) as a fraction of the epoch, and
-a model of the epoch time on 8, 64 and 256 ranks (ring allreduce of the measured gradient
-bytes) for 10 and 100 Gbit/s networks.
+Iallreduce, waiting for the slower rank included), the floor of benchlib.py (the epoch's
+matrix-product FLOPs over this machine's float32 GEMM rate with all its cores) and the
+fraction of it each run achieves, and a model of the epoch time on 8, 64 and 256 ranks (ring
+allreduce of the measured gradient bytes) for 10 and 100 Gbit/s networks.
 
     python benchmarks/distributed.py                  # 3 interleaved rounds
     python benchmarks/distributed.py --rounds 5 --batch 256
@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib
 import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -91,8 +92,7 @@ def worker(data_dir: Path, batch: int, seed: int) -> None:
     seconds = epoch(1)
     comm = (ddp.comm_seconds - comm_before) if ddp is not None else 0.0
     shard = len(next(iter(loader))[1])
-    floor = gemm_floor(shard, len(loader))
-    result = {"seconds": seconds, "cpu_seconds": cpu[0], "comm_seconds": comm, "floor_seconds": floor,
+    result = {"seconds": seconds, "cpu_seconds": cpu[0], "comm_seconds": comm,
               "grad_bytes": ddp.bytes_per_step if ddp is not None else 4 * sum(
                   a * b + b for a, b in zip(SIZES[:-1], SIZES[1:])),
               "steps": len(loader), "per_rank_batch": shard}
@@ -102,29 +102,6 @@ def worker(data_dir: Path, batch: int, seed: int) -> None:
             print(json.dumps({"ranks": per_rank}), flush=True)
     else:
         print(json.dumps({"ranks": [result]}), flush=True)
-
-
-def gemm_floor(batch: int, steps: int, repeats: int = 3) -> float:
-    """Seconds of an epoch's matrix products alone: per step, each layer's forward
-    ``x @ W``, its weight gradient ``x.T @ g`` and (but the first) its input gradient
-    ``g @ W.T``, at this rank's batch shape; the best of ``repeats``."""
-    rng = np.random.default_rng(0)
-    layers = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-        layers.append((rng.standard_normal((batch, fan_in), np.float32), rng.standard_normal((fan_in, fan_out),
-                      np.float32), rng.standard_normal((batch, fan_out), np.float32)))
-    n = min(steps, 100)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            for i, (x, w, g) in enumerate(layers):
-                x @ w
-                x.T @ g
-                if i:
-                    g @ w.T
-        best = min(best, time.perf_counter() - t0)
-    return best * steps / n
 
 
 # ----------------------------------------------------------------------------- the comparison
@@ -146,6 +123,15 @@ def run_config(name: str, ranks: int, threads: int, args: argparse.Namespace) ->
         sys.exit(f"distributed.py: {name} failed:\n{r.stderr[-2000:]}")
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]
     return json.loads(line)
+
+
+def _epoch_flops(n_examples: int) -> int:
+    import chainrule as cr
+    from chainrule import nn
+
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    return benchlib.epoch_flops(model, np.zeros((1, 784), np.float32), n_examples)
 
 
 def ring_allreduce_seconds(nbytes: float, ranks: int, latency: float, bandwidth: float) -> float:
@@ -170,6 +156,9 @@ def main() -> None:
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         sys.exit(f"distributed.py: no MNIST in {args.data_dir} (--data-dir)")
 
+    print(benchlib.load_line())
+    print(benchlib.blas_report())
+    rate_before = benchlib.gemm_rate()  # the floor's GEMM rate, measured before and after
     configs = [("1 rank x 1 thread", 1, 1), ("2 ranks x 1 thread", 2, 1), ("1 rank x 2 threads", 1, 2)]
     runs: dict[str, list[dict]] = {name: [] for name, _, _ in configs}
     load_before = os.getloadavg()
@@ -191,13 +180,15 @@ def main() -> None:
     print(f"\nMNIST MLP {'-'.join(map(str, SIZES))}, SGD momentum, global batch {args.batch}, one epoch "
           f"({steps} steps); median of {args.rounds} interleaved rounds; load average {load_before[0]:.1f} before, "
           f"{load_after[0]:.1f} after ({os.cpu_count()} cores)")
-    print(f"  {'run':22s} {'epoch s':>8s} {'GEMM floor s':>13s} {'floor/epoch':>12s}")
     for name, _, _ in configs:
-        floor = med(name, "floor_seconds")
-        print(f"  {name:22s} {med(name):8.2f} {floor:13.2f} {floor / med(name):12.2f}")
+        cpu = statistics.median(sum(r["cpu_seconds"] for r in run["ranks"]) for run in runs[name])
+        print(f"  {name:22s} epoch {med(name):6.2f} s wall, {cpu:6.2f} CPU seconds (all ranks)")
     print(f"  speed-up 2 ranks vs 1 rank x 1 thread:  {t1 / t2:.2f}  (scaling efficiency {t1 / (2 * t2):.2f})")
     print(f"  2 ranks vs 1 rank x 2 threads:          {t1x2 / t2:.2f}x  (epoch {t2:.2f} s vs {t1x2:.2f} s)")
     print(f"  communication share of the 2-rank epoch: {comm_share:.1%}  ({grad_bytes:,} gradient bytes a step)")
+    print(benchlib.floor_report(_epoch_flops(steps * args.batch), {name: med(name) for name, _, _ in configs},
+                                rate_before))
+    print(benchlib.load_line())
     cpu1 = med("1 rank x 1 thread", "cpu_seconds")
     print(f"  CPU seconds of the 1 rank x 1 thread epoch: {cpu1:.2f} (the wall time it would take on an idle "
           f"core; wall {t1:.2f} s)")

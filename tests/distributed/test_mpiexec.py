@@ -132,12 +132,13 @@ def _rank_pid(job, rank):
     return next(p for p, r in _descendants_with_rank(job.pid).items() if r == rank)
 
 
-def test_resume_after_sigkill_of_the_whole_job_equals_an_unbroken_run(tmp_path):
+def test_resume_after_sigkill_of_the_whole_job_equals_an_unbroken_run(tmp_path, jobs):
     args = ["train", "--epochs", "30", "--seed", "2", "--quiet"]
     unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
     r = _mpiexec(2, *CHAINRULE, *args, "--out", str(unbroken))
     assert r.returncode == 0, r.stderr
     job = _start(2, *CHAINRULE, *args, "--out", str(broken))
+    jobs.append(job)
     assert _wait_for(lambda: (broken / "history.csv").exists() and
                      len((broken / "history.csv").read_text().splitlines()) >= 3)  # 2 epochs done
     os.killpg(job.pid, signal.SIGKILL)  # the launcher and every rank, mid-run
@@ -185,33 +186,45 @@ def test_a_diverging_run_stops_every_rank_with_one_message(tmp_path):
     assert len(errors) == 1 and "diverged" in errors[0] and "learning rate" in errors[0], r.stderr
 
 
-def test_a_rank_killed_with_sigkill_ends_the_job_within_the_bound(tmp_path):
-    job = _start(2, *CHAINRULE, "train", "--epochs", "1000", "--quiet")
-    victim = _rank_pid(job, 1)
-    time.sleep(1.0)
-    t0 = time.monotonic()
-    os.kill(victim, signal.SIGKILL)
-    try:
-        job.wait(timeout=BOUND)
-    finally:
+def _training_started(out_dir):
+    """Wait until the job has finished an epoch, so every rank is past MPI's start-up (a
+    rank stopped inside MPI_Init would hang the others where no watchdog runs yet)."""
+    assert _wait_for(lambda: (out_dir / "history.csv").exists()), "the job never finished an epoch"
+
+
+@pytest.fixture
+def jobs():
+    """Started jobs; whatever still runs when the test ends is killed with its process group."""
+    started = []
+    yield started
+    for job in started:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+
+
+def test_a_rank_killed_with_sigkill_ends_the_job_within_the_bound(tmp_path, jobs):
+    job = _start(2, *CHAINRULE, "train", "--epochs", "1000", "--quiet", "--out", str(tmp_path))
+    jobs.append(job)
+    victim = _rank_pid(job, 1)
+    _training_started(tmp_path)
+    t0 = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    job.wait(timeout=BOUND)
     assert time.monotonic() - t0 < BOUND
     assert job.returncode != 0
     assert not _descendants_with_rank(job.pid), "a rank outlived the job"
 
 
-def test_a_hung_rank_makes_the_watchdog_stop_the_job(tmp_path):
-    job = _start(2, *CHAINRULE, "train", "--epochs", "1000", "--quiet", env={"CHAINRULE_MPI_TIMEOUT": "3"})
+def test_a_hung_rank_makes_the_watchdog_stop_the_job(tmp_path, jobs):
+    job = _start(2, *CHAINRULE, "train", "--epochs", "1000", "--quiet", "--out", str(tmp_path),
+                 env={"CHAINRULE_MPI_TIMEOUT": "3"})
+    jobs.append(job)
     victim = _rank_pid(job, 1)
-    time.sleep(1.0)
+    _training_started(tmp_path)
     os.kill(victim, signal.SIGSTOP)  # alive but silent: no launcher notices this
     t0 = time.monotonic()
-    try:
-        _, err = job.communicate(timeout=BOUND)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
+    _, err = job.communicate(timeout=BOUND)
     assert time.monotonic() - t0 < 3 + 30
     assert job.returncode != 0
     assert "chainrule: error: rank 0 waited more than 3 s for the other ranks" in err
