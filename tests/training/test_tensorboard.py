@@ -34,8 +34,9 @@ def _train(log_dir: Path, epochs: int = 3):
     cr.manual_seed(0)
     ds = cr.data.load_dataset("iris")
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
-    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), ds.train,
-                  val=ds.test, epochs=epochs, progress=False, seed=0, callbacks=[TensorBoard(log_dir)])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, nn.CrossEntropyLoss(), opt, ds.train, val=ds.test, epochs=epochs, progress=False,
+                  seed=0, callbacks=[TensorBoard(log_dir)], scheduler=optim.lr_scheduler.StepLR(opt, 1, 0.5))
     return model, history
 
 
@@ -46,6 +47,7 @@ def test_scalars_read_back_equal_history(tmp_path):
         got = scalars[scalars.tag == key].sort_values("step")
         assert list(got.step) == [1, 2, 3]
         np.testing.assert_allclose(got.value, history[key], rtol=1e-6)  # stored as float32
+    assert history["lr"] == [0.1, 0.05, 0.025]  # the learning rate moves, and TensorBoard follows
     for layer, norms in history.grad_norms.items():
         got = scalars[scalars.tag == f"grad_norm/{layer}"].sort_values("step")
         np.testing.assert_allclose(got.value, norms, rtol=1e-6)
