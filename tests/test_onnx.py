@@ -50,7 +50,8 @@ def test_mlp_with_every_activation_matches_onnxruntime(tmp_path):
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 32),
                           nn.Sigmoid(), nn.Linear(32, 32), nn.LeakyReLU(0.2), nn.Linear(32, 32), nn.GELU(),
-                          nn.Linear(32, 32), nn.GELU("tanh"), nn.Dropout(0.5), nn.Identity(),
+                          nn.Linear(32, 32), nn.GELU("tanh"), nn.Linear(32, 32), nn.Softplus(),
+                          nn.Linear(32, 32), nn.Softplus(beta=2.0), nn.Dropout(0.5), nn.Identity(),
                           nn.Linear(32, 4), nn.Softmax())
     _roundtrip(model, _x(7, 6), tmp_path)
 

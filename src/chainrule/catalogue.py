@@ -134,6 +134,7 @@ ACTIVATIONS: Mapping[str, ActivationChoice] = _table(
     ActivationChoice("tanh", f"{_NN}:Tanh", "hyperbolic tangent, in (-1, 1)"),
     ActivationChoice("sigmoid", f"{_NN}:Sigmoid", "logistic 1/(1+e^-x), in (0, 1)"),
     ActivationChoice("gelu", f"{_NN}:GELU", "x·Φ(x), a smooth ReLU"),
+    ActivationChoice("softplus", f"{_NN}:Softplus", "ln(1 + eˣ), a smooth ReLU that is never flat"),
     ActivationChoice("linear", f"{_NN}:Identity", "no nonlinearity (the network stays linear)"),
 )
 

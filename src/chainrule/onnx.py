@@ -114,6 +114,14 @@ def _leaky_relu(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     return g.op("LeakyRelu", [x], alpha=float(m.negative_slope))
 
 
+def _softplus(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
+    # ONNX Softplus is ln(1 + eˣ) (β = 1, no threshold: above it the two agree to float precision)
+    if m.beta == 1.0:
+        return g.op("Softplus", [x])
+    beta = g.const(m.beta, "beta")
+    return g.op("Div", [g.op("Softplus", [g.op("Mul", [x, beta])]), beta])
+
+
 def _gelu(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     if m.approximate == "none":  # x·Φ(x) = x · ½(1 + erf(x/√2))
         inner = g.op("Erf", [g.op("Div", [x, g.const(np.sqrt(2.0), "sqrt2")])])
@@ -193,7 +201,7 @@ def _rules() -> dict[type, Rule]:
         nn.Linear: _linear, nn.Flatten: _flatten, nn.Unflatten: _unflatten,
         nn.Identity: _identity, nn.Dropout: _identity,
         nn.ReLU: _simple("Relu"), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),
-        nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softmax: _softmax,
+        nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softplus: _softplus, nn.Softmax: _softmax,
         nn.Conv2d: _conv2d, nn.MaxPool2d: _pool("MaxPool"),
         nn.AvgPool2d: _pool("AveragePool", count_include_pad=1),  # zero padding counts, as torch
         nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.LayerNorm: _layer_norm,

@@ -81,7 +81,7 @@ def test_flatten_merges_trailing_axes():
 
 @pytest.mark.parametrize("layer,fn", [
     (nn.ReLU(), F.relu), (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh),
-    (nn.GELU(), F.gelu), (nn.Softmax(), F.softmax),
+    (nn.GELU(), F.gelu), (nn.Softmax(), F.softmax), (nn.Softplus(), F.softplus),
     (nn.LeakyReLU(0.1), lambda x: F.leaky_relu(x, 0.1)),
 ])
 def test_activation_module_matches_functional(layer, fn):
@@ -94,7 +94,8 @@ def test_activations_match_torch(torch):
     tx = torch.from_numpy(x)
     pairs = [(nn.ReLU(), torch.nn.ReLU()), (nn.LeakyReLU(0.1), torch.nn.LeakyReLU(0.1)),
              (nn.Sigmoid(), torch.nn.Sigmoid()), (nn.Tanh(), torch.nn.Tanh()),
-             (nn.GELU(), torch.nn.GELU()), (nn.Softmax(axis=1), torch.nn.Softmax(dim=1))]
+             (nn.GELU(), torch.nn.GELU()), (nn.Softmax(axis=1), torch.nn.Softmax(dim=1)),
+             (nn.Softplus(), torch.nn.Softplus()), (nn.Softplus(2.0, 1.0), torch.nn.Softplus(2.0, 1.0))]
     for ours, theirs in pairs:
         np.testing.assert_allclose(ours(x).data, theirs(tx).numpy(), rtol=1e-5, atol=1e-6)
 

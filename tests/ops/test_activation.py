@@ -37,6 +37,9 @@ ELEMENTWISE = {
     "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
                   lambda v: 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))),
                   0.0),
+    "softplus": (F.softplus, lambda v: np.log1p(np.exp(v)), 0.0),
+    "softplus_beta": (lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+                      lambda v: np.where(2 * v > 3, v, np.log1p(np.exp(2 * v)) / 2), 0.1),
     "sigmoid": (F.sigmoid, lambda v: 1 / (1 + np.exp(-v)), 0.0),
     "tanh": (F.tanh, np.tanh, 0.0),
 }
@@ -64,6 +67,16 @@ def test_elementwise_activation_keeps_float32(name):
 
 def test_leaky_relu_default_slope_is_one_hundredth():
     np.testing.assert_allclose(F.leaky_relu(t64([-2.0, 3.0])).data, [-0.02, 3.0])
+
+
+def test_softplus_is_stable_for_large_inputs_and_rejects_a_non_positive_beta():
+    x = t64([-1000.0, 0.0, 1000.0])
+    out = F.softplus(x)
+    np.testing.assert_allclose(out.data, [0.0, np.log(2.0), 1000.0])
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad, [0.0, 0.5, 1.0])
+    with pytest.raises(cr.ConfigError, match="beta must be positive"):
+        F.softplus(x, beta=0.0)
 
 
 def test_gelu_with_an_unknown_approximation_raises_config_error():

@@ -26,6 +26,7 @@ from .layers import (  # noqa: F401
     ReLU,
     Sigmoid,
     Softmax,
+    Softplus,
     Tanh,
 )
 from .losses import (  # noqa: F401
@@ -54,7 +55,8 @@ from .registry import LAYERS, from_config, get_layer, register  # noqa: F401
 __all__ = [
     "functional", "init", "Module", "Parameter", "Sequential", "Residual", "IncompatibleKeys", "allocation_budget",
     "empty_parameter", "Linear", "Flatten", "Dropout", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
-    "Softmax", "Conv2d", "Unflatten", "lenet", "BatchNorm1d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "MSELoss",
+    "Softmax", "Softplus", "Conv2d", "Unflatten", "lenet", "BatchNorm1d", "BatchNorm2d", "AvgPool2d", "MaxPool2d",
+    "MSELoss",
     "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "LAYERS", "register",
     "get_layer", "from_config", "Embedding", "LayerNorm", "ModuleList", "ModuleDict", "MultiheadAttention",
     "RNN", "GRU", "LSTM", "GPT", "CharRNN", "gpt", "char_rnn",

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..ops.activation import gelu, leaky_relu, softmax
+from ..ops.activation import gelu, leaky_relu, softmax, softplus
 from ..ops.linear import dropout, linear
 from ..ops.unary import relu, sigmoid, tanh
 from ..tensor import Tensor
@@ -176,6 +176,23 @@ class GELU(Module):
 
 
 @register
+class Softplus(Module):
+    """``(1/β)·ln(1 + e^(β·x))``, a smooth ReLU (linear above ``threshold``), as ``torch.nn.Softplus``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        if not float(beta) > 0:
+            raise ConfigError(f"Softplus: beta must be positive; got {beta!r}")
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def forward(self, x: Any) -> Tensor:
+        return softplus(_as_tensor(x), self.beta, self.threshold)
+
+    def config(self) -> dict[str, Any]:
+        return {"beta": self.beta, "threshold": self.threshold}
+
+
+@register
 class Softmax(Module):
     """Softmax along ``axis`` (default the last): outputs are positive and sum to 1."""
 
@@ -191,4 +208,4 @@ class Softmax(Module):
 
 
 __all__ = ["Linear", "Flatten", "Dropout", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-           "GELU", "Softmax"]
+           "GELU", "Softplus", "Softmax"]

@@ -1,4 +1,4 @@
-"""Activations and the softmax family: leaky_relu gelu softmax log_softmax logsumexp.
+"""Activations and the softmax family: leaky_relu gelu softplus softmax log_softmax logsumexp.
 
 All softmax-family ops subtract the maximum before exponentiating, so logits of magnitude
 1e3 (or larger) neither overflow nor lose precision.
@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..opspec import define_op
 from ..tensor import Tensor, make
 from .reduce import _axes, _expand
+from .unary import sigmoid_array
 
 define_op("leaky_relu", "z if z > 0 else slope·z", ("z",), ("1 if z > 0 else the slope",),
           elementwise=True)
@@ -75,6 +76,23 @@ def _normal_cdf_and_exp(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+define_op("softplus", "(1/β)·ln(1 + e^(β·z))", ("z",), ("σ(β·z), the logistic sigmoid",), elementwise=True)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus ``(1/β)·ln(1 + e^(β·x))``, a smooth ReLU; linear where ``β·x > threshold``
+    (as ``torch.nn.functional.softplus``). Computed as ``max(z, 0) + ln(1 + e^(-|z|))`` with
+    ``z = β·x``, so no ``exp`` overflows; its derivative is the sigmoid ``σ(β·x)``."""
+    if not beta > 0:
+        raise ConfigError(f"softplus: beta must be positive; got {beta!r}")
+    z = x.data * beta
+    linear = z > threshold
+    out = np.where(linear, x.data, (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta)
+    out = out.astype(x.dtype, copy=False)
+    slope = np.where(linear, 1, sigmoid_array(z)).astype(x.dtype, copy=False)
+    return make(out, "softplus", (x, lambda g: g * slope))  # (ln(1 + e^z))' = σ(z)
 
 
 define_op("gelu", "z·Φ(z)", ("z",), ("Φ(z) + z·φ(z)",), elementwise=True)
