@@ -56,7 +56,7 @@ def test_zero_hidden_layers_is_allowed():
     ("steps_per_frame", 0, "steps per frame"),
     ("steps_per_frame", 1000, "steps per frame"),
     ("dataset", "mnist", "dataset"),
-    ("activation", "softplus", "activation"),
+    ("activation", "swish", "activation"),
     ("optimizer", "lbfgs", "optimizer"),
     ("hidden", [4] * 7, "at most 6 hidden layers"),
     ("hidden", [9], "from 1 to 8 neurons"),
