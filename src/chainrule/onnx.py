@@ -272,7 +272,8 @@ def export(model: Any, example_input: Any, path: str | os.PathLike, *,
             (``DatasetSplits.preprocessing()``): fold standardisation and one-hot encoding into
             the graph, and name outputs as described in the module docstring.
         target_scale: ``{"mean", "std"}`` of a regression target, undone in the graph.
-        input_name, output_name: the names of the plain model's input and output.
+        input_name: the name of the plain model's input.
+        output_name: the name of the plain model's output.
 
     The file passes ``onnx.checker.check_model(full_check=True)`` before it is written.
     """

@@ -31,7 +31,8 @@ class DistributedSampler:
         shuffle: a new order each epoch (``default_rng((seed, epoch))``); else 0..n-1.
         seed: the shuffling seed; it must be the same on every rank (None: rank 0 draws one
             and broadcasts it, so the order is shared but not repeatable).
-        rank, world_size: default to this process's place in the MPI job.
+        rank: this process's rank (default: its place in the MPI job).
+        world_size: the number of ranks (default: the MPI job's).
         drop_last: drop the final, smaller global batch.
 
     A shard may be empty (a last batch smaller than the number of ranks); the rank then still

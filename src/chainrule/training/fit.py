@@ -88,14 +88,16 @@ def fit(
         loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor`` (``nn.CrossEntropyLoss()``,
             ``F.mse_loss`` ...), averaged over the batch.
         optimizer: a ``chainrule.optim`` optimizer over ``model.parameters()``.
-        train, val: a DataLoader, a Dataset or a tuple ``(X, y)`` of arrays. Datasets and
-            tuples are batched by ``batch_size``; ``val`` (optional) is evaluated after each
-            epoch under ``no_grad`` in eval mode.
+        train: a DataLoader, a Dataset or a tuple ``(X, y)`` of arrays. Datasets and tuples
+            are batched by ``batch_size``.
+        val: optional validation data of the same kinds, evaluated after each epoch under
+            ``no_grad`` in eval mode.
         epochs: train until this many epochs are complete (counting resumed ones).
         metrics: names (``accuracy mse mae r2``) computed on train (running, over the epoch's
             batches, in train mode) and val data.
-        shuffle, seed: shuffle the training data each epoch; with ``seed`` epoch k uses
-            ``default_rng((seed, k))`` so runs and resumed runs repeat exactly.
+        shuffle: shuffle the training data each epoch.
+        seed: with a seed, epoch k is shuffled by ``default_rng((seed, k))``, so runs and
+            resumed runs repeat exactly.
         clip_grad_norm: if given, scale the gradients so their global L2 norm is at most this.
         progress: show a bar per epoch (only on a terminal) and one summary line per epoch.
         start_epoch: number of epochs already done (for a model trained before); the epoch
