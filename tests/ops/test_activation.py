@@ -38,8 +38,7 @@ ELEMENTWISE = {
                   lambda v: 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))),
                   0.0),
     "softplus": (F.softplus, lambda v: np.log1p(np.exp(v)), 0.0),
-    "softplus_beta": (lambda x: F.softplus(x, beta=2.0, threshold=3.0),
-                      lambda v: np.where(2 * v > 3, v, np.log1p(np.exp(2 * v)) / 2), 0.1),
+    "softplus_beta": (lambda x: F.softplus(x, beta=2.0), lambda v: np.log1p(np.exp(2 * v)) / 2, 0.0),
     "sigmoid": (F.sigmoid, lambda v: 1 / (1 + np.exp(-v)), 0.0),
     "tanh": (F.tanh, np.tanh, 0.0),
 }
@@ -77,6 +76,14 @@ def test_softplus_is_stable_for_large_inputs_and_rejects_a_non_positive_beta():
     np.testing.assert_allclose(x.grad, [0.0, 0.5, 1.0])
     with pytest.raises(cr.ConfigError, match="beta must be positive"):
         F.softplus(x, beta=0.0)
+
+
+def test_softplus_is_linear_above_its_threshold_as_torch():
+    # (1/β)·ln(1 + e^(β·x)) above β·x = threshold is x itself, with slope 1 (a small jump at the
+    # threshold, as in PyTorch; finite differences must not straddle it)
+    f = lambda x: F.softplus(x, beta=2.0, threshold=3.0)  # noqa: E731
+    np.testing.assert_allclose(f(t64([2.0, 1.0])).data, [2.0, np.log1p(np.exp(2.0)) / 2])
+    assert cr.gradcheck(f, [t64([2.0, 5.0, 1.0, -0.5])])
 
 
 def test_gelu_with_an_unknown_approximation_raises_config_error():
