@@ -170,6 +170,15 @@ async def _session(i: int, port: int, token: str, seconds: float, stats: Session
             elif kind == "closing":
                 stats.closed_early = msg.get("reason")
                 return
+        # a bad message sent just before the end still gets its answer: wait for it (briefly)
+        deadline = time.perf_counter() + 3.0
+        while stats.errors_seen < stats.errors_expected and time.perf_counter() < deadline:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.01, deadline - time.perf_counter()))
+            except asyncio.TimeoutError:
+                break
+            if json.loads(raw).get("type") == "error":
+                stats.errors_seen += 1
         await ws.send('{"type":"pause"}')
 
 

@@ -296,7 +296,7 @@ def test_a_diverged_network_stops_and_says_so():
                 break
         f = s.frame()
     assert f["diverged"] and f["hints"][0]["kind"] == "nan"
-    assert f["loss_train"] is None
+    assert f["loss_train"] is None and f["accuracy_train"] is None
     flat = [v for m in f["weights"] for row in m for v in row]
     assert None in flat  # NaN goes out as null, never as a number
     with pytest.raises(ConfigError, match="reset"):

@@ -332,6 +332,8 @@ class ToySession(Session):
             ev = self.evaluate()
             grads = self.shown_grads()
         diverged = self.diverged or not math.isfinite(ev["train"])
+        if diverged:  # NaN outputs would count as "class 0": no accuracy to show
+            ev["acc_train"] = ev["acc_test"] = None
         self.history.add([self.steps, sig(ev["train"]), sig(ev["test"])])
         hints = self.watch.update(self.steps, ev["train"], ev["hidden"], self.config, diverged,
                                   self.regression)

@@ -21,14 +21,10 @@ export function drawBoundary() {
   ctx.clearRect(0, 0, w, h);
   let caption = regression() ? "the network's predicted value over the plane" : "the network's output p(blue) over the plane";
   let low = regression() ? "−1 orange" : "0 orange", high = regression() ? "+1 blue" : "1 blue";
-  if (f && f.diverged) {
-    // a diverged network has no picture to show: say so instead of drawing its NaNs as colours
+  const diverged = Boolean(f && f.diverged);
+  if (diverged) {
+    // a diverged network has no picture to show: grey, and a note on top of the points (below)
     ctx.fillStyle = "#eef1f4"; ctx.fillRect(0, 0, w, h);
-    ctx.fillStyle = "#c62828"; ctx.font = "600 15px system-ui, sans-serif"; ctx.textAlign = "center";
-    ctx.fillText("NaN: the network diverged", w / 2, h / 2 - 8);
-    ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#344054";
-    ctx.fillText("lower the learning rate and press reset", w / 2, h / 2 + 12);
-    ctx.textAlign = "start";
     caption = "no output: the weights are not numbers"; low = ""; high = "";
   } else if (f) {
     let bytes, n;
@@ -68,6 +64,16 @@ export function drawBoundary() {
   if (S.showTest) for (const p of d.test) dot(p, "test");
   ctx.fillStyle = "rgba(31,35,40,0.55)"; ctx.font = "10px system-ui, sans-serif";
   ctx.fillText("x₁ →", w - 30, py(0) - 4); ctx.fillText("x₂ ↑", px(0) + 4, 11);
+  if (diverged) {
+    ctx.fillStyle = "rgba(255,255,255,0.92)"; ctx.fillRect(10, h / 2 - 30, w - 20, 52);
+    ctx.strokeStyle = "#f5c2c0"; ctx.strokeRect(10.5, h / 2 - 29.5, w - 21, 51);
+    ctx.textAlign = "center";
+    ctx.fillStyle = "#c62828"; ctx.font = "600 15px system-ui, sans-serif";
+    ctx.fillText("NaN: the network diverged", w / 2, h / 2 - 8);
+    ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#344054";
+    ctx.fillText("lower the learning rate and press reset", w / 2, h / 2 + 12);
+    ctx.textAlign = "start";
+  }
 }
 
 export function wireBoundary() {
