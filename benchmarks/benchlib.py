@@ -26,13 +26,16 @@ import numpy as np
 SETTLE_SECONDS = 0.3
 
 
-def settled_seconds(run: Callable[..., Any], *args: Any) -> float:
+def settled_seconds(run: Callable[..., Any], *args: Any,
+                    clock: Callable[[], float] = time.perf_counter) -> float:
     """Wall time of ``run(*args)``, after a pause: a library's idle worker threads (OpenMP's,
-    OpenBLAS's) spin for a while after its last call and would slow whatever runs next."""
+    OpenBLAS's) spin for a while after its last call and would slow whatever runs next.
+    ``clock=time.process_time`` measures the process's CPU time instead: on a loaded machine,
+    with every library on one thread, that is the work each one does, whatever the load."""
     time.sleep(SETTLE_SECONDS)
-    t0 = time.perf_counter()
+    t0 = clock()
     run(*args)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 # ----------------------------------------------------------------------------- the GEMM rate

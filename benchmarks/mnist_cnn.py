@@ -13,6 +13,7 @@ runs with ``torch.set_num_threads(2)``; NumPy's BLAS uses its default threads.
     python benchmarks/mnist_cnn.py --epochs 1 --no-torch
     python benchmarks/mnist_cnn.py --limit 6000     # a quick look on a tenth of the data
     python benchmarks/mnist_cnn.py --profile        # where a chainrule epoch's time goes, per op
+    OPENBLAS_NUM_THREADS=1 python benchmarks/mnist_cnn.py --cpu-time   # work, not wall time
 
 Besides the epoch times it prints the floor (the epoch's FLOPs over this machine's float32 GEMM
 rate, see benchlib.py) with the fraction of it each library achieves, and the peak resident
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import benchlib
@@ -130,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true",
                     help="only profile one chainrule epoch: seconds per op, forward and backward")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child process")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time CPU, not wall clock, every library on one thread (run it under "
+                         "OPENBLAS_NUM_THREADS=1): the work each does, robust to a loaded machine")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -145,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         return profile(data, args)
 
+    clock = time.perf_counter
+    if args.cpu_time:
+        clock, args.threads = time.process_time, 1
+        cr.set_num_threads(1)
+        if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
+            print("note: --cpu-time without OPENBLAS_NUM_THREADS=1 also counts BLAS's threads",
+                  file=sys.stderr)
     runners = [Chainrule(data, args.batch_size, args.lr, args.seed)]
     if not args.no_torch:
         try:
@@ -160,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         # rotate who goes first; the pause lets the other library's worker threads stop spinning
         for r in runners[(epoch - 1) % len(runners):] + runners[:(epoch - 1) % len(runners)]:
             losses: list[float] = []
-            seconds = benchlib.settled_seconds(lambda r=r, out=losses: out.append(r.epoch()))
+            seconds = benchlib.settled_seconds(lambda r=r, out=losses: out.append(r.epoch()),
+                                               clock=clock)
             loss = losses[0]
             acc = r.accuracy()
             results[r.name].append({"epoch": epoch, "seconds": seconds, "loss": loss,
@@ -168,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  epoch {epoch}  {r.name:9s}  {seconds:7.1f} s  train loss {loss:.4f}  "
                   f"test accuracy {acc * 100:.2f} %", flush=True)
 
-    print(f"\n{'':10s} {'median epoch':>13s} {'best test acc':>14s}")
+    print(f"\n{'':10s} {'median epoch':>13s} {'best test acc':>14s}"
+          + ("   (CPU seconds, one thread each)" if args.cpu_time else ""))
     med = {}
     for name, recs in results.items():
         med[name] = statistics.median(r["seconds"] for r in recs)
