@@ -148,8 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     print(benchlib.blas_report())
     if args.memory_child:
         return memory_child(data, args)
-    if args.profile:
-        return profile(data, args)
 
     clock = time.perf_counter
     if args.cpu_time:
@@ -158,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
             print("note: --cpu-time without OPENBLAS_NUM_THREADS=1 also counts BLAS's threads",
                   file=sys.stderr)
+    if args.profile:
+        return profile(data, args, clock)
     runners = [Chainrule(data, args.batch_size, args.lr, args.seed)]
     if not args.no_torch:
         try:
@@ -230,12 +230,12 @@ def peak_rss_child(args) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"])
 
 
-def profile(data, args) -> int:
-    """One chainrule epoch under cProfile, split by op."""
+def profile(data, args, clock) -> int:
+    """One chainrule epoch under cProfile, split by op (CPU time with --cpu-time)."""
     r = Chainrule(data, args.batch_size, args.lr, args.seed)
-    print(f"profiling one chainrule CNN epoch on {len(data[0])} images under cProfile; "
-          f"{benchlib.load_line()}", flush=True)
-    total, recs, other = benchlib.op_profile(r.epoch)
+    print(f"profiling one chainrule CNN epoch on {len(data[0])} images under cProfile"
+          f"{' (CPU time)' if args.cpu_time else ''}; {benchlib.load_line()}", flush=True)
+    total, recs, other = benchlib.op_profile(r.epoch, clock)
     print(benchlib.profile_table(total, recs, other))
     return 0
 
