@@ -11,6 +11,7 @@ import sys
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.data import mnist, random_split
+from chainrule.errors import ModelFileError
 from chainrule.training import CSVLogger, TrainingInterrupted, evaluate, fit
 
 data_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "shared",
@@ -28,12 +29,17 @@ optimizer = optim.Adam(model.parameters(), lr=1e-3)
 scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
 
 os.makedirs("mnist_run", exist_ok=True)
+checkpoint = "mnist_run/checkpoint.safetensors"
+if os.path.exists(checkpoint):  # resuming is deliberate here: say so (a changed model is refused by fit)
+    print(f"resuming from {checkpoint} (delete mnist_run/ to start afresh)")
 try:
     history = fit(model, nn.CrossEntropyLoss(), optimizer, train, val=val, epochs=10, batch_size=128,
                   seed=0, scheduler=scheduler, callbacks=[CSVLogger("mnist_run/history.csv")],
-                  checkpoint="mnist_run/checkpoint.safetensors", resume=True)
+                  checkpoint=checkpoint, resume=True)
 except TrainingInterrupted as e:
     sys.exit(f"interrupted after {e.completed_epochs} epochs; run the script again to continue")
+except ModelFileError as e:  # the checkpoint is of another architecture (the script was edited)
+    sys.exit(f"error: {e}")
 
 result = evaluate(model, ds.test, loss_fn=nn.CrossEntropyLoss())
 print(f"test accuracy {result['accuracy']:.4f} after {len(history)} epochs "

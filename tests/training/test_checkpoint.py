@@ -119,3 +119,22 @@ def test_hostile_training_state_is_a_model_file_error(data, tmp_path, extra):
     with pytest.raises(cr.ModelFileError, match="ck.safetensors"):
         fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=3, callbacks=[EarlyStopping()], checkpoint=ckpt,
             resume=True, progress=False)
+
+
+def test_resuming_a_checkpoint_of_another_architecture_names_the_difference(tmp_path):
+    import numpy as np
+
+    from chainrule import nn, optim
+    from chainrule.errors import ModelFileError
+    from chainrule.training import fit
+
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    path = str(tmp_path / "ck.safetensors")
+    small = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    fit(small, nn.CrossEntropyLoss(), optim.Adam(small.parameters()), (x, y), epochs=1, checkpoint=path,
+        progress=False)
+    wide = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(ModelFileError, match=r"'0.bias' has shape \(8,\) in the checkpoint but \(16,\)"):
+        fit(wide, nn.CrossEntropyLoss(), optim.Adam(wide.parameters()), (x, y), epochs=2, checkpoint=path,
+            resume=True, progress=False)

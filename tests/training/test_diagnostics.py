@@ -197,3 +197,23 @@ def test_noisy_small_validation_set_is_not_overfitting() -> None:
         for i, (tr, va) in enumerate([(0.020, 0.021), (0.015, 0.022), (0.010, 0.030), (0.005, 0.036)], 1):
             _epoch(d, run, epoch=i, loss=tr, val_loss=va, grad_norms={})
     assert _chainrule_warnings(rec) == []
+
+
+def _overfit_like_epochs(d: Diagnostics, run: Run, **extra) -> None:
+    for i, (tr, va) in enumerate([(1.0, 0.6), (0.8, 0.7), (0.6, 0.8), (0.4, 0.9), (0.3, 1.0)], 1):
+        _epoch(d, run, epoch=i, loss=tr, val_loss=va, grad_norms={"a": 1.0, "b": 1.0}, **extra)
+
+
+def test_overfitting_waits_for_a_validation_set_big_enough_to_mean_something() -> None:
+    from chainrule.data import DataLoader, TensorDataset
+
+    d, run = Diagnostics(verbose=False), _run()
+    run.val_loader = DataLoader(TensorDataset(np.zeros((12, 2)), np.zeros(12)), batch_size=4)
+    _overfit_like_epochs(d, run)
+    assert d.findings == []
+
+
+def test_no_accuracy_gap_is_an_underfit_not_overfitting() -> None:
+    d, run = Diagnostics(verbose=False), _run()
+    _overfit_like_epochs(d, run, accuracy=0.57, val_accuracy=0.58)
+    assert d.findings == []

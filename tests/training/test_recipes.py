@@ -17,7 +17,7 @@ def test_recipes_per_dataset():
     assert recipe_for("digits").hidden == (128,)
     mn = recipe_for("mnist")
     assert mn.hidden == (512, 256) and mn.optimizer == "adam" and mn.epochs == 10 and mn.schedule == "cosine"
-    assert recipe_for("spiral") == recipe_for("circle")
+    assert recipe_for("moons") == recipe_for("circle") and recipe_for("spiral").hidden == (64, 64, 64)
     assert recipe_for("houses.csv").hidden == (64, 64)
     r = recipe_for("digits").replace(lr=0.5, hidden=None)
     assert r.lr == 0.5 and r.hidden == (128,)  # None means "keep the recipe's value"
@@ -57,3 +57,19 @@ def test_build_scheduler():
     assert isinstance(build_scheduler("cosine", opt, 10), optim.lr_scheduler.CosineAnnealingLR)
     with pytest.raises(ConfigError):
         build_scheduler("warmup", opt, 10)
+
+
+def test_table_recipe_stops_early_on_a_held_out_fifth_and_decays_weights_by_table_size():
+    from chainrule.training.recipes import table_recipe
+
+    small, large = table_recipe(300), table_recipe(10_000)
+    assert small.early_stopping == 10 and small.val_fraction == 0.2
+    assert small.weight_decay == pytest.approx(0.1 / 300, rel=1e-3) and large.weight_decay == pytest.approx(1e-5)
+
+
+def test_spiral_default_recipe_learns_the_spiral(capsys):
+    from chainrule.cli import main
+
+    assert main(["train", "--dataset", "spiral", "--quiet"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert float(line.split()[2]) >= 0.95, line

@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     import chainrule as cr  # noqa: F401 - imported here so the CLI starts fast
     from chainrule.errors import ConfigError
     from chainrule.training import TrainingDiverged, TrainingInterrupted
-    from chainrule.training.recipes import DEFAULT_LR, recipe_for
+    from chainrule.training.recipes import DEFAULT_LR, recipe_for, table_recipe
 
     t_start = time.perf_counter()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -217,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         _same_on_every_rank(args, ds)
     for note in ds.notes:  # what preparing a --csv table filled in, dropped or left out
         say(f"{ds.name}: {note}")
-    recipe = recipe_for("csv" if args.csv else ds.name)
+    recipe = table_recipe(len(ds.train) + len(ds.test)) if args.csv else recipe_for(ds.name)
     lr = args.lr
     if lr is None and args.optimizer is not None and args.optimizer != recipe.optimizer:
         lr = DEFAULT_LR[args.optimizer]

@@ -49,8 +49,9 @@ def save_training_checkpoint(path: str, run: Run) -> None:
 def load_training_checkpoint(path: str, run: Run) -> int:
     """Restore a checkpoint written by :func:`save_training_checkpoint` into ``run`` (model,
     optimizer, global RNG, History, callbacks); returns the number of completed epochs."""
-    from ..io import load_checkpoint
+    from ..io import describe, load_checkpoint
 
+    _check_same_model(path, describe(path).get("tensors") or {}, run.model)
     ck = load_checkpoint(path, optimizer=run.optimizer, restore_rng=True)
     state = ck["model_state"]
     own = {k: v for k, v in state.items() if not k.startswith("callback:")}
@@ -85,6 +86,25 @@ def load_training_checkpoint(path: str, run: Run) -> int:
         if best and hasattr(cb, "best_weights"):
             cb.best_weights = best
     return int(ck["epoch"])
+
+
+def _check_same_model(path: str, tensors: dict[str, Any], model: Any) -> None:
+    """Refuse to resume a checkpoint of another architecture, naming the first difference,
+    before its optimizer state is loaded (whose shapes would otherwise be the first to clash)."""
+    saved = {k[len("model."):]: tuple(shape) for k, (_, shape) in tensors.items()
+             if k.startswith("model.") and not k.startswith("model.callback:")}
+    mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    fix = "use another checkpoint path, or delete it to start afresh"
+    for name in sorted(saved.keys() | mine.keys()):
+        if name not in mine:
+            raise ModelFileError(f"{path}: the checkpoint's model has {name!r} {saved[name]}, which this model "
+                                 f"lacks: it was written by a different architecture; {fix}")
+        if name not in saved:
+            raise ModelFileError(f"{path}: this model's {name!r} {mine[name]} is not in the checkpoint: it was "
+                                 f"written by a different architecture; {fix}")
+        if saved[name] != mine[name]:
+            raise ModelFileError(f"{path}: {name!r} has shape {saved[name]} in the checkpoint but {mine[name]} in "
+                                 f"this model: it was written by a different architecture; {fix}")
 
 
 def _is_number(v: Any) -> bool:

@@ -40,6 +40,10 @@ from .run import TrainingDiverged, current_lr, divergence_cause
 __all__ = ["ChainruleWarning", "Diagnostics", "Finding"]
 
 
+#: the overfitting diagnosis waits for a validation set at least this large
+MIN_VALIDATION_EXAMPLES = 50
+
+
 class Finding(dict):
     """One diagnosis: ``kind`` (``vanishing exploding diverging overfitting``), ``epoch``
     (1-based), ``message`` (one line), ``advice`` (the usual cures), plus the numbers seen."""
@@ -243,6 +247,13 @@ class Diagnostics(Callback):
         rows = [e for e in run.history.epochs if _finite(e.get("val_loss")) and _finite(e.get("loss"))]
         if len(rows) < k + 1:
             return
+        loader = getattr(run, "val_loader", None)
+        if loader is not None and len(loader.dataset) < MIN_VALIDATION_EXAMPLES:
+            return  # on a dozen examples a rising validation loss is noise, not a diagnosis
+        last = rows[-1]
+        if _finite(last.get("accuracy")) and _finite(last.get("val_accuracy")) and \
+                last["accuracy"] < last["val_accuracy"] + 0.02:
+            return  # no accuracy gap between training and validation: an underfit, not memorising
         recent = rows[-(k + 1):]
         val = [e["val_loss"] for e in recent]
         train = [e["loss"] for e in recent]

@@ -13,9 +13,11 @@ field. The numbers are ones that were measured to work (see the README's table):
   each once. (ReLU without the decay: mean 95.0 % over the same ten fold assignments.)
 * mnist: MLP 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3, batch 128, cosine decay of the
   learning rate over 10 epochs -> 98.50 % test accuracy (seed 0)
-* the 2-D toys: MLP 2-16-16-2, tanh, Adam 1e-2, 100 epochs
-* CSV tables: MLP with hidden 64,64, Adam 1e-3, 100 epochs (regression: MSE loss on
-  standardised targets, reported in the original units).
+* the 2-D toys: MLP 2-16-16-2, tanh, Adam 1e-2, 100 epochs; spiral: 2-64-64-64-2, ReLU, Adam 5e-3
+  with cosine decay, 300 epochs -> 98.4 % (seed 0; 94.8-99.2 % over seeds 0-3)
+* CSV tables: MLP with hidden 64,64, Adam 1e-3, a fifth held out for validation, early stopping
+  (patience 10, best weights kept), weight decay 0.1/rows (regression: MSE loss on standardised
+  targets, reported in the original units); see ``table_recipe`` and benchmarks/tables.py.
 """
 from __future__ import annotations
 
@@ -72,9 +74,26 @@ RECIPES: dict[str, Recipe] = {
                     val_fraction=1 / 12),
     "fashion-mnist": Recipe(hidden=(512, 256), dropout=0.2, lr=1e-3, batch_size=128, epochs=10,
                             schedule="cosine", val_fraction=1 / 12),
+    # two interleaved spirals need depth: 2-16-16-2 tanh scored 0.60 (an underfit); this gets
+    # 0.984 / 0.992 / 0.948 / 0.992 test accuracy over seeds 0-3
+    "spiral": Recipe(hidden=(64, 64, 64), activation="relu", lr=5e-3, batch_size=32, epochs=300,
+                     schedule="cosine"),
     "toy2d": Recipe(hidden=(16, 16), activation="tanh", lr=1e-2, batch_size=32, epochs=100),
-    "csv": Recipe(hidden=(64, 64), lr=1e-3, batch_size=32, epochs=100),
+    "csv": Recipe(hidden=(64, 64), lr=1e-3, batch_size=32, epochs=200, val_fraction=0.2, early_stopping=10),
 }
+
+
+def table_recipe(rows: int) -> Recipe:
+    """The recipe for a user's CSV table of ``rows`` examples: made to generalise with no tuning.
+
+    A fifth of the training rows is held out for validation and training stops once the
+    validation loss has not improved for 10 epochs, keeping the best epoch's weights (an
+    MLP trained to the end memorises a small table: cross-validated R² fell to 0.10 where a
+    ridge regression got 0.30). An L2 penalty shrinks the weights harder the fewer the rows:
+    weight decay ``0.1 / rows`` (3e-4 for 300 rows, 1e-5 for 10 000), the usual
+    ``λ/N`` scaling of a fixed prior.
+    """
+    return dataclasses.replace(RECIPES["csv"], weight_decay=round(0.1 / max(int(rows), 1), 7))
 
 
 def recipe_for(name: str) -> Recipe:
@@ -82,7 +101,7 @@ def recipe_for(name: str) -> Recipe:
     from ..data import TOY2D_NAMES
 
     key = name.lower().replace("_", "-")
-    if key in TOY2D_NAMES:
+    if key in TOY2D_NAMES and key not in RECIPES:
         key = "toy2d"
     return dataclasses.replace(RECIPES.get(key, RECIPES["csv"]))
 
@@ -161,5 +180,5 @@ def build_scheduler(name: str | None, optimizer: Any, epochs: int) -> Any:
     return catalogue.lookup(catalogue.SCHEDULES, name, "schedule").build(optimizer, epochs)
 
 
-__all__ = ["Recipe", "RECIPES", "recipe_for", "build_mlp", "build_cnn", "build_optimizer", "build_scheduler",
-           "activation_layer", "OPTIMIZERS", "ACTIVATIONS", "SCHEDULES", "DEFAULT_LR"]
+__all__ = ["Recipe", "RECIPES", "recipe_for", "table_recipe", "build_mlp", "build_cnn", "build_optimizer",
+           "build_scheduler", "activation_layer", "OPTIMIZERS", "ACTIVATIONS", "SCHEDULES", "DEFAULT_LR"]
