@@ -102,8 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="examples per optimizer step; under mpiexec the global batch, split over the ranks")
     o.add_argument("--epochs", type=positive_int, default=None, metavar="N")
-    o.add_argument("--early-stopping", type=positive_int, default=None, metavar="N",
-                   help="stop when the validation loss has not improved for N epochs; keep the best weights")
+    o.add_argument("--early-stopping", type=nonneg_int, default=None, metavar="N",
+                   help="stop when the validation loss has not improved for N epochs; keep the best weights "
+                        "(--csv tables default to 10; 0: off)")
     o.add_argument("--stop-at", type=positive_float, default=None, metavar="ACC",
                    help="stop once the validation accuracy reaches ACC (e.g. 0.98)")
     o.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="MAX",
