@@ -138,6 +138,10 @@ ACTIVATIONS: Mapping[str, ActivationChoice] = _table(
     ActivationChoice("linear", f"{_NN}:Identity", "no nonlinearity (the network stays linear)"),
 )
 
+#: the activations of the tiny worked-example network of ``chainrule explain`` and ``graph``
+#: (``tiny_network.py``): those whose slope reads as one number per neuron
+TINY_NETWORK_ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu")
+
 OPTIMIZERS: Mapping[str, OptimizerChoice] = _table(
     OptimizerChoice("sgd", f"{_OPTIM}:SGD", "plain stochastic gradient descent", default_lr=0.1),
     OptimizerChoice("momentum", f"{_OPTIM}:SGD", "SGD with Nesterov momentum 0.9",
@@ -245,6 +249,6 @@ def loss_for(task: str) -> LossChoice:
 
 
 __all__ = ["Choice", "ActivationChoice", "OptimizerChoice", "LossChoice", "ScheduleChoice", "DatasetChoice",
-           "ModelChoice", "ACTIVATIONS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "DATASETS", "MODELS", "RECURRENT_CELLS",
-           "MISSING_VALUES", "names",
+           "ModelChoice", "ACTIVATIONS", "TINY_NETWORK_ACTIVATIONS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "DATASETS",
+           "MODELS", "RECURRENT_CELLS", "MISSING_VALUES", "names",
            "lookup", "describe", "loss_for"]

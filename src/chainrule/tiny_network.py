@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import catalogue
 from .errors import ConfigError
 from .ops.linear import linear
 from .ops.loss import mse_loss
@@ -32,7 +33,7 @@ class TinyNetwork:
     """
 
     PARAMS = ("W1", "b1", "W2", "b2")
-    ACTIVATIONS = ("sigmoid", "tanh", "relu")
+    ACTIVATIONS = catalogue.TINY_NETWORK_ACTIVATIONS
 
     def __init__(self, activation: str = "sigmoid", x: Sequence[float] = (0.05, 0.10),
                  y: float = 0.01) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import catalogue
+
 NAME = "explain"
 HELP = "show backpropagation on a tiny network, with every number (the chain rule by hand)"
 
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "b2[0] (default: W1[0,0], a hidden-layer weight)")
     parser.add_argument("--lr", type=float, default=0.5,
                         help="learning rate α of the gradient-descent step (default: 0.5)")
-    parser.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid",
+    parser.add_argument("--activation", choices=catalogue.TINY_NETWORK_ACTIVATIONS, default="sigmoid",
                         help="activation of the 2 hidden neurons (default: sigmoid)")
     parser.add_argument("--input", nargs=2, type=float, metavar=("X0", "X1"), default=(0.05, 0.10),
                         help="the example's two inputs (default: 0.05 0.10)")

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import catalogue
+
 NAME = "graph"
 HELP = "draw the computation graph (ops, shapes, values, gradients) as an SVG file"
 
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", default=None,
                         help="input shape for --model, comma-separated, e.g. 1,784 or 1,1,28,28 "
                              "(default: one row of the first layer's input size)")
-    parser.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid",
+    parser.add_argument("--activation", choices=catalogue.TINY_NETWORK_ACTIVATIONS, default="sigmoid",
                         help="hidden activation of the tiny network (default: sigmoid)")
     parser.add_argument("--engine", choices=("auto", "svg", "graphviz"), default="auto",
                         help="auto: graphviz when installed, else pure-Python SVG")
