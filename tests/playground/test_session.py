@@ -98,3 +98,16 @@ def test_advance_paces_steps_per_frame_and_the_budget():
     assert s.steps == 7 and frame["step"] == 7 and loss is not None
     s.advance(budget=0.0, evaluate=False)               # an exhausted budget still takes one step
     assert s.steps == 8
+
+
+def test_frame_clock_keeps_the_rate_when_frames_take_time():
+    clock = FakeClock()
+    fc = FrameClock(20, clock)
+    sent = 0
+    while clock.t < 103.0:               # three seconds of a server whose tick takes 10 ms
+        if fc.wait_time() <= 0:
+            clock.t += 0.010             # training and the frame
+            fc.sent()
+            sent += 1
+        clock.t += 0.001
+    assert 58 <= sent <= 61              # 20 frames a second, not 1 / (50 ms + 10 ms)

@@ -174,10 +174,17 @@ class FrameClock:
         return max(0.0, self.last + self.interval - self.clock())
 
     def sent(self) -> None:
-        """Record that a frame went out now."""
+        """Record that a frame went out now.
+
+        Frames keep to a grid of ``interval`` (the time spent computing one does not stretch
+        the period, so the page gets ``max_fps`` frames a second, not fewer); after a stall of
+        more than one interval the grid restarts from now, so there is never a burst.
+        """
         now = self.clock()
-        # never schedule into the past by more than one interval: no bursts after a stall
-        self.last = now if self.last is None else max(now, self.last + self.interval)
+        if self.last is None or now - (self.last + self.interval) >= self.interval:
+            self.last = now
+        else:
+            self.last = max(self.last + self.interval, now - self.interval)
 
 
 class Session:
