@@ -133,7 +133,6 @@ def test_lr_presets_answer_holds() -> None:
 
     start, low = loss_after("lr_low", 100)
     assert abs(low - start) < 0.02          # barely moves
-    start_hi, _ = loss_after("lr_high", 100)
     sess = ToySession(dict(_lesson("lr_high").settings))
     seen = []
     for _ in range(30):

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..ops.shape import getitem
 from ..tensor import Tensor, graph_order, no_grad
 from ..training.metrics import confusion_matrix
 
@@ -102,7 +103,7 @@ def score_test_set(forward: Callable[[Tensor], Tensor], x: np.ndarray, y: np.nda
     top = bad[np.argsort(-conf, kind="stable")[:limit]]
     wrong = tuple((int(i), int(pred[i]), int(y[i]), float(probs[i, pred[i]])) for i in top)
     return MistakeReport(float(np.mean(pred == y)) if len(y) else float("nan"), cm, wrong,
-                      int(len(bad)))
+                         len(bad))
 
 
 def gradient_sizes(weights: Sequence[Tensor]) -> list[float | None]:
@@ -137,7 +138,7 @@ def saliency(forward: Callable[[Tensor], Tensor], x: np.ndarray, cls: int) -> Sa
         raise ConfigError(f"saliency: the class must be a digit from 0 to 9; got {cls}")
     xt = Tensor(np.asarray(x, dtype=np.float32).reshape(1, -1), requires_grad=True)
     out = forward(xt)
-    score = out[0, int(cls)]
+    score = getitem(out, (0, int(cls)))
     # backward from one logit; parameters' .grad are restored afterwards
     leaves = [n for n in graph_order(score) if not n._edges and n is not xt]
     saved = [(p, p.grad) for p in leaves]
