@@ -135,3 +135,14 @@ def test_bad_planes_are_config_errors() -> None:
         weights_plane(params, (0, 99), (0, 1), ("a", "b"))
     with pytest.raises(cr.ConfigError, match="grid"):
         loss_surface(random_plane(params), lambda a: 0.0, n=1000)
+
+
+def test_weight_directions_move_exactly_the_chosen_weight_of_a_column_major_matrix() -> None:
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 4)  # keeps its weight column-major
+    params = [lin.weight, lin.bias]
+    plane = weights_plane(params, (0, 5), (1, 2), ("W[1,2]", "b[2]"))
+    moved = plane.point(0.5, -1.0)
+    diff = moved[0] - lin.weight.data
+    assert diff[1, 2] == pytest.approx(0.5) and np.count_nonzero(diff) == 1
+    assert (moved[1] - lin.bias.data)[2] == pytest.approx(-1.0)

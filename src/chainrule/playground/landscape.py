@@ -108,7 +108,9 @@ def _dot(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
 
 
 def _snapshot(params: Sequence[Tensor | np.ndarray]) -> Arrays:
-    return [np.array(p.data if isinstance(p, Tensor) else p, dtype=np.float64) for p in params]
+    # C order: the directions index weights by flat position (nn.Linear keeps Wᵀ row-major)
+    return [np.array(p.data if isinstance(p, Tensor) else p, dtype=np.float64, order="C")
+            for p in params]
 
 
 def weights_plane(params: Sequence[Tensor], first: tuple[int, int], second: tuple[int, int],
