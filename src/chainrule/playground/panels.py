@@ -1,0 +1,258 @@
+"""The teaching panels of one page: what is open, and the messages that answer it.
+
+One :class:`Panels` sits beside each session (toy 2-D or MNIST) and turns the page's requests
+into messages built by the panel modules: the chain-rule panel (:mod:`.chain_panel`), the
+error mountain (:mod:`.landscape`), the MNIST insides (:mod:`.mnist_insides`) and the
+"check yourself" lessons (:mod:`.lessons`). It never changes how a session trains, with one
+exception that makes the chain-rule panel honest: the minibatch the panel explains is the one
+the next step uses (:class:`PeekCursor` draws it early and hands it out next).
+
+Cost while training: a path point per frame (a projection: a few dot products) and, while the
+chain panel is open, one explanation at most every ``refresh`` seconds; the loss slice is
+computed only when asked, on a copy of the weights, in a worker thread.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..tensor import Tensor
+from .chain_panel import ChainPanel, explain_parameter, step_update, summarise_first_layer
+from .landscape import Plane, loss_function, loss_surface, random_plane, weights_plane
+from .lessons import lessons_message
+from .mnist_insides import first_layer_images, gradient_sizes, saliency, score_test_set
+
+__all__ = ["Panels", "PeekCursor"]
+
+
+class PeekCursor:
+    """A session's batch cursor that can show its next minibatch before the step takes it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._pending: np.ndarray | None = None
+
+    def peek(self, batch_size: int) -> np.ndarray:
+        if self._pending is None or len(self._pending) != min(int(batch_size), self.inner.n):
+            self._pending = self.inner.next(batch_size)
+        return self._pending
+
+    def next(self, batch_size: int) -> np.ndarray:
+        if self._pending is not None and len(self._pending) == min(int(batch_size), self.inner.n):
+            idx, self._pending = self._pending, None
+            return idx
+        self._pending = None
+        return self.inner.next(batch_size)
+
+    def __getattr__(self, name: str) -> Any:  # n, rng, order, pos of the wrapped cursor
+        return getattr(self.inner, name)
+
+
+def _params(session: Any) -> list[Tensor]:
+    return [p for lin in session.linears for p in (lin.weight, lin.bias)]
+
+
+class Panels:
+    """The open panels of one session and the messages that draw them."""
+
+    def __init__(self, session: Any, refresh: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.session = session
+        self.refresh = refresh
+        self.clock = clock
+        self.chain_request: dict[str, Any] | None = None
+        self.chain_panel: ChainPanel | None = None
+        self._chain_at = -1e9
+        self.plane: Plane | None = None
+        self._run = getattr(session, "run_id", 0)
+
+    # ---- the session's pieces ---------------------------------------------------------------
+    @property
+    def toy(self) -> bool:
+        return hasattr(self.session, "x_train")
+
+    def _data(self) -> tuple[np.ndarray, np.ndarray]:
+        s = self.session
+        return (s.x_train, s.y_train) if self.toy else (s.digits.x_train, s.digits.y_train)
+
+    def _loss_fn(self) -> Callable[[Tensor, np.ndarray], Tensor]:
+        if self.toy:
+            loss: Callable[[Tensor, np.ndarray], Tensor] = self.session.loss
+            return loss
+        import chainrule.nn.functional as F
+
+        return lambda out, y: F.cross_entropy(out, y)
+
+    def _forward(self) -> Callable[[Tensor], Tensor]:
+        model = self.session.model
+
+        def forward(x: Tensor) -> Tensor:
+            model.eval()  # no dropout: the explanation and its finite differences agree
+            out: Tensor = model(x)
+            return out
+        return forward
+
+    def _cursor(self) -> PeekCursor:
+        s = self.session
+        if not isinstance(s.cursor, PeekCursor):  # a reset made a new cursor
+            s.cursor = PeekCursor(s.cursor)
+        return s.cursor
+
+    def _check_run(self) -> None:
+        """A reset or a new network forgets the panels that pointed into the old one."""
+        run = getattr(self.session, "run_id", 0)
+        if run != self._run:
+            self._run = run
+            self.chain_request, self.chain_panel, self.plane = None, None, None
+
+    # ---- the chain-rule panel ---------------------------------------------------------------
+    def open_chain(self, layer: int, kind: str, index: list[int], scope: str = "batch",
+                   point: int = 0) -> dict[str, Any]:
+        """Explain one weight or bias now; keep it open so steps update it."""
+        self._check_run()
+        self.chain_request = {"layer": int(layer), "kind": kind, "index": list(index),
+                              "scope": scope, "point": int(point)}
+        return self._explain(update=None)
+
+    def close_chain(self) -> None:
+        self.chain_request, self.chain_panel = None, None
+
+    def _explain(self, update: Any) -> dict[str, Any]:
+        r = self.chain_request
+        assert r is not None
+        s = self.session
+        x, y = self._data()
+        if r["scope"] == "point":
+            if not 0 <= r["point"] < len(x):
+                raise ConfigError(f"chain panel: point must be a training index below {len(x)}")
+            examples = [r["point"]]
+        else:
+            examples = self._cursor().peek(s.config["batch_size"]).tolist()
+        if self.toy:
+            panel = explain_parameter(self._forward(), self._loss_fn(), _params(s), x, y,
+                                      r["layer"], r["kind"], r["index"], examples=examples,
+                                      scope=r["scope"], step=s.steps)
+        else:
+            raise ConfigError("chain panel: on the MNIST tab, ask for a first-layer unit "
+                              "(mnist_chain)")
+        if update is not None:
+            panel = ChainPanel(panel.layer, panel.kind, panel.index, panel.label, panel.scope,
+                               panel.examples, panel.step, panel.explanation, update)
+        self.chain_panel = panel
+        self._chain_at = self.clock()
+        return panel.to_message()
+
+    def value(self) -> float | None:
+        """The explained element's current value (None without an open panel)."""
+        if self.chain_request is None:
+            return None
+        r = self.chain_request
+        p = _params(self.session)[2 * r["layer"] + (r["kind"] == "bias")]
+        return float(p.data[tuple(r["index"])])
+
+    def after_step(self, old: float | None, stepped: int) -> dict[str, Any] | None:
+        """After ``stepped`` steps (paused, Step pressed): the update line and the panel for
+        the next minibatch. ``old`` is :meth:`value` from before the step."""
+        self._check_run()
+        if self.chain_request is None or old is None:
+            return None
+        r = self.chain_request
+        s = self.session
+        p = _params(s)[2 * r["layer"] + (r["kind"] == "bias")]
+        grad = float(np.asarray(p.grad)[tuple(r["index"])]) if p.grad is not None else 0.0
+        group = s.optimizer.param_groups[r["kind"] == "bias"]
+        update = None
+        if stepped == 1:
+            label = self.chain_panel.label if self.chain_panel else ""
+            update = step_update(label, old, grad, float(p.data[tuple(r["index"])]),
+                                 float(group["lr"]), s.config["optimizer"],
+                                 float(group.get("weight_decay", 0.0)),
+                                 float(group.get("momentum", 0.0)))
+        return self._explain(update)
+
+    def on_frame(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
+        """Messages to send with a training frame: the path point, and a refreshed chain
+        panel at most every ``refresh`` seconds."""
+        self._check_run()
+        out: list[dict[str, Any]] = []
+        if self.plane is not None and frame.get("loss_train") is not None:
+            pt = self.plane.record(self.session.steps, [p.data for p in _params(self.session)],
+                                   frame["loss_train"])
+            out.append({"type": "landscape_path", "point": vars(pt)})
+        if self.chain_request is not None and self.clock() - self._chain_at >= self.refresh:
+            out.append(self._explain(update=None))
+        return out
+
+    # ---- the error mountain -----------------------------------------------------------------
+    def open_landscape(self, kind: str, first: tuple[int, int] | None = None,
+                       second: tuple[int, int] | None = None, seed: int = 0
+                       ) -> Callable[[], dict[str, Any]]:
+        """Take the plane through the current weights; return the slow part (the grid), for
+        the caller to run in a worker thread."""
+        self._check_run()
+        s = self.session
+        params = _params(s)
+        if kind == "weights":
+            if first is None or second is None:
+                raise ConfigError("landscape: choose two weights")
+            names = []
+            for li, flat in (first, second):
+                if not 0 <= li < len(s.linears) or not 0 <= flat < s.linears[li].weight.size:
+                    raise ConfigError(f"landscape: no weight {flat} in layer {li + 1}")
+                r, c = np.unravel_index(flat, s.linears[li].weight.shape)
+                names.append(f"W{li + 1}[{r},{c}]")
+            plane = weights_plane(params, (2 * first[0], first[1]), (2 * second[0], second[1]),
+                                  (names[0], names[1]), step=s.steps)
+        elif kind == "random":
+            plane = random_plane(params, seed=seed, step=s.steps)
+        else:
+            raise ConfigError(f"landscape: kind must be 'weights' or 'random'; got {kind!r}")
+        self.plane = plane
+        x, y = self._data()
+        if not self.toy:  # a fixed subset keeps the MNIST grid to seconds
+            x, y = x[:1000], y[:1000]
+        twin = copy.deepcopy(s.model)
+        twin.eval()
+        twin_params = [q for m in twin if hasattr(m, "weight") for q in (m.weight, m.bias)]
+        loss_at = loss_function(twin_params, twin, self._loss_fn(), x, y)
+        with_loss = loss_at(plane.point(0.0, 0.0))
+        plane.record(s.steps, [p.data for p in params], with_loss)
+        n = 21 if self.toy else 11
+
+        def compute() -> dict[str, Any]:
+            return loss_surface(plane, loss_at, n=n, n_examples=len(x)).to_message(plane)
+
+        return compute
+
+    # ---- MNIST ------------------------------------------------------------------------------
+    def mnist_insides(self) -> dict[str, Any]:
+        s = self.session
+        d = s.digits
+        idx = getattr(s, "_test_idx", np.arange(len(d.x_test)))
+        rep = score_test_set(self._forward(), d.x_test[idx], d.y_test[idx])
+        msg = rep.to_message(d.x_test[idx])
+        for w in msg["wrong"]:
+            w["index"] = int(idx[w["index"]])
+        return {"type": "mnist_insides", "step": s.steps, "side": d.side,
+                "filters": first_layer_images(s.linears[0].weight.data, d.side),
+                "grad_norms": gradient_sizes([lin.weight for lin in s.linears]), **msg}
+
+    def mnist_chain(self, unit: int, pixel: int) -> dict[str, Any]:
+        s = self.session
+        x, y = self._data()
+        idx = self._cursor().peek(s.config["batch_size"])
+        summary = summarise_first_layer(self._forward(), self._loss_fn(), _params(s), x[idx],
+                                        y[idx], unit, pixel)
+        return {**summary.to_message(), "step": s.steps}
+
+    def saliency(self, x: np.ndarray, cls: int) -> dict[str, Any]:
+        return saliency(self._forward(), x, cls).to_message(self.session.digits.side)
+
+    @staticmethod
+    def lessons() -> dict[str, Any]:
+        return lessons_message()
