@@ -256,3 +256,40 @@ class Panels:
     @staticmethod
     def lessons() -> dict[str, Any]:
         return lessons_message()
+
+    # ---- the protocol's panel messages ----------------------------------------------------------
+    def answer(self, msg: dict[str, Any]
+               ) -> tuple[list[dict[str, Any]], Callable[[], dict[str, Any]] | None]:
+        """The replies to one validated panel message, and a slow job (the landscape grid)
+        for the caller to run in a worker thread, or None."""
+        kind = msg["type"]
+        if kind == "chain":
+            return [self.open_chain(msg["layer"], msg["kind"], msg["index"],
+                                    msg.get("scope", "batch"), msg.get("point", 0))], None
+        if kind == "chain_close":
+            self.close_chain()
+            return [], None
+        if kind == "landscape":
+            job = self.open_landscape(msg["kind"], _pair(msg.get("first")),
+                                      _pair(msg.get("second")), msg.get("seed", 0))
+            return [{"type": "landscape_pending", "kind": msg["kind"]}], job
+        if kind == "lessons":
+            return [self.lessons()], None
+        if self.toy:
+            raise ConfigError(f"'{kind}' is for the MNIST tab")
+        if kind == "mnist_insides":
+            return [self.mnist_insides()], None
+        if kind == "mnist_chain":
+            return [self.mnist_chain(msg["unit"], msg["pixel"])], None
+        if kind == "saliency":
+            from .digits import prepare_drawing
+
+            x = prepare_drawing(msg["pixels"], self.session.digits.side)
+            if x is None:
+                raise ConfigError("saliency: draw a digit first")
+            return [self.saliency(x, msg["class"])], None
+        raise ConfigError(f"unknown panel request {kind!r}")
+
+
+def _pair(v: list[int] | None) -> tuple[int, int] | None:
+    return None if v is None else (int(v[0]), int(v[1]))

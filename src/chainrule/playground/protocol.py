@@ -167,12 +167,51 @@ MNIST_FIELDS = {
 # settings messages -> the mode whose session they change
 CONFIG_MESSAGES = {"config": "playground", "mnist_config": "mnist"}
 
+PIXELS = 28 * 28
+
+
+def _cell(name: str, label: str, hi: int):
+    """A ``[layer, flat index]`` pair naming one weight (bounds checked again by the session)."""
+    pick = _integer(name, label, 0, hi)
+
+    def check(value: Any) -> list[int]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise ProtocolError(f"{label} must be [layer, index], got {_show(value)}")
+        return [pick(v) for v in value]
+    return check
+
+
+def _index(value: Any) -> list[int]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 2:
+        raise ProtocolError(f"index must be a list of 1 or 2 whole numbers, got {_show(value)}")
+    return [_integer("index", "index", 0, 10_000)(v) for v in value]
+
+
+# the teaching panels' requests (playground/panels.py answers them): type -> field table
+PANEL_FIELDS: dict[str, dict[str, Any]] = {
+    "chain": {"layer": _integer("layer", "layer", 0, MNIST_MAX_HIDDEN_LAYERS + MAX_HIDDEN_LAYERS),
+              "kind": _choice("kind", "kind", ("weight", "bias")), "index": _index,
+              "scope": _choice("scope", "scope", ("batch", "point")),
+              "point": _integer("point", "point", 0, 100_000)},
+    "chain_close": {},
+    "landscape": {"kind": _choice("kind", "kind", ("weights", "random")),
+                  "first": _cell("first", "first weight", 1_000_000),
+                  "second": _cell("second", "second weight", 1_000_000),
+                  "seed": _integer("seed", "seed", 0, 2**31 - 1)},
+    "mnist_insides": {},
+    "mnist_chain": {"unit": _integer("unit", "unit", 0, MNIST_MAX_NEURONS - 1),
+                    "pixel": _integer("pixel", "pixel", 0, PIXELS - 1)},
+    "saliency": {"pixels": lambda v: _pixels(v),
+                 "class": _integer("class", "class", 0, 9)},
+    "lessons": {},
+}
+_REQUIRED = {"chain": ("layer", "kind", "index"), "landscape": ("kind",),
+             "mnist_chain": ("unit", "pixel"), "saliency": ("pixels", "class")}
+
 # message type -> fields it may carry besides "type" (None: the field table decides)
 _SIMPLE = {"play", "pause", "step", "reset", "ping"}
-MESSAGE_TYPES = ("config", "mnist_config", "mode", "predict", "set", *sorted(_SIMPLE))
+MESSAGE_TYPES = ("config", "mnist_config", "mode", "predict", "set", *sorted(_SIMPLE), *PANEL_FIELDS)
 MAX_SET_VALUE = 10.0    # a weight or bias a page may type in, at most in size
-
-PIXELS = 28 * 28
 
 
 def parse_message(raw: str | bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> dict:
@@ -225,6 +264,13 @@ def validate_message(msg: Any) -> dict:
     if kind == "predict":
         _no_extra(kind, rest, ("pixels",))
         return {"type": kind, "pixels": _pixels(rest.get("pixels"))}
+    if kind in PANEL_FIELDS:
+        table = PANEL_FIELDS[kind]
+        _no_extra(kind, rest, tuple(table))
+        missing = [k for k in _REQUIRED.get(kind, ()) if k not in rest]
+        if missing:
+            raise ProtocolError(f"'{kind}' message needs {', '.join(missing)}")
+        return {"type": kind, **{k: table[k](v) for k, v in rest.items()}}
     table = CONFIG_FIELDS if kind == "config" else MNIST_FIELDS
     _no_extra(kind, rest, tuple(table))
     out: dict[str, Any] = {"type": kind}

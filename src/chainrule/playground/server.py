@@ -29,6 +29,7 @@ from . import protocol
 from .digits import DigitData, load_digits
 from .manager import SessionManager
 from .mnist import MnistSession
+from .panels import Panels
 from .protocol import ProtocolError
 from .session import FrameClock, Session
 from .toy import ToySession
@@ -79,6 +80,7 @@ class Connection:
         self.frames = FrameClock(options["max_fps"], clock)
         self.factories = factories          # mode -> how its session is made
         self.sessions: dict[str, Session] = {}
+        self.panels: dict[str, Panels] = {}  # mode -> its teaching panels, once one is opened
         self.mode = protocol.MODES[0]
         self.running = False
         self.frames_sent = 0
@@ -237,8 +239,22 @@ class Connection:
             self.running = False
             await self._send_state()
             sess = await self._session(self.mode)
+            panels = self.panels.get(self.mode)
+            old = panels.value() if panels else None
             await self._thread(sess.step, 1)
+            if panels is not None:  # the chain panel shows w ← w − α·∂L/∂w for this step
+                shown = await self._thread(panels.after_step, old, 1)
+                if shown:
+                    await self.send(shown)
             await self._send_frame(force_eval=True)
+        elif kind in protocol.PANEL_FIELDS:
+            sess = await self._session(self.mode)
+            panels = self.panels.setdefault(self.mode, Panels(sess))
+            replies, job = await self._thread(panels.answer, msg)
+            for reply in replies:
+                await self.send(reply)
+            if job is not None:  # the landscape grid: seconds of forward passes, in a thread
+                await self.send(await self._thread(job))
         elif kind == "reset":
             sess = await self._session(self.mode)
             await self._thread(sess.restart)
@@ -293,6 +309,14 @@ class Connection:
         await self.send(frame)
         self.frames.sent()
         self.frames_sent += 1
+        await self._panel_extras(frame)
+
+    async def _panel_extras(self, frame: dict) -> None:
+        """What open panels add to a frame: the path point, a refreshed chain panel."""
+        panels = self.panels.get(self.mode)
+        if panels is not None:
+            for msg in await self._thread(panels.on_frame, frame):
+                await self.send(msg)
 
     async def _tick(self) -> None:
         import anyio
@@ -319,6 +343,7 @@ class Connection:
         await self.send(frame)
         self.frames.sent()
         self.frames_sent += 1
+        await self._panel_extras(frame)
         if (loss is not None and not math.isfinite(loss)) or frame.get("diverged"):
             self.running = False
             await self.error("training diverged (the loss is not a finite number), so it stopped: "

@@ -1,0 +1,87 @@
+"""The teaching panels on a live toy session: the chain panel explains the minibatch the next
+step uses, a step shows w ← w − α·∂L/∂w, the error mountain's path follows the frames."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from chainrule.playground.panels import Panels
+from chainrule.playground.toy import ToySession
+
+
+def _session(**cfg) -> ToySession:
+    return ToySession({"dataset": "xor", "hidden": [3, 2], "batch_size": 8, "lr": 0.3,
+                       "optimizer": "sgd", **cfg})
+
+
+def test_step_uses_the_explained_minibatch_and_the_update_line_holds() -> None:
+    sess = _session()
+    panels = Panels(sess)
+    msg = panels.open_chain(0, "weight", [1, 0])
+    ex = msg["explanation"]
+    assert msg["scope"] == "batch" and len(msg["examples"]) == 8
+    assert ex["path_sum"] == pytest.approx(ex["grad"], rel=1e-6)
+    old = panels.value()
+    sess.step(1)
+    after = panels.after_step(old, 1)
+    assert after is not None
+    up = after["update"]
+    # the step's gradient (float32) is the panel's (float64) ∂L/∂w over the same minibatch
+    assert up["grad"] == pytest.approx(ex["grad"], rel=1e-4)
+    assert up["new"] == pytest.approx(up["predicted"], rel=1e-6, abs=1e-9)
+    assert up["text"].startswith("W1[1,0] ← ")
+    assert after["step"] == 1 and after["examples"] != msg["examples"]
+    json.dumps(after)
+
+
+def test_point_scope_and_reset_forgets_the_panel() -> None:
+    sess = _session()
+    panels = Panels(sess)
+    msg = panels.open_chain(1, "bias", [0], scope="point", point=3)
+    assert msg["examples"] == [3] and msg["explanation"]["n_paths"] >= 1
+    sess.reset()
+    assert panels.after_step(0.0, 1) is None and panels.chain_request is None
+
+
+def test_landscape_path_losses_are_the_frames_training_losses() -> None:
+    sess = _session()
+    panels = Panels(sess)
+    start = sess.losses()[0]
+    compute = panels.open_landscape("weights", (0, 1), (1, 2))
+    losses = []
+    for _ in range(5):
+        sess.step(3)
+        frame = sess.frame()
+        losses.append(frame["loss_train"])
+        (pt,) = [m for m in panels.on_frame(frame) if m["type"] == "landscape_path"]
+        assert pt["point"]["loss"] == frame["loss_train"]
+    surf = compute()
+    assert surf["labels"] == ["W1[0,1]", "W2[0,2]"]  # W2 is (2, 3): flat 2 is [0,2]
+    assert [p["loss"] for p in surf["path"]][1:] == losses
+    assert surf["path"][0]["loss"] == pytest.approx(start, rel=1e-6)
+    assert surf["path"][0]["a"] == surf["path"][0]["b"] == 0
+    assert len(surf["loss"]) == 21 and "W1[0,1] across" in surf["description"]
+
+
+def test_random_landscape_grid_centre_is_the_training_loss_now() -> None:
+    sess = _session()
+    sess.step(10)
+    panels = Panels(sess)
+    surf = panels.open_landscape("random", seed=1)()
+    mid = len(surf["loss"]) // 2
+    assert surf["loss"][mid][mid] == pytest.approx(sess.losses()[0], rel=1e-5)
+    assert "random directions" in surf["description"]
+
+
+def test_chain_refresh_is_rate_limited() -> None:
+    t = [0.0]
+    sess = _session()
+    panels = Panels(sess, refresh=0.5, clock=lambda: t[0])
+    panels.open_chain(0, "weight", [0, 0])
+    sess.step(1)
+    assert not [m for m in panels.on_frame(sess.frame()) if m["type"] == "chain"]
+    t[0] = 1.0
+    assert [m for m in panels.on_frame(sess.frame()) if m["type"] == "chain"]
+    assert np.isfinite(panels.value())
