@@ -60,9 +60,10 @@ def _params(session: Any) -> list[Tensor]:
 class Panels:
     """The open panels of one session and the messages that draw them."""
 
-    def __init__(self, session: Any, refresh: float = 0.5,
+    def __init__(self, session: Any, refresh: float = 0.5, max_paths: int = 4,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.session = session
+        self.max_paths = max_paths  # paths listed on the page (the sums cover all of them)
         self.refresh = refresh
         self.clock = clock
         self.chain_request: dict[str, Any] | None = None
@@ -136,7 +137,7 @@ class Panels:
         if self.toy:
             panel = explain_parameter(self._forward(), self._loss_fn(), _params(s), x, y,
                                       r["layer"], r["kind"], r["index"], examples=examples,
-                                      scope=r["scope"], step=s.steps)
+                                      scope=r["scope"], step=s.steps, max_paths=self.max_paths)
         else:
             raise ConfigError("chain panel: on the MNIST tab, ask for a first-layer unit "
                               "(mnist_chain)")

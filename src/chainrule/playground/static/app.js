@@ -11,6 +11,8 @@
 //   mnist.js       the MNIST tab and its drawing pad
 //   hints.js       plain-words hints when training goes wrong
 //   url.js         the 2-D settings in the page's address (#...), restored on load
+//   chain.js       the chain rule for a clicked weight   landscape.js  the error mountain
+//   insides.js     inside the MNIST net                  lessons.js    "check yourself"
 //
 // A new panel is one more module: import { on } from "./js/state.js", subscribe to the messages
 // it draws ("frame", "data", "draw", ...), and import it below.
@@ -24,6 +26,10 @@ import "./js/hints.js";
 import "./js/url.js";
 import { wirePad, drawPrediction } from "./js/mnist.js";
 import { S, emit } from "./js/state.js";
+import { wireChain } from "./js/chain.js";
+import { wireLandscape } from "./js/landscape.js";
+import { wireInsides } from "./js/insides.js";
+import { wireLessons } from "./js/lessons.js";
 
 // the page's state, for the browser console (and the browser tests): playground.frame.weights ...
 window.playground = S;
@@ -32,6 +38,10 @@ wireControls();
 wireBoundary();
 wireNetwork();
 wirePad();
+wireChain();
+wireLandscape();
+wireLessons();
+wireInsides();
 drawPrediction(null);
 emit("draw");
 connect();

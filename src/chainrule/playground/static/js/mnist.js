@@ -51,7 +51,7 @@ export function wirePad() {
   mh.addEventListener("keydown", (e) => { if (e.key === "Enter") mh.blur(); });
 }
 
-function padPixels() {
+export function padPixels() {
   const pad = $("draw-pad");
   const d = pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data;
   const n = 28, bx = pad.width / n, by = pad.height / n, out = new Array(n * n).fill(0);

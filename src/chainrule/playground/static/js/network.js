@@ -93,6 +93,7 @@ function buildNetwork() {
     L.canvases.push([]); L.biasEls.push([]);
     for (let i = 0; i < L.sizes[c]; i++) {
       const d = el("div", "node" + (c === L.sizes.length - 1 ? " output" : ""), box);
+      d.dataset.c = c; d.dataset.i = i;  // layer column and neuron: the chain panel explains its bias
       d.style.left = L.pos[c][i].x + "px"; d.style.top = L.pos[c][i].y + "px";
       const cv = el("canvas", null, d); cv.width = 20; cv.height = 20;
       L.canvases[c].push(cv);

@@ -1,0 +1,149 @@
+"""The teaching panels in real Chromium: the chain rule read off the page equals the engine's
+gradient, Step shows the update, the error mountain's drawn path carries the training losses,
+the MNIST insides render, and a lesson sets the network up.
+
+Set ``CHAINRULE_PANEL_SHOTS=folder`` to keep screenshots of each view (1400 px and 390 px).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from test_browser import CHROMIUM, browser, page, server_url  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("CHAINRULE_PANEL_SHOTS")
+
+
+def _shot(pg, name: str, selector: str | None = None) -> None:
+    if not SHOTS:
+        return
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    target = pg.locator(selector) if selector else pg
+    target.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def _values(pg, testid: str) -> list[float]:
+    return [float(v) for v in pg.eval_on_selector_all(
+        f'[data-testid="{testid}"]', "els => els.map(e => e.dataset.value)")]
+
+
+def test_chain_panel_numbers_equal_the_engine_gradient(page) -> None:  # noqa: F811
+    pg = page
+    # a first-layer weight on the next minibatch: the sum over paths and over the batch's
+    # examples is the engine's gradient
+    pg.locator('#network path[data-l="0"]').nth(1).click(force=True)
+    pg.wait_for_function("document.querySelectorAll('[data-testid=chain-share]').length > 1",
+                         timeout=20000)
+    (grad,) = _values(pg, "chain-grad")
+    (total,) = _values(pg, "chain-sum")
+    assert total == pytest.approx(grad, rel=1e-6)
+    assert math.fsum(_values(pg, "chain-share")) == pytest.approx(grad, rel=1e-6)
+    (fd,) = _values(pg, "chain-fd")
+    assert fd == pytest.approx(grad, rel=1e-3, abs=1e-7)
+    batch_grad = grad
+    # the last layer's first weight on one point: one path, whose product is the gradient
+    pg.select_option('[data-testid="chain-scope"]', "point")
+    last = pg.eval_on_selector_all("#network path", "ps => Math.max(...ps.map(p => +p.dataset.l))")
+    pg.locator(f'#network path[data-l="{last}"]').first.click(force=True)
+    pg.wait_for_function("document.querySelectorAll('[data-testid=chain-product]').length === 1"
+                         " && document.querySelector('[data-testid=chain-label]').textContent"
+                         f".startsWith('∂L/∂W{last + 1}')", timeout=20000)
+    (grad,) = _values(pg, "chain-grad")
+    (total,) = _values(pg, "chain-sum")
+    (product,) = _values(pg, "chain-product")
+    assert product == pytest.approx(grad, rel=1e-6) and total == pytest.approx(grad, rel=1e-6)
+    factors = _values(pg, "chain-factor")
+    assert math.prod(factors) == pytest.approx(product, rel=1e-5)  # shown to 6 digits
+    # back to the minibatch for the step
+    pg.select_option('[data-testid="chain-scope"]', "batch")
+    pg.locator('#network path[data-l="0"]').nth(1).click(force=True)
+    pg.wait_for_function("document.querySelectorAll('[data-testid=chain-share]').length > 1",
+                         timeout=20000)
+    (grad,) = _values(pg, "chain-grad")
+    assert grad == pytest.approx(batch_grad, rel=1e-9)  # same weights, same next minibatch
+    _shot(pg, "chain-panel", '[data-testid="chain-panel"]')
+    pg.click('[data-testid="step-button"]')
+    upd = pg.wait_for_selector('[data-testid="chain-update"]', timeout=20000)
+    old, g, lr, new = (float(upd.get_attribute(f"data-{k}")) for k in ("old", "grad", "lr", "new"))
+    assert g == pytest.approx(grad, rel=1e-4)       # the step used the minibatch explained
+    assert new == pytest.approx(old - lr * g, rel=1e-5, abs=1e-8)
+    assert "←" in upd.inner_text()
+    _shot(pg, "chain-update", '[data-testid="chain-panel"]')
+    if SHOTS:
+        pg.set_viewport_size({"width": 1400, "height": 1800})
+        _shot(pg, "page-1400")
+        pg.set_viewport_size({"width": 390, "height": 2400})
+        _shot(pg, "page-390")
+
+
+def test_error_mountain_path_losses_are_the_training_losses(page) -> None:  # noqa: F811
+    pg = page
+    frames: dict[int, float] = {}
+
+    def on_ws(ws):
+        def got(payload):
+            try:
+                m = json.loads(payload)
+            except (TypeError, ValueError):
+                return
+            if m.get("type") == "frame":
+                frames[m["step"]] = m["loss_train"]
+        ws.on("framereceived", got)
+
+    pg.on("websocket", on_ws)
+    pg.reload()
+    pg.wait_for_selector("#conn.ok", timeout=10000)
+    pg.click('[data-testid="landscape-button"]')
+    pg.wait_for_function("document.getElementById('land-canvas').dataset.path", timeout=30000)
+    assert "random directions" in pg.inner_text('[data-testid="landscape-caption"]')
+    pg.click('[data-testid="train-toggle"]')
+    pg.wait_for_function("JSON.parse(document.getElementById('land-canvas').dataset.path).length > 8",
+                         timeout=30000)
+    pg.click('[data-testid="train-toggle"]')
+    path = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
+    later = [(s, loss) for s, loss in path[1:]]
+    assert later and all(s in frames for s, _ in later)
+    for step, loss in later:
+        assert loss == frames[step]
+    _shot(pg, "error-mountain", "#landscape")
+
+
+def test_lesson_sets_the_network_up(page) -> None:  # noqa: F811
+    pg = page
+    pg.wait_for_selector('[data-testid="lesson-vanishing"]', timeout=10000)
+    pg.click('[data-testid="lesson-vanishing"]')
+    pg.wait_for_function("document.querySelectorAll('#network .node').length >= 2 + 6 * 4 + 1",
+                         timeout=15000)
+    assert pg.input_value('[data-testid="activation-select"]') == "sigmoid"
+    pg.click('[data-testid="train-toggle"]')
+    _shot(pg, "lessons", "#lessons")
+
+
+def test_mnist_insides_render(page) -> None:  # noqa: F811
+    pg = page
+    pg.click("#tab-mnist")
+    pg.wait_for_function("!document.getElementById('mnist-source').textContent.includes('loading')",
+                         timeout=60000)
+    pg.click('[data-testid="insides-button"]')
+    pg.wait_for_function("document.querySelectorAll('#ins-filters canvas').length > 0", timeout=30000)
+    assert pg.locator("#ins-confusion tr").count() == 11
+    assert "‖∂L/∂W‖" in pg.inner_text('[data-testid="insides-grads"]')
+    box = pg.locator("#ins-filters canvas").first.bounding_box()
+    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    pg.wait_for_selector('[data-testid="ins-chain-sum"]', timeout=30000)
+    (s,) = _values(pg, "ins-chain-sum")
+    (g,) = _values(pg, "ins-chain-grad")
+    assert s == pytest.approx(g, rel=1e-4, abs=1e-9)
+    pad = pg.locator('[data-testid="draw-pad"]').bounding_box()
+    pg.mouse.move(pad["x"] + 140, pad["y"] + 40)
+    pg.mouse.down()
+    pg.mouse.move(pad["x"] + 140, pad["y"] + 240, steps=12)
+    pg.mouse.up()
+    pg.wait_for_function("document.getElementById('ins-saliency-caption').textContent.includes('score')",
+                         timeout=20000)
+    _shot(pg, "mnist-insides", "#insides")
