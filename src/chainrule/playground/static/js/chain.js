@@ -44,13 +44,6 @@ function render(m) {
   h += `<p class="small muted">tensors on the way: ${ex.graph.map((g) => esc(g.name) + (g.formula ? ` <i>= ${esc(g.formula)}</i>` : "")).join(" → ")}</p>`;
   h += `<p class="small">${ex.n_paths === null ? "too many paths to trace" : `${ex.n_paths} path${ex.n_paths === 1 ? "" : "s"} from ${esc(m.label)} to L` +
     (ex.truncated ? `; the ${ex.paths.length} contributing most are listed (the sum covers all)` : "")}</p>`;
-  ex.paths.forEach((p, k) => {
-    h += `<div class="chain-path" data-testid="chain-path"><div class="small"><b>path ${k + 1}</b>: ${p.nodes.map(esc).join(" → ")}</div><table class="factors">`;
-    for (const f of p.factors) {
-      h += `<tr><td>∂${esc(f.of)}/∂${esc(f.wrt)}</td><td>${num(f.value, "", "chain-factor")}</td><td class="muted">${esc(f.op)}: ${esc(f.formula)}</td></tr>`;
-    }
-    h += `<tr class="prod"><td>product</td><td>${num(p.product, "", "chain-product")}</td><td class="muted">${p.factors.map((f) => f6(f.value)).join(" × ")}</td></tr></table></div>`;
-  });
   h += `<table class="sums">`;
   if (ex.per_example && ex.per_example.length > 1) {
     h += `<tr><td>each example's share (Σ over its paths)</td><td class="small">${ex.per_example.map((v) => num(v, "", "chain-share")).join(" + ")}</td></tr>`;
@@ -61,10 +54,19 @@ function render(m) {
   if (m.update) {
     const u = m.update;
     h += `<p class="update" data-testid="chain-update" data-old="${u.old}" data-grad="${u.grad}" data-lr="${u.lr}" data-new="${u.new}">
-      last step: <b>${esc(u.label)} ← ${f6(u.old)} − ${f6(u.lr)} × ${f6(u.grad)} = ${f6(u.predicted)}</b>${u.note ? `<br><span class="small muted">${esc(u.note)}; the optimizer wrote ${f6(u.new)}</span>` : ""}</p>`;
+      the step just taken, with the ∂L/∂w this panel showed before it: <b>${esc(u.label)} ← ${f6(u.old)} − ${f6(u.lr)} × ${f6(u.grad)} = ${f6(u.predicted)}</b>${u.note ? `<br><span class="small muted">${esc(u.note)}; the optimizer wrote ${f6(u.new)}</span>` : ""}</p>`;
   } else {
     h += `<p class="small muted">Press <b>Step</b>: the update w ← w − α·∂L/∂w appears here, with these numbers.</p>`;
   }
+  h += `<div class="chain-paths">`;
+  ex.paths.forEach((p, k) => {
+    h += `<div class="chain-path" data-testid="chain-path"><div class="small"><b>path ${k + 1}</b>: ${p.nodes.map(esc).join(" → ")}</div><table class="factors">`;
+    for (const f of p.factors) {
+      h += `<tr><td>∂${esc(f.of)}/∂${esc(f.wrt)}</td><td>${num(f.value, "", "chain-factor")}</td><td class="muted">${esc(f.op)}: ${esc(f.formula)}</td></tr>`;
+    }
+    h += `<tr class="prod"><td>product</td><td>${num(p.product, "", "chain-product")}</td><td class="muted">${p.factors.map((f) => f6(f.value)).join(" × ")}</td></tr></table></div>`;
+  });
+  h += `</div>`;
   box.querySelector(".chain-body").innerHTML = h;
 }
 

@@ -69,7 +69,16 @@ function renderChain(m) {
 }
 
 function renderSaliency(m) {
-  grey($("ins-saliency"), b64bytes(m.image), m.side, true);
+  // the map over the drawing: what the model saw in grey, the gradient tinted on top
+  const map = document.createElement("canvas");
+  grey(map, b64bytes(m.image), m.side, true);
+  const cv = $("ins-saliency"), ctx = cv.getContext("2d");
+  cv.width = cv.height = 112;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage($("model-input"), 0, 0, 112, 112);
+  ctx.globalAlpha = 0.7;
+  ctx.drawImage(map, 0, 0, 112, 112);
+  ctx.globalAlpha = 1;
   $("ins-saliency-caption").textContent = `∂(score of ${m.class})/∂(pixel): blue pixels raise it, orange lower it (largest ${m.scale.toExponential(2)})`;
 }
 
