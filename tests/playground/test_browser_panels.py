@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from test_browser import CHROMIUM, browser, page, server_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
