@@ -114,6 +114,7 @@ def test_error_mountain_path_losses_are_the_training_losses(page) -> None:  # no
 
 def test_lesson_sets_the_network_up(page) -> None:  # noqa: F811
     pg = page
+    pg.locator("#lessons").scroll_into_view_if_needed()  # the questions load when seen
     pg.wait_for_selector('[data-testid="lesson-vanishing"]', timeout=10000)
     pg.click('[data-testid="lesson-vanishing"]')
     pg.wait_for_function("document.querySelectorAll('#network .node').length >= 2 + 6 * 4 + 1",

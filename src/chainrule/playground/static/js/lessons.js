@@ -37,7 +37,10 @@ export function wireLessons() {
   box.className = "panel lessons"; box.id = "lessons";
   box.innerHTML = `<div class="panel-head"><h2>Check yourself</h2></div><div id="lessons-list" data-testid="lessons"></div>`;
   $("teach").appendChild(box);
+  // ask for the questions when the panel first comes into view, not while the page starts
+  const seen = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting) && S.connected) { send({ type: "lessons" }); seen.disconnect(); }
+  });
+  on("hello", () => seen.observe(box));
 }
-
-on("hello", () => send({ type: "lessons" }));
 on("lessons", render);
