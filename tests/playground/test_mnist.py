@@ -61,3 +61,15 @@ def test_prediction_of_a_drawing():
     assert len(p["probs"]) == 10 and sum(p["probs"]) == pytest.approx(1, abs=1e-3)
     assert p["label"] == int(np.argmax(p["probs"])) and p["input_side"] == 8
     assert bytes_of(p["input"]).size == 64
+
+
+def test_a_diverging_mnist_model_warns_nobody_in_the_terminal():
+    import warnings
+
+    s = MnistSession(tiny_digits(), {"hidden": [16], "lr": 10.0, "optimizer": "sgd", "activation": "linear"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(30):
+            s.step(5)
+            f = s.frame()
+    assert f["loss"] is None or not np.isfinite(f["loss"]) or f["loss"] > 1  # it diverged, quietly

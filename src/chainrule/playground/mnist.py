@@ -97,7 +97,8 @@ class MnistSession(Session):
 
     def frame(self, evaluate: bool = True) -> dict:
         if evaluate and self._test_at != self.steps:
-            self.evaluate()
+            with np.errstate(all="ignore"):
+                self.evaluate()
         loss = float(np.mean([r[0] for r in self._recent])) if self._recent else None
         acc = float(np.mean([r[1] for r in self._recent])) if self._recent else None
         if self.steps and evaluate:

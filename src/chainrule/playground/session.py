@@ -318,7 +318,13 @@ class Session:
     def step(self, n: int = 1) -> float | None:
         """Run ``n`` optimizer steps on minibatches; return the last minibatch loss."""
         self.model.train()
-        for _ in range(int(n)):
+        with np.errstate(all="ignore"):  # overflow shows on the page (NaN loss, hints), not the terminal
+            self._steps(int(n))
+        self.model.eval()
+        return self.last_loss
+
+    def _steps(self, n: int) -> None:
+        for _ in range(n):
             idx = self.cursor.next(self.config["batch_size"])
             self.optimizer.zero_grad()
             loss, logits = self.loss_on(idx)
@@ -327,8 +333,6 @@ class Session:
             self.steps += 1
             self.last_loss = float(loss.item())
             self.after_step(idx, self.last_loss, logits)
-        self.model.eval()
-        return self.last_loss
 
     def refusal(self) -> str | None:
         """Why this session will not train now (e.g. its weights are NaN), or None."""
