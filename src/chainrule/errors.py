@@ -6,8 +6,10 @@ Messages name the op or file, the values seen, and what was expected.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from typing import BinaryIO
 
 
@@ -84,6 +86,18 @@ def open_for_reading(path: str | os.PathLike, what: str, missing: type[Chainrule
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
+        raise
+
+
+@contextlib.contextmanager
+def naming_file(path: str | os.PathLike) -> Iterator[None]:
+    """Give an ``OSError`` that names no file (a write or flush failing on a full disk) the
+    name of ``path``, so the one-line error says which file could not be written."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror or str(e), os.fspath(path)) from None
         raise
 
 

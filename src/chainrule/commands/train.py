@@ -122,6 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="write model.safetensors, history.csv, metrics.json and a checkpoint here")
     r.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.safetensors (same other arguments)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out DIR (without it, or --resume, such a folder is refused)")
     r.add_argument("--quiet", action="store_true", help="no progress output, only the final result")
     r.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="also log scalars, gradient norms, weight histograms and the graph for TensorBoard "
@@ -190,9 +192,14 @@ def _run(args: argparse.Namespace) -> int:
 
     t_start = time.perf_counter()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    from ._run_settings import check_out_dir
+
+    check_out_dir(args, (CHECKPOINT, MODEL))  # --out "", or a previous run without --resume/--overwrite
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR (the folder holding checkpoint.safetensors)")
     ckpt = os.path.join(args.out, CHECKPOINT) if args.out else None
+    if args.overwrite and ckpt and os.path.exists(ckpt):
+        os.remove(ckpt)  # asked for: an interrupted new run must not leave the old one resumable
     if args.resume and not (ckpt and os.path.isfile(ckpt)):
         raise ConfigError(f"--resume: no checkpoint at {ckpt}; start the run without --resume")
     if getattr(args, "plot", False):
@@ -367,7 +374,11 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
     optimizer = build_optimizer(recipe.optimizer, model.parameters(), recipe.lr, recipe.weight_decay)
     scheduler = build_scheduler(recipe.schedule, optimizer, recipe.epochs)
     metrics = ("r2",) if regression else ("accuracy",)
-    if resume and checkpoint and os.path.exists(checkpoint):
+    from ._run_settings import RunSettings, check_resumed_run, run_settings
+
+    settings = run_settings(args, recipe, ds) if checkpoint else None
+    if resume and checkpoint and os.path.exists(checkpoint) and settings is not None:
+        check_resumed_run(checkpoint, settings, args)  # names the flags that differ
         _check_resumed_settings(checkpoint, optimizer)
 
     callbacks: list[Callback] = []
@@ -384,6 +395,8 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
         callbacks.append(TensorBoard(tensorboard))
     # explanations printed (unless --quiet); no duplicate Python warning
     callbacks.append(Diagnostics(verbose=verbose))
+    if settings is not None:
+        callbacks.append(RunSettings(settings))  # saved in the checkpoint, compared by --resume
 
     arch = "-".join(str(v) for v in (ds.num_features, *recipe.hidden, ds.output_size))
     if recipe.model == "cnn":
@@ -575,8 +588,12 @@ def _write_outputs(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, 
         metadata["trained_on_test_split"] = True
     remove_leftover_temporaries(os.path.join(args.out, MODEL))  # of a run killed while saving
     save(trained.model, os.path.join(args.out, MODEL), metadata=metadata)
-    trained.history.to_csv(os.path.join(args.out, "history.csv"))
-    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
+    from chainrule.errors import naming_file
+
+    with naming_file(os.path.join(args.out, "history.csv")):  # a full disk names the file
+        trained.history.to_csv(os.path.join(args.out, "history.csv"))
+    with naming_file(os.path.join(args.out, "metrics.json")), \
+            open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
         f.write(dump_json(results) + "\n")
     if getattr(args, "plot", False):
         from chainrule.viz.plots import plot_run

@@ -92,11 +92,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write or fsync (disk full, quota) names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror or str(exc), path) from None
         raise
     try:  # make the rename itself durable
         dfd = os.open(directory, os.O_RDONLY)
