@@ -215,9 +215,9 @@ def test_resume_refuses_a_different_learning_rate_instead_of_ignoring_it(capsys,
     assert main(args) == 0
     capsys.readouterr()
     code, _, err = run_cli(capsys, *args, "--resume", "--lr", "0.5")
-    one_line_error(code, err, "--resume", "learning rate 0.01", "asks for 0.5", "--lr")
+    one_line_error(code, err, "--resume", "--lr 0.01 then, 0.5 now")
     code, _, err = run_cli(capsys, *args, "--resume", "--optimizer", "sgd")
-    one_line_error(code, err, "--resume", "Adam", "SGD")
+    one_line_error(code, err, "--resume", "--optimizer adam then, sgd now")
     assert main(args + ["--resume"]) == 0  # the same arguments still resume
 
 

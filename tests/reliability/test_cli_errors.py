@@ -176,7 +176,7 @@ def test_huge_learning_rate_stops_with_a_message_and_keeps_the_good_checkpoint(t
     good = _weights(ckpt)
     assert all(np.isfinite(v).all() for v in good.values())
 
-    args = ["train", "--dataset", "xor", "--epochs", "6", "--out", str(out), "--quiet",
+    args = ["train", "--dataset", "xor", "--epochs", "6", "--out", str(out), "--quiet", "--overwrite",
             "--optimizer", "sgd", "--lr", "1e30"]
     r = run_cli(args, home)
     assert r.returncode != 0, r.stdout

@@ -198,8 +198,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR (the folder holding checkpoint.safetensors)")
     ckpt = os.path.join(args.out, CHECKPOINT) if args.out else None
-    if args.overwrite and ckpt and os.path.exists(ckpt):
-        os.remove(ckpt)  # asked for: an interrupted new run must not leave the old one resumable
     if args.resume and not (ckpt and os.path.isfile(ckpt)):
         raise ConfigError(f"--resume: no checkpoint at {ckpt}; start the run without --resume")
     if getattr(args, "plot", False):
