@@ -17,17 +17,12 @@ import numpy as np
 from ..errors import DataError, ShapeError
 from ..opspec import define_op
 from ..tensor import Tensor, make
+from .indices import whole_numbers
 
 
 def _indices(op: str, input: Any, num: int) -> np.ndarray:
     """``input`` as an integer array whose values lie in [0, num), else a clear error."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
-    if idx.dtype.kind == "f":
-        if idx.size and not np.all(np.mod(idx, 1) == 0):
-            raise DataError(f"{op}: indices must be whole numbers; got non-integer values")
-        idx = idx.astype(np.int64)
-    elif idx.dtype.kind not in "iub":
-        raise DataError(f"{op}: indices must be integers; got dtype {idx.dtype}")
+    idx = whole_numbers(op, input, "indices")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         raise DataError(f"{op}: indices must lie in [0, {num - 1}] for a weight with {num} "
                         f"rows; got values from {idx.min()} to {idx.max()}")

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, ShapeError
 from ..opspec import define_op
 from ..tensor import Tensor, lift, make
+from .indices import whole_numbers
 from .shape import reshape
 from .unary import sigmoid_array
 
@@ -172,13 +173,7 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _labels(op: str, target: Any, n: int, c: int) -> np.ndarray:
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if y.dtype.kind == "f":
-        if y.size and not np.all(np.mod(y, 1) == 0):
-            raise DataError(f"{op}: class labels must be whole numbers; got non-integer values")
-        y = y.astype(np.int64)
-    elif y.dtype.kind not in "iub":
-        raise DataError(f"{op}: class labels must be integers; got dtype {y.dtype}")
+    y = whole_numbers(op, target, "class labels")
     if y.shape != (n,):
         raise ShapeError(f"{op}: expected {n} class labels of shape ({n},) for input of "
                          f"{n} rows; got labels of shape {y.shape}")
