@@ -1,7 +1,8 @@
 """Train with the Python API under mpiexec and save this rank's final state (a test helper).
 
 Usage: [mpiexec -n N] python _api_train.py OUT_DIR {fit|loop} — a BatchNorm MLP on a fixed
-synthetic problem; writes OUT_DIR/<mode>-rank<r>.npz with the state dict and the losses."""
+synthetic problem, global batch 50 whatever N (batch_size is per rank: 50 // N); writes
+OUT_DIR/<mode>-rank<r>.npz with the state dict and the losses."""
 import sys
 
 import numpy as np
@@ -22,16 +23,17 @@ y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
 cr.manual_seed(10 + dist.rank())  # different on each rank: rank 0's initial state must win
 model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
 opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+per_rank = 50 // dist.world_size()  # the global batch is world_size * batch_size
 losses = []
 if mode == "fit":
     history = fit(model, nn.CrossEntropyLoss(), opt, (X[:350], y[:350]), val=(X[350:], y[350:]), epochs=3,
-                  batch_size=50, seed=4, clip_grad_norm=0.5, distributed=launched, progress=False,
+                  batch_size=per_rank, seed=4, clip_grad_norm=0.5, distributed=launched, progress=False,
                   diagnostics=False)
     losses = [e["loss"] for e in history.epochs] + [e["val_loss"] for e in history.epochs]
 else:  # the loop of chainrule.distributed's docstring
     data = TensorDataset(X[:400], y[:400])  # shards of 25: BatchNorm needs 2+ examples
     ddp = dist.DataParallel(model) if launched else model
-    sampler = dist.DistributedSampler(len(data), batch_size=50, seed=4, rank=dist.rank(),
+    sampler = dist.DistributedSampler(len(data), batch_size=per_rank, seed=4, rank=dist.rank(),
                                       world_size=dist.world_size())
     loader = DataLoader(data, batch_sampler=sampler)
     loss_fn = nn.CrossEntropyLoss()

@@ -30,7 +30,8 @@ CHAINRULE = [sys.executable, "-m", "chainrule"]
 DUMP = [sys.executable, str(HERE / "_rank_dump.py")]
 #: every job below must end within this many seconds, failures included
 BOUND = 90
-#: 2 ranks vs 1 process on the same global batches differ only by float32 rounding (the
+#: 2 ranks vs 1 process on the same global batches (per-rank batch B vs one process at 2B)
+#: differ only by float32 rounding (the
 #: gradient is summed in another order): after 3 epochs of Adam on digits the loss curves agree
 #: to a relative 1e-4 and the weights to an absolute 1e-4 (the weights are of size ~0.1-1)
 LOSS_RTOL, WEIGHT_ATOL = 1e-4, 1e-4
@@ -63,14 +64,15 @@ def test_every_rank_ends_with_bitwise_identical_weights(tmp_path):
         assert a[k].tobytes() == b[k].tobytes(), k
 
 
-def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
+def test_two_ranks_at_batch_b_match_one_process_at_batch_2b(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    args = ["train", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
-    r1 = subprocess.run([*CHAINRULE, *args, "--out", str(one)], check=False, capture_output=True, text=True,
-                        timeout=BOUND, env=ENV)
+    args = ["train", "--epochs", "3", "--seed", "1"]  # --batch-size is per rank: the same global batch 64
+    r1 = subprocess.run([*CHAINRULE, *args, "--batch-size", "64", "--out", str(one)], check=False,
+                        capture_output=True, text=True, timeout=BOUND, env=ENV)
     assert r1.returncode == 0, r1.stderr
-    r2 = _mpiexec(2, *CHAINRULE, *args, "--out", str(two))
+    r2 = _mpiexec(2, *CHAINRULE, *args, "--batch-size", "32", "--out", str(two))
     assert r2.returncode == 0, r2.stderr
+    assert "batch 32 per rank on 2 MPI ranks = global batch 64" in r2.stdout
     # only rank 0 printed: one summary line, one line per epoch
     assert r2.stdout.count("test accuracy") == 1 and r2.stdout.count("epoch 3/3") == 1
     np.testing.assert_allclose(_losses(two), _losses(one), rtol=LOSS_RTOL)
@@ -150,6 +152,17 @@ def test_resume_after_sigkill_of_the_whole_job_equals_an_unbroken_run(tmp_path, 
     a, b = _weights(unbroken / "model.safetensors"), _weights(broken / "model.safetensors")
     for k in a:
         assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def test_resuming_on_another_number_of_ranks_is_refused_naming_it(tmp_path):
+    # --batch-size is per rank, so another number of ranks would silently change the global batch
+    r = subprocess.run([*CHAINRULE, "train", "--epochs", "1", "--quiet", "--out", str(tmp_path)], check=False,
+                       capture_output=True, text=True, timeout=BOUND, env=ENV)
+    assert r.returncode == 0, r.stderr
+    r = _mpiexec(2, *CHAINRULE, "train", "--epochs", "1", "--quiet", "--out", str(tmp_path), "--resume")
+    assert r.returncode == 2
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("chainrule: error:")]
+    assert len(errors) == 1 and "the number of MPI ranks 1 then, 2 now" in errors[0], r.stderr
 
 
 def test_ranks_launched_with_different_arguments_stop_naming_the_difference():

@@ -23,7 +23,7 @@ RUN_FLAGS = {"model": "--model", "hidden": "--hidden", "activation": "--activati
              "optimizer": "--optimizer", "lr": "--lr", "weight_decay": "--weight-decay", "schedule": "--schedule",
              "epochs": "--epochs", "batch_size": "--batch-size", "early_stopping": "--early-stopping",
              "stop_at": "--stop-at", "clip_grad_norm": "--clip-grad-norm", "val_fraction": "--val-fraction",
-             "seed": "--seed"}
+             "seed": "--seed", "ranks": "the number of MPI ranks"}
 
 
 def check_out_dir(args: argparse.Namespace, files: tuple[str, ...]) -> None:
@@ -60,10 +60,20 @@ def run_settings(args: argparse.Namespace, recipe: Any, ds: Any) -> dict[str, st
         "weight_decay": recipe.weight_decay, "schedule": recipe.schedule, "batch_size": recipe.batch_size,
         "early_stopping": recipe.early_stopping, "stop_at": args.stop_at, "clip_grad_norm": recipe.clip_grad_norm,
         "val_fraction": recipe.val_fraction, "seed": args.seed,
+        # --batch-size is per rank: another number of ranks is another global batch
+        "ranks": _ranks(args),
         # a schedule is laid out over the epochs; without one a resumed run may go on for longer
         "epochs": recipe.epochs if recipe.schedule not in (None, "none") else None,
     }
     return {k: repr(v) for k, v in values.items()}
+
+
+def _ranks(args: argparse.Namespace) -> int:
+    if not getattr(args, "_distributed", False):
+        return 1
+    from ..distributed import world_size
+
+    return world_size()
 
 
 class RunSettings(Callback):

@@ -7,7 +7,7 @@ is the whole story for the command line. For your own loop::
     import chainrule.distributed as dist
     dist.init()                                        # under mpiexec / srun / mpirun
     ddp = dist.DataParallel(model)                     # rank 0's weights, everywhere
-    sampler = dist.DistributedSampler(len(ds), batch_size=256, seed=0)   # global batch 256
+    sampler = dist.DistributedSampler(len(ds), batch_size=128, seed=0)   # 128 per rank
     loader = DataLoader(ds, batch_sampler=sampler)
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
@@ -20,8 +20,12 @@ is the whole story for the command line. For your own loop::
     if dist.rank() == 0:
         cr.save(model, "model.safetensors")
 
-or simply ``fit(model, ..., distributed=True)``. Needs ``pip install "chainrule[mpi]"``
-(mpi4py and MPICH's wheel); nothing here imports MPI before :func:`init`, and
+or simply ``fit(model, ..., distributed=True)``. ``batch_size`` is per rank everywhere (as in
+PyTorch's DDP and Horovod): N ranks take global batches of ``N * batch_size`` examples, the
+very batches one process takes at that batch size; the learning rate is yours to scale
+(linear rule for SGD, about square root for Adam; see docs/distributed-training.md).
+
+Needs ``pip install "chainrule[mpi]"`` (mpi4py and MPICH's wheel); nothing here imports MPI before :func:`init`, and
 ``import chainrule`` never imports this package.
 """
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """DistributedSampler: every rank's disjoint shard of each global mini-batch.
 
-All ranks draw the same permutation of the examples for epoch k, ``default_rng((seed, k))``
-(the very order a one-process ``DataLoader(shuffle=True, seed=seed)`` uses), cut it into
-global batches of ``batch_size`` examples, and rank r takes the r-th contiguous slice of
-each. So N ranks together see exactly the batches one process would, the union of the
-shards is the batch, no example is seen twice, and a run resumed at epoch k (``set_epoch``)
-continues with the order an unbroken run would have had.
+``batch_size`` is the batch of *one rank*, as in PyTorch's DDP and Horovod: N ranks together
+take a global batch of ``N * batch_size`` examples per optimizer step. All ranks draw the
+same permutation of the examples for epoch k, ``default_rng((seed, k))`` (the very order a
+one-process ``DataLoader(shuffle=True, seed=seed)`` uses), cut it into global batches of
+``N * batch_size`` examples, and rank r takes the r-th contiguous slice of each. So N ranks
+at batch B see exactly the batches one process sees at batch N*B: the union of the shards is
+that batch, no example is seen twice, and a run resumed at epoch k (``set_epoch``) continues
+with the order an unbroken run would have had. (PyTorch's ``DistributedSampler`` instead
+deals the whole epoch out to the ranks; slicing each global batch is what makes the N-rank
+run reproduce the one-process run.)
 
-    sampler = DistributedSampler(len(ds), batch_size=256, seed=0)   # 256 = the global batch
+    sampler = DistributedSampler(len(ds), batch_size=128, seed=0)   # 128 per rank
     loader = DataLoader(ds, batch_sampler=sampler)                  # yields this rank's shards
 """
 from __future__ import annotations
@@ -27,7 +31,9 @@ class DistributedSampler:
 
     Args:
         num_examples: size of the data set.
-        batch_size: the *global* batch: examples per optimizer step summed over all ranks.
+        batch_size: examples per optimizer step on *this rank* (every rank must pass the
+            same value); the global batch, summed over the ranks, is ``world_size`` times
+            it (:attr:`global_batch_size`).
         shuffle: a new order each epoch (``default_rng((seed, epoch))``); else 0..n-1.
         seed: the shuffling seed; it must be the same on every rank (None: rank 0 draws one
             and broadcasts it, so the order is shared but not repeatable).
@@ -35,8 +41,10 @@ class DistributedSampler:
         world_size: the number of ranks (default: the MPI job's).
         drop_last: drop the final, smaller global batch.
 
-    A shard may be empty (a last batch smaller than the number of ranks); the rank then still
-    takes part in the gradient average with a zero contribution.
+    The last global batch of an epoch may be smaller (unless ``drop_last``); it is split as
+    evenly as possible, so shards of one step differ by at most one example. A shard may be
+    empty (a last batch smaller than the number of ranks); the rank then still takes part in
+    the gradient average with a zero contribution.
     """
 
     def __init__(self, num_examples: int, batch_size: int, shuffle: bool = True, seed: int | None = None,
@@ -52,6 +60,7 @@ class DistributedSampler:
             drawn = np.array([cast(int, np.random.SeedSequence().entropy) % 2**62], np.int64)
             seed = int(comm.broadcast_(drawn, what="the shuffling seed")[0]) if comm.is_initialized() else int(drawn[0])
         self.num_examples, self.batch_size = int(num_examples), int(batch_size)
+        self.global_batch_size = self.batch_size * self.world_size
         self.seed: int | None = seed
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.epoch = 0
@@ -64,12 +73,12 @@ class DistributedSampler:
 
     def __len__(self) -> int:
         """Global batches per epoch (the same on every rank)."""
-        n, b = self.num_examples, self.batch_size
+        n, b = self.num_examples, self.global_batch_size
         return n // b if self.drop_last else -(-n // b)
 
     def global_size(self, index: int) -> int:
         """Examples in global batch number ``index`` of an epoch, summed over the ranks."""
-        return min(self.batch_size, self.num_examples - index * self.batch_size)
+        return min(self.global_batch_size, self.num_examples - index * self.global_batch_size)
 
     def shard_bounds(self, size: int) -> tuple[int, int]:
         """This rank's slice [lo, hi) of a global batch of ``size`` examples: contiguous,
@@ -85,15 +94,16 @@ class DistributedSampler:
     def __iter__(self) -> Iterator[np.ndarray]:
         order = self._order()
         self.epoch += 1
-        b = self.batch_size
+        b = self.global_batch_size
         for k in range(len(self)):
             batch = order[k * b:(k + 1) * b]
             lo, hi = self.shard_bounds(batch.size)
             yield batch[lo:hi]
 
     def __repr__(self) -> str:
-        return (f"DistributedSampler({self.num_examples} examples, global batch {self.batch_size}, rank "
-                f"{self.rank}/{self.world_size}, shuffle={self.shuffle}, seed={self.seed})")
+        return (f"DistributedSampler({self.num_examples} examples, batch {self.batch_size} per rank (global "
+                f"{self.global_batch_size}), rank {self.rank}/{self.world_size}, shuffle={self.shuffle}, "
+                f"seed={self.seed})")
 
 
 __all__ = ["DistributedSampler"]

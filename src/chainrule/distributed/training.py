@@ -3,9 +3,13 @@
 * the model is wrapped in :class:`DataParallel` (rank 0's state broadcast, bucketed
   gradient allreduce during backward);
 * the training data is read through a :class:`DistributedSampler`: ``batch_size`` is the
-  *global* batch, each rank takes its shard, so N ranks step exactly as one process would;
+  batch of *one rank* (as in DDP and Horovod); each step's global batch of
+  ``world_size * batch_size`` examples is the one a single process with that batch size
+  would take, so N ranks at batch B step exactly as one process at batch N*B;
 * each epoch reseeds the global generator from ``(seed, epoch, rank)``, so dropout masks
-  differ between ranks and a resumed run repeats an unbroken one without saving N states;
+  differ between ranks and a resumed run repeats an unbroken one without saving N states.
+  (So a model with dropout does not reproduce the one-process run's masks, only their
+  distribution: N ranks draw N independent streams where one process draws one);
 * the epoch's training loss and metrics are summed over the ranks, validation is split
   over the ranks and gathered, so every rank holds the same History (and callbacks such as
   early stopping decide the same everywhere) — equal to the one-process figures.
@@ -38,7 +42,8 @@ class DistributedFit:
         self.sampler: DistributedSampler | None = None
 
     def loader(self, loader: Any) -> Any:
-        """A DataLoader over the same dataset yielding this rank's shard of each global batch."""
+        """A DataLoader over the same dataset yielding this rank's ``loader.batch_size``
+        examples of each global batch (``world_size`` times as many)."""
         from ..data import DataLoader
 
         if getattr(loader, "batch_sampler", None) is not None:

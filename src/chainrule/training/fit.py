@@ -114,7 +114,8 @@ def fit(
             bar, ``sys.stdout`` for lines).
         distributed: ``True`` (or a ``chainrule.distributed.DataParallel`` of ``model``) to
             train data-parallel over the ranks of an MPI job (``mpiexec -n N``): rank 0's
-            weights are broadcast, ``batch_size`` is the *global* batch split over the ranks,
+            weights are broadcast, ``batch_size`` is the batch of *each rank* (the global
+            batch is ``world_size * batch_size``; the learning rate is not scaled for you),
             gradients are averaged in buckets during backward, every rank holds the same
             History, and only rank 0 prints and writes the checkpoint (every rank resumes
             from it). See ``chainrule.distributed``.
