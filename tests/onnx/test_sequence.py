@@ -231,3 +231,16 @@ def test_a_saved_gpt_without_training_metadata_takes_ids_by_input_shape(tmp_path
     ids = np.array([[1, 2, 3], [8, 0, 4]], np.int64)
     for f in ("a.onnx", "b.onnx"):
         close(run(tmp_path / f, {"ids" if f == "a.onnx" else "input": ids})[0], model.eval()(ids).data)
+
+
+def test_ids_chainrule_refuses_are_refused_by_onnxruntime_too(tmp_path):
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument
+
+    model = nn.gpt(7, block_size=4, n_layer=1, n_head=1, n_embd=8)
+    path = tmp_path / "gpt.onnx"
+    cr.onnx.export(model, np.zeros((1, 4), np.int64), path)
+    for ids in ([[1, -1, 2]], [[1, 7, 2]], [[0, 1, 2, 3, 4]]):  # negative, past the vocabulary, too long
+        with pytest.raises(cr.ShapeError):
+            model(np.array(ids))
+        with pytest.raises((Fail, InvalidArgument)):  # an error, never a wrong answer
+            run(path, {"input": np.array(ids, np.int64)})

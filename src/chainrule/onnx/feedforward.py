@@ -111,9 +111,17 @@ def _layer_norm(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     return g.op("LayerNormalization", inputs, axis=-len(shape), epsilon=float(m.eps))
 
 
+def lookup(g: Graph, table: np.ndarray, ids: str, hint: str) -> str:
+    """``table[ids]`` as Gather. ONNX's Gather reads a negative id from the end, where chainrule
+    refuses it: a negative id is sent past the last row, so onnxruntime refuses it too."""
+    past = g.const(np.array(len(table), np.int64), "rows")
+    safe = g.op("Where", [g.op("Less", [ids, g.const(np.array(0, np.int64), "zero")]), past, ids])
+    return g.op("Gather", [g.const(table, hint), safe], axis=0)
+
+
 def _embedding(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     # weight[ids]: Gather rows of the table (the padding row is just a zero row at inference)
-    return g.op("Gather", [g.const(m.weight.data, "embedding"), x], axis=0)
+    return lookup(g, m.weight.data, x, "embedding")
 
 
 def _sequential(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
@@ -144,4 +152,4 @@ def rules() -> dict[type, Rule]:
     }
 
 
-__all__ = ["affine", "rules"]
+__all__ = ["affine", "lookup", "rules"]

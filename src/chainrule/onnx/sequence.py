@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .feedforward import affine
+from .feedforward import affine, lookup
 from .graph import Graph, Rule, export_module
 
 #: ONNX's gate order, as indices into chainrule's (PyTorch's) blocks
@@ -172,10 +172,12 @@ def _block(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
 
 
 def _gpt(g: Graph, m: Any, ids: str, value: np.ndarray) -> str:
-    # wte[ids] + wpe[0..T-1]: T read from the ids, so the sequence axis is dynamic (T ≤ block_size)
-    tok = g.op("Gather", [g.const(m.wte.weight.data, "wte"), ids], axis=0)           # (N, T, E)
-    t = g.op("Shape", [ids], start=1, end=2)
-    pos = g.op("Slice", [g.const(m.wpe.weight.data, "wpe"), g.ints(0), t, g.ints(0)])  # (T, E)
+    # wte[ids] + wpe[0..T-1]: T read from the ids, so the sequence axis is dynamic; a T beyond
+    # block_size asks wpe for a row it does not have, which onnxruntime refuses
+    tok = lookup(g, m.wte.weight.data, ids, "wte")                                    # (N, T, E)
+    zero, one = g.const(np.array(0, np.int64), "zero"), g.const(np.array(1, np.int64), "one")
+    positions = g.op("Range", [zero, _length(g, ids, 1), one])
+    pos = g.op("Gather", [g.const(m.wpe.weight.data, "wpe"), positions], axis=0)      # (T, E)
     x, xv = g.op("Add", [tok, pos]), np.zeros((*value.shape, m.n_embd), np.float32)
     for block in m.h:
         x = _block(g, block, x, xv)
