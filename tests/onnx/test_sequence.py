@@ -83,6 +83,12 @@ def test_cross_attention_with_key_padding_and_a_constant_mask(tmp_path):
     close(got[0], out.data)
     close(got[1], weights.data)
 
+    additive = np.where(padding, -1e9, 0.0).astype(np.float32)  # a float padding mask is added
+    cr.onnx.export(m, (q, k, v), path, kwargs={"key_padding_mask": additive, "need_weights": False})
+    assert _checked(path).graph.input[3].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    close(run(path, {"query": q, "key": k, "value": v, "key_padding_mask": additive})[0],
+          m(q, k, v, key_padding_mask=additive, need_weights=False)[0].data)
+
     mask = np.triu(np.ones((3, 5), bool), 2)                    # a fixed (T, S) mask
     cr.onnx.export(m, (q, k, v), path, kwargs={"attn_mask": mask, "need_weights": False})
     close(run(path, {"query": q, "key": k, "value": v})[0],
@@ -244,3 +250,15 @@ def test_ids_chainrule_refuses_are_refused_by_onnxruntime_too(tmp_path):
             model(np.array(ids))
         with pytest.raises((Fail, InvalidArgument)):  # an error, never a wrong answer
             run(path, {"input": np.array(ids, np.int64)})
+
+
+def test_dynamic_axes_free_the_length_of_a_per_token_model(tmp_path):
+    cr.manual_seed(8)
+    model = nn.Sequential(nn.Embedding(10, 6), nn.LayerNorm(6), nn.Linear(6, 4), nn.GELU())
+    path = tmp_path / "tokens.onnx"
+    cr.onnx.export(model, np.zeros((1, 3), np.int64), path, dynamic_axes={0: "N", 1: "T"})
+    ids = np.random.default_rng(0).integers(0, 10, (4, 9))
+    close(run(path, {"input": ids})[0], model(ids).data)
+    for bad in ({2: "T"}, {1: ""}, [0, 1]):
+        with pytest.raises(cr.ConfigError, match="dynamic_axes must map axes"):
+            cr.onnx.export(model, np.zeros((1, 3), np.int64), path, dynamic_axes=bad)
