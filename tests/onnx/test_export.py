@@ -187,3 +187,12 @@ def test_embedding_and_layer_norm_take_integer_ids(tmp_path):
     proto = cr.onnx.export(model, ids, path)
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
     close(run(path, {"input": ids.astype(np.int64)})[0], model(ids).data)
+
+
+def test_a_data_parallel_wrapper_exports_its_model(tmp_path):
+    from chainrule.distributed import DataParallel
+
+    cr.manual_seed(5)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    cr.onnx.export(DataParallel(model), x_of(1, 3), tmp_path / "dp.onnx")
+    close(run(tmp_path / "dp.onnx", {"input": x_of(2, 3)})[0], model(x_of(2, 3)).data)

@@ -69,6 +69,16 @@ def test_the_model_graph_is_logged_through_onnx(tmp_path):
     assert len(graphs) == 1 and b"MatMul" in graphs[0].graph_def
 
 
+def test_a_language_model_graph_is_logged_from_its_token_ids(tmp_path):
+    cr.manual_seed(0)
+    model = nn.char_rnn(5, 8, cell="lstm")
+    ids = np.random.default_rng(0).integers(0, 5, (16, 6))
+    fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()), (ids, np.roll(ids, -1, 1)), epochs=1,
+        metrics=(), progress=False, callbacks=[TensorBoard(tmp_path)])
+    graphs = [e for e in _events(tmp_path) if e.HasField("graph_def")]
+    assert len(graphs) == 1 and b"LSTM" in graphs[0].graph_def and b"Gather" in graphs[0].graph_def
+
+
 def test_train_tensorboard_flag_writes_the_run(tmp_path, capsys):
     log = tmp_path / "tb"
     assert main(["train", "--dataset", "iris", "--epochs", "2", "--quiet", "--tensorboard", str(log)]) == 0

@@ -100,7 +100,8 @@ def export(model: Any, example_input: Any, path: str | os.PathLike, *,
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ``ModelProto``.
 
     Args:
-        model: an ``nn.Module`` built from the layers in :data:`RULES`.
+        model: an ``nn.Module`` built from the layers in :data:`RULES` (or a
+            ``distributed.DataParallel`` wrapping one: its model is exported).
         example_input: one batch ``(N, ...)`` of what the model takes; fixes every axis that
             is not dynamic. A tuple for a layer with several inputs (see
             :mod:`chainrule.onnx.signatures`). Ignored when ``preprocessing`` is given.
@@ -125,6 +126,9 @@ def export(model: Any, example_input: Any, path: str | os.PathLike, *,
     from .preparation import prepared_inputs
 
     onnx = require("onnx", "ONNX export")
+    inner = vars(model).get("module") if not isinstance(model, Module) and hasattr(model, "__dict__") else None
+    if isinstance(inner, Module):  # a wrapper that calls its model (distributed.DataParallel)
+        model = inner
     if not isinstance(model, Module):
         raise ConfigError(f"onnx.export: expected an nn.Module; got {type(model).__name__}")
     helper, tp = onnx.helper, onnx.TensorProto

@@ -92,7 +92,8 @@ class TensorBoard(Callback):
             try:
                 # one example read by index: iterating the loader could move its shuffle RNG
                 first = run.train_loader.dataset[0]
-                x = np.asarray(first[0] if isinstance(first, (tuple, list)) else first, np.float32)[None]
+                # its own dtype: integer token ids stay ids (export makes floats float32)
+                x = np.asarray(first[0] if isinstance(first, (tuple, list)) else first)[None]
                 with tempfile.TemporaryDirectory() as tmp:
                     path = os.path.join(tmp, "model.onnx")
                     export(run.model, x, path)
