@@ -108,7 +108,8 @@ class Unflatten(Module):
         if x.shape[a] != math.prod(self.shape):
             raise ShapeError(f"Unflatten: axis {a} of input shape {x.shape} has {x.shape[a]} "
                              f"values; shape {self.shape} needs {math.prod(self.shape)}")
-        return x.reshape(x.shape[:a] + self.shape + x.shape[a + 1:])
+        result: Tensor = x.reshape(x.shape[:a] + self.shape + x.shape[a + 1:])
+        return result
 
     def config(self) -> dict[str, Any]:
         return {"axis": self.axis, "shape": list(self.shape)}

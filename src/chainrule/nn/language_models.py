@@ -108,7 +108,8 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        result: Tensor = self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return result
 
 
 class Block(Module):
@@ -126,7 +127,8 @@ class Block(Module):
         h = self.ln_1(x)
         a, _ = self.attn(h, h, h, need_weights=False, is_causal=True)
         x = x + self.resid_dropout(a)
-        return x + self.mlp(self.ln_2(x))
+        result: Tensor = x + self.mlp(self.ln_2(x))
+        return result
 
 
 @register
@@ -221,7 +223,8 @@ class CharRNN(_LanguageModel):
     def forward(self, idx: Any) -> Tensor:
         ids = _token_ids("CharRNN", idx, self.vocab_size)
         h, _ = self.rnn(self.embed(ids))
-        return self.head(dropout(h, self.dropout, self.training))
+        result: Tensor = self.head(dropout(h, self.dropout, self.training))
+        return result
 
     def config(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "hidden_size": self.hidden_size,

@@ -253,7 +253,8 @@ class Module:
 
     def _repr_html_(self) -> str:
         """Jupyter shows a model as its summary table."""
-        return self.summary()._repr_html_()
+        result: str = self.summary()._repr_html_()
+        return result
 
     # --- modes and gradients
     def train(self, mode: bool = True) -> Module:

@@ -109,7 +109,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         out = np.multiply(v, cdf, out=np.empty_like(v))
 
         def vjp(g: np.ndarray) -> np.ndarray:  # (xΦ(x))' = Φ(x) + x·φ(x), φ = e^{-x²/2}/√(2π)
-            d = v * e
+            d: np.ndarray = v * e
             d *= _INV_SQRT_2PI
             d += cdf
             d *= g
@@ -126,7 +126,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def _softmax_array(v: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
-    e = np.exp(v - v.max(axis=axis, keepdims=True))
+    e: np.ndarray = np.exp(v - v.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
 

@@ -145,10 +145,12 @@ def matmul(a: Any, b: Any) -> Tensor:
 
     def vjp_a(g: np.ndarray) -> np.ndarray:
         g2 = g.reshape(out2_shape)
-        return unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        result: np.ndarray = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        return result
 
     def vjp_b(g: np.ndarray) -> np.ndarray:
         g2 = g.reshape(out2_shape)
-        return unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        result: np.ndarray = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        return result
 
     return make(out, "matmul", (a, vjp_a), (b, vjp_b))

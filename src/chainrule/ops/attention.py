@@ -133,7 +133,7 @@ def _softmax_last(scores: np.ndarray) -> np.ndarray:
     block = scores.reshape(lead + (-1,)).max(axis=-1) if scores.ndim > 1 else scores.max()
     block = np.where(np.isfinite(block), block, 0).astype(scores.dtype, copy=False)
     scores -= block.reshape(np.shape(block) + (1, 1)) if scores.ndim > 1 else block
-    p = np.exp(scores)
+    p: np.ndarray = np.exp(scores)
     sums = p.sum(axis=-1, keepdims=True)
     low = sums < _TINY
     if low.any():                                      # rare: redo those rows exactly

@@ -89,7 +89,8 @@ def _im2col(win: np.ndarray, dtype: np.dtype) -> np.ndarray:
     cols6 = np.empty((kh, kw, c, n, oh, ow), dtype=dtype)
     src = win.transpose(4, 5, 3, 0, 1, 2)
     over_batch(lambda s: np.copyto(cols6[:, :, :, s], src[:, :, :, s]), n, cols6.size)
-    return cols6.reshape(kh * kw * c, n * oh * ow).T
+    result: np.ndarray = cols6.reshape(kh * kw * c, n * oh * ow).T
+    return result
 
 
 def _input_grad_by_one_gemm(c: int) -> bool:
@@ -231,14 +232,16 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
     def vjp_b(g: np.ndarray) -> np.ndarray:  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j], as 1ᵀ G2 (a BLAS product: many rows)
         g2 = g2_of(g)
         # (recorded only when there is a bias)
-        return (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)  # type: ignore[union-attr]
+        result: np.ndarray = (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)  # type: ignore[union-attr]
+        return result
 
     def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
         dxp = np.zeros((n, hp, wp, c), dtype=dtype)
         col2im = _col2im_gemm if _input_grad_by_one_gemm(c) else _col2im_per_offset
         col2im(g2_of(g), w2, dxp, (kh, kw), (sh, sw), (oh, ow))
         dx = dxp[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
-        return dx.astype(x.dtype, copy=False)
+        result: np.ndarray = dx.astype(x.dtype, copy=False)
+        return result
 
     edges = [(x, vjp_x), (w, vjp_w)]
     if b is not None:

@@ -49,8 +49,10 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
 
     def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂x = G W
         if len(lead) > 1:
-            return (g.reshape(-1, ws[0]) @ w.data).reshape(xs)
-        return g @ w.data
+            result: np.ndarray = (g.reshape(-1, ws[0]) @ w.data).reshape(xs)
+            return result
+        result = g @ w.data
+        return result
 
     def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W = Gᵀ X  (over all leading positions)
         if len(lead) != 1:
@@ -63,7 +65,8 @@ def linear(x: Any, w: Tensor, b: Tensor | None = None) -> Tensor:
             dw = np.empty(w.shape, dtype=np.result_type(xd, g), order="F")
             np.matmul(xd.T, g, out=dw.T)
             return dw
-        return g.T @ xd
+        result: np.ndarray = g.T @ xd
+        return result
 
     edges = [(x, vjp_x), (w, vjp_w)]
     if b is not None:  # ∂L/∂b = Σ over positions of G

@@ -113,7 +113,8 @@ def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1
 
     def per(p: np.ndarray, t: np.ndarray) -> np.ndarray:
         d = np.abs(p - t)
-        return np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+        result: np.ndarray = np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+        return result
 
     return _elementwise("huber_loss", pred, target, reduction, per,
                         lambda p, t: np.clip(p - t, -delta, delta))
@@ -140,14 +141,17 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
 
     def per(p_: np.ndarray, t_: np.ndarray) -> np.ndarray:
         lp, l1p = logs(p_, t_)
-        return -(t_ * lp + (1 - t_) * l1p)
+        result: np.ndarray = -(t_ * lp + (1 - t_) * l1p)
+        return result
 
     def grad(p_: np.ndarray, t_: np.ndarray) -> np.ndarray:  # ∂ℓ/∂p = (p - t) / (p(1-p))
-        return (p_ - t_) / np.maximum(p_ * (1 - p_), 1e-12)
+        result: np.ndarray = (p_ - t_) / np.maximum(p_ * (1 - p_), 1e-12)
+        return result
 
     def grad_t(p_: np.ndarray, t_: np.ndarray) -> np.ndarray:  # ∂ℓ/∂t = log(1-p) - log p
         lp, l1p = logs(p_, t_)
-        return l1p - lp
+        result: np.ndarray = l1p - lp
+        return result
 
     return _elementwise("binary_cross_entropy", p, target, reduction, per, grad, grad_t)
 
@@ -160,10 +164,12 @@ def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean
     """BCE of ``sigmoid(z)`` computed from logits ``z`` without overflow:
     ``max(z,0) - z·t + log(1 + e^{-|z|})``; ∂ℓ/∂z = σ(z) - t, ∂ℓ/∂t = -z."""
     def per(z_: np.ndarray, t_: np.ndarray) -> np.ndarray:
-        return np.maximum(z_, 0) - z_ * t_ + np.log1p(np.exp(-np.abs(z_)))
+        result: np.ndarray = np.maximum(z_, 0) - z_ * t_ + np.log1p(np.exp(-np.abs(z_)))
+        return result
 
     def grad(z_: np.ndarray, t_: np.ndarray) -> np.ndarray:
-        return sigmoid_array(z_) - t_
+        result: np.ndarray = sigmoid_array(z_) - t_
+        return result
 
     return _elementwise("binary_cross_entropy_with_logits", z, target, reduction, per, grad,
                         lambda z_, t_: -z_)
@@ -185,9 +191,8 @@ def _labels(op: str, target: Any, n: int, c: int) -> np.ndarray:
     return y
 
 
-def _as_2d(op: str, x: Any) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = Tensor(x)
+def _as_2d(op: str, data: Any) -> Tensor:
+    x = data if isinstance(data, Tensor) else Tensor(data)
     if x.ndim != 2:
         raise ShapeError(f"{op}: expected input of shape (N, C) — N examples, C classes; "
                          f"got shape {x.shape}")
@@ -227,7 +232,8 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         per = -(t * logp).sum(axis=1)
 
         def vjp_z(g: np.ndarray) -> np.ndarray:  # Σ_c t_c = s  ⇒  ∂ℓ/∂z = softmax·s - t
-            return _weights(g, (n,), reduction, 2) * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t)
+            result: np.ndarray = _weights(g, (n,), reduction, 2) * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t)
+            return result
 
         edges = [(logits, vjp_z), (target, lambda g: _weights(g, (n,), reduction, 2) * -logp)]
         return make(_reduce(per, reduction), "cross_entropy", *edges)
@@ -238,7 +244,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
 
     def vjp(g: np.ndarray) -> np.ndarray:  # ∂ℓᵢ/∂zᵢ = softmax(zᵢ) - onehot(yᵢ), times the reduction's factor w
         w = _weights(g, (n,), reduction, 2)
-        grad = e * w
+        grad: np.ndarray = e * w
         grad[rows, y] -= w if reduction != "none" else w[:, 0]
         return grad
 
@@ -283,6 +289,7 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
     def vjp(g: np.ndarray) -> np.ndarray:  # ∂ℓᵢ/∂log_probs[i, yᵢ] = -1, zero elsewhere
         grad = np.zeros_like(log_probs.data)
         grad[rows, y] = -1
-        return grad * _weights(g, (n,), reduction, 2)
+        result: np.ndarray = grad * _weights(g, (n,), reduction, 2)
+        return result
 
     return make(_reduce(per, reduction), "nll_loss", (log_probs, vjp))

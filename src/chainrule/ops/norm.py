@@ -110,12 +110,14 @@ def batch_norm(x: Tensor, running_mean: Any = None, running_var: Any = None,
     def vjp_x(g: np.ndarray) -> np.ndarray:
         gh = ghat(g)
         if not training:  # constant statistics: a per-channel scale
-            return gh * invstd.reshape(bshape)
+            result: np.ndarray = gh * invstd.reshape(bshape)
+            return result
         # (1 / (M·√(σ²+ε))) · (M·ĝ - Σĝ - x̂·Σ(ĝ·x̂))
         sum_g = gh.sum(axis=axes).reshape(bshape)
         sum_gx = (gh * xhat).sum(axis=axes).reshape(bshape)
         k = (invstd / m_count).reshape(bshape)
-        return (k * (m_count * gh - sum_g - xhat * sum_gx)).astype(dtype, copy=False)
+        result = (k * (m_count * gh - sum_g - xhat * sum_gx)).astype(dtype, copy=False)
+        return result
 
     edges = [(x, vjp_x)]
     if weight is not None:  # ∂L/∂γ = Σ G·x̂
@@ -195,7 +197,8 @@ def layer_norm(x: Tensor, normalized_shape: Any, weight: Tensor | None = None,
         gh -= sum_g[:, None]
         gh -= xhat * sum_gx[:, None]
         gh *= invstd * (1 / m_count)
-        return gh.astype(dtype, copy=False).reshape(x.shape)
+        result: np.ndarray = gh.astype(dtype, copy=False).reshape(x.shape)
+        return result
 
     edges: list[Any] = [(x, vjp_x)]
     if w is not None:

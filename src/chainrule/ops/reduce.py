@@ -80,7 +80,8 @@ def _extremum(op: str, fn: Callable[..., np.ndarray], x: Tensor, axis: Axis, kee
         # the gradient goes to the element(s) that attained the extremum; ties share it equally
         hit = (x.data == out).astype(g.dtype)  # in g's dtype: float32 graphs stay float32
         share = hit / hit.sum(axis=axes, keepdims=True)
-        return _expand(g, x, axes, keepdims) * share
+        result: np.ndarray = _expand(g, x, axes, keepdims) * share
+        return result
 
     return make(out if keepdims else np.asarray(np.squeeze(out, axis=axes)), op, (x, vjp))
 

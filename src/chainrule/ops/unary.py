@@ -57,7 +57,8 @@ def sigmoid_array(v: np.ndarray) -> np.ndarray:
     and e/(1+e) for v < 0 (exact in both tails, unlike 0.5·(1+tanh(v/2)))."""
     e = np.exp(-np.abs(v))
     r = 1 / (1 + e)
-    return np.where(v >= 0, r, e * r)
+    result: np.ndarray = np.where(v >= 0, r, e * r)
+    return result
 
 
 define_op("sigmoid", "σ(z) = 1/(1 + e⁻ᶻ)", ("z",), ("σ'(z) = σ(z)·(1 − σ(z))",),

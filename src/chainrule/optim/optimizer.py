@@ -28,16 +28,14 @@ from ..tensor import Tensor
 
 
 def _param_list(params: Any, where: str) -> list[Tensor]:
-    if isinstance(params, Tensor):
-        params = [params]
-    params = list(params)
-    for i, p in enumerate(params):
+    items: list[Any] = [params] if isinstance(params, Tensor) else list(params)
+    for i, p in enumerate(items):
         if not isinstance(p, Tensor):
             raise ConfigError(f"{where}: parameter #{i} is a {type(p).__name__}, not a Tensor")
         if not p.requires_grad:
             raise ConfigError(f"{where}: parameter #{i} of shape {p.shape} does not require "
                               f"grad; optimizers update only trainable tensors")
-    return params
+    return items
 
 
 def check_number(opt: str, name: str, value: Any, low: float = 0.0, high: float | None = None,
