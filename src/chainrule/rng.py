@@ -2,12 +2,21 @@
 
 ``cr.manual_seed(s)`` makes a whole run repeatable; ``get_state``/``set_state`` let a
 checkpoint carry the generator so a resumed run draws the same numbers as an unbroken one.
+
+As in PyTorch, where ``torch.Generator`` objects may be passed as ``generator=`` to the
+functions that draw, every drawing function here (``F.dropout``, ``nn.Dropout``, ``nn.init``)
+takes ``generator=``: a ``numpy.random.Generator`` of the caller's own (chainrule's counterpart
+of ``torch.Generator``: seeded, with a state to save). Code that keeps several independent,
+repeatable streams -- one per playground session, one per worker -- passes its own and never
+touches the global one; ``None`` draws from the global generator.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+from .errors import ConfigError
 
 _rng: np.random.Generator = np.random.default_rng()
 
@@ -22,6 +31,16 @@ def manual_seed(seed: int) -> np.random.Generator:
 def get_rng() -> np.random.Generator:
     """The global generator used by ``randn``, ``rand``, ``nn.init`` and ``F.dropout``."""
     return _rng
+
+
+def pick(generator: np.random.Generator | None, where: str = "generator") -> np.random.Generator:
+    """``generator`` itself, or the global generator when it is None (what ``generator=`` means)."""
+    if generator is None:
+        return _rng
+    if not isinstance(generator, np.random.Generator):
+        raise ConfigError(f"{where}: generator must be a numpy.random.Generator "
+                          f"(e.g. numpy.random.default_rng(0)) or None; got {type(generator).__name__}")
+    return generator
 
 
 def get_state() -> dict[str, Any]:

@@ -82,3 +82,16 @@ def test_linear_default_init_bound_matches_torch(torch):
     tw = torch.nn.Linear(50, 20).weight.detach().numpy()
     ours = nn.Linear(50, 20).weight.data
     assert np.abs(ours).max() <= 1 / math.sqrt(50) and np.abs(tw).max() <= 1 / math.sqrt(50)
+
+
+@pytest.mark.parametrize("fill", [lambda t, g: init.uniform_(t, -1, 1, generator=g),
+                                  lambda t, g: init.normal_(t, 0, 1, generator=g),
+                                  lambda t, g: init.xavier_uniform_(t, generator=g),
+                                  lambda t, g: init.kaiming_normal_(t, generator=g)])
+def test_a_given_generator_makes_init_repeatable_without_the_global_one(fill):
+    a, b = np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32)
+    fill(a, np.random.default_rng(3))
+    state = cr.rng.get_state()
+    fill(b, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert cr.rng.get_state() == state

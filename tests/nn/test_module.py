@@ -66,6 +66,30 @@ def test_dropout_is_identity_in_eval_mode():
     np.testing.assert_array_equal(m(x).data, x)
 
 
+def test_dropout_layers_sharing_a_generator_repeat_their_masks():
+    def run(seed):
+        g = np.random.default_rng(seed)
+        m = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5, generator=g), nn.Linear(8, 8),
+                          nn.Dropout(0.3, generator=g))
+        m.load_state_dict(ref.state_dict())
+        np.random.seed(0)                           # other randomness in between changes nothing
+        return [m(x).data.copy() for _ in range(3)]
+
+    ref = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 8), nn.Dropout(0.3))
+    x = np.ones((5, 4), dtype=np.float32)
+    a, b = run(11), run(11)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[0], a[1])           # a fresh mask each call
+    assert not np.array_equal(a[0], run(12)[0])     # another seed, other masks
+    assert nn.Dropout(0.5, generator=np.random.default_rng(0)).config() == {"p": 0.5}
+
+
+def test_dropout_refuses_a_generator_that_is_not_one_when_built():
+    with pytest.raises(cr.ConfigError, match="Dropout: generator"):
+        nn.Dropout(0.5, generator="seed")
+
+
 def test_zero_grad_sets_grads_to_none():
     m = mlp()
     m(np.random.randn(2, 4)).sum().backward()

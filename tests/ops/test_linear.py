@@ -121,6 +121,23 @@ def test_dropout_preserves_the_expectation():
     assert F.dropout(x, 0.5, training=True).data.mean() == pytest.approx(2.0, rel=0.01)
 
 
+def test_dropout_draws_its_mask_from_a_given_generator_not_the_global_one():
+    x = cr.ones(30, 20)
+    first = F.dropout(x, 0.4, generator=np.random.default_rng(5)).data
+    cr.manual_seed(123)                              # the global stream moves on ...
+    cr.randn(7)
+    again = F.dropout(x, 0.4, generator=np.random.default_rng(5)).data
+    np.testing.assert_array_equal(first, again)      # ... the generator's masks do not
+    state = cr.rng.get_state()
+    F.dropout(x, 0.4, generator=np.random.default_rng(6))
+    assert cr.rng.get_state() == state               # and the global one was not drawn from
+
+
+def test_dropout_refuses_a_generator_that_is_not_one():
+    with pytest.raises(cr.ConfigError, match="numpy.random.Generator"):
+        F.dropout(cr.ones(2, 2), 0.5, generator=7)
+
+
 def test_dropout_gradient_uses_the_same_mask_and_scale():
     cr.manual_seed(2)
     x = cr.ones(50, 40, requires_grad=True)

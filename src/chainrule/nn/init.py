@@ -1,7 +1,9 @@
 """Weight initialisation, as ``torch.nn.init``: each function fills ``tensor.data`` in place.
 
-Random draws come from the global generator (``chainrule.rng.get_rng()``), so
-``cr.manual_seed(s)`` makes initialisation repeatable. Fans are computed as PyTorch does: for a
+Random draws come from ``generator=`` when one is given (a ``numpy.random.Generator``, as
+PyTorch's ``torch.nn.init`` functions take a ``torch.Generator``), else from the global
+generator (``chainrule.rng.get_rng()``), so ``cr.manual_seed(s)`` makes initialisation
+repeatable. Fans are computed as PyTorch does: for a
 weight of shape ``(out, in, *kernel)``, ``fan_in = in * prod(kernel)`` and
 ``fan_out = out * prod(kernel)`` (Linear: ``(out, in)``; Conv2d: ``(out, in, kh, kw)``).
 """
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..rng import get_rng
+from ..rng import pick
 from ..tensor import Tensor
 
 
@@ -71,14 +73,16 @@ def _fan(tensor: Any, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0) -> Any:
+def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0,
+             generator: np.random.Generator | None = None) -> Any:
     """Fill with U(a, b)."""
-    return _fill(tensor, get_rng().uniform(a, b, _array(tensor).shape))
+    return _fill(tensor, pick(generator, "nn.init").uniform(a, b, _array(tensor).shape))
 
 
-def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0) -> Any:
+def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0,
+            generator: np.random.Generator | None = None) -> Any:
     """Fill with N(mean, std²)."""
-    return _fill(tensor, get_rng().normal(mean, std, _array(tensor).shape))
+    return _fill(tensor, pick(generator, "nn.init").normal(mean, std, _array(tensor).shape))
 
 
 def constant_(tensor: Any, value: float) -> Any:
@@ -93,23 +97,23 @@ def ones_(tensor: Any) -> Any:
     return _fill(tensor, 1)
 
 
-def xavier_uniform_(tensor: Any, gain: float = 1.0) -> Any:
+def xavier_uniform_(tensor: Any, gain: float = 1.0, generator: np.random.Generator | None = None) -> Any:
     """Glorot: U(-a, a) with ``a = gain·√(6/(fan_in + fan_out))``."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Any, gain: float = 1.0) -> Any:
+def xavier_normal_(tensor: Any, gain: float = 1.0, generator: np.random.Generator | None = None) -> Any:
     """Glorot: N(0, std²) with ``std = gain·√(2/(fan_in + fan_out))``."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def kaiming_uniform_(tensor: Any, a: float = 0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Any:
+                     nonlinearity: str = "leaky_relu", generator: np.random.Generator | None = None) -> Any:
     """He: U(-b, b) with ``b = gain·√(3/fan)``, ``gain = calculate_gain(nonlinearity, a)``.
 
     ``a=√5`` (Linear's and Conv2d's default) gives ``b = 1/√fan_in``.
@@ -119,17 +123,17 @@ def kaiming_uniform_(tensor: Any, a: float = 0, mode: str = "fan_in",
     if fan == 0:
         return tensor
     bound = math.sqrt(3.0) * gain / math.sqrt(fan)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Any, a: float = 0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Any:
+                    nonlinearity: str = "leaky_relu", generator: np.random.Generator | None = None) -> Any:
     """He: N(0, std²) with ``std = gain/√fan``."""
     gain = calculate_gain(nonlinearity, a)
     fan = _fan(tensor, mode)
     if fan == 0:
         return tensor
-    return normal_(tensor, 0.0, gain / math.sqrt(fan))
+    return normal_(tensor, 0.0, gain / math.sqrt(fan), generator)
 
 
 __all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_",

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..ops.activation import gelu, leaky_relu, softmax, softplus
 from ..ops.linear import dropout, linear
 from ..ops.unary import relu, sigmoid, tanh
+from ..rng import pick
 from ..tensor import Tensor
 from . import init
 from .module import Module, empty_parameter
@@ -84,16 +85,24 @@ class Flatten(Module):
 @register
 class Dropout(Module):
     """In training, zero each element with probability ``p`` and scale the rest by 1/(1-p);
-    in evaluation (``model.eval()``), pass values through unchanged."""
+    in evaluation (``model.eval()``), pass values through unchanged.
 
-    def __init__(self, p: float = 0.5) -> None:
+    ``generator`` (a ``numpy.random.Generator``) draws the masks; None (the default) draws from
+    the global generator. A model whose Dropout layers share one seeded generator of its own
+    repeats its masks exactly, whatever else draws random numbers meanwhile. The generator is
+    not part of ``config()`` (as PyTorch keeps generators out of ``state_dict``).
+    """
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
             raise ConfigError(f"Dropout: p must be in [0, 1); got {p!r}")
         self.p = float(p)
+        pick(generator, "Dropout")  # refuse anything but a Generator now, not at the first step
+        self.generator = generator
 
     def forward(self, x: Any) -> Tensor:
-        return dropout(_as_tensor(x), self.p, self.training)
+        return dropout(_as_tensor(x), self.p, self.training, self.generator)
 
     def config(self) -> dict[str, Any]:
         return {"p": self.p}

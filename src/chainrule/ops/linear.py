@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..opspec import define_op
-from ..rng import get_rng
+from ..rng import pick
 from ..tensor import Tensor, lift, make
 
 define_op("linear", "x·Wᵀ + b", ("x", "W", "b"),
@@ -78,14 +78,20 @@ define_op("dropout", "x·mask/(1 − p)", ("x",), ("0 if dropped, else 1/(1 − 
           elementwise=True)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            generator: np.random.Generator | None = None) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` (training
-    only), so the expected value is unchanged and evaluation needs no rescaling."""
+    only), so the expected value is unchanged and evaluation needs no rescaling.
+
+    The mask is drawn from ``generator`` (a ``numpy.random.Generator``, as ``torch.Generator``
+    is passed to PyTorch's samplers) or, when None, from the global one ``cr.manual_seed`` seeds.
+    """
     if not 0 <= p < 1:
         raise ConfigError(f"dropout: p must be in [0, 1); got {p}")
+    rng = pick(generator, "dropout")
     if not training or p == 0:
         return x
-    keep = (get_rng().random(x.shape, dtype=np.float32) >= p)
+    keep = (rng.random(x.shape, dtype=np.float32) >= p)
     scale = np.asarray(1 / (1 - p), dtype=x.dtype)
     mask = keep * scale
     return make(x.data * mask, "dropout", (x, lambda g: g * mask))
