@@ -6,6 +6,7 @@ import base64
 import numpy as np
 import pytest
 
+from chainrule.errors import ConfigError
 from chainrule.playground.digits import DigitData
 from chainrule.playground.mnist import MnistSession
 from chainrule.playground.protocol import ProtocolError
@@ -70,6 +71,59 @@ def test_a_diverging_mnist_model_warns_nobody_in_the_terminal():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for _ in range(30):
+            if s.refusal():
+                break
             s.step(5)
             f = s.frame()
     assert f["loss"] is None or not np.isfinite(f["loss"]) or f["loss"] > 1  # it diverged, quietly
+
+
+def test_a_nan_mnist_model_stops_and_says_so():
+    s = MnistSession(tiny_digits(), {"hidden": [16], "lr": 10.0, "optimizer": "sgd", "activation": "linear"})
+    for _ in range(60):
+        if s.refusal():
+            break
+        s.step(5)
+    assert s.diverged
+    f = s.frame()
+    assert f["diverged"] and [h["kind"] for h in f["hints"]] == ["nan"]
+    with pytest.raises(ConfigError, match="diverged"):
+        s.step(1)
+
+
+def test_the_mnist_tab_gets_the_same_hints_as_the_2d_tab():
+    from chainrule.playground import diagnose
+
+    s = MnistSession(tiny_digits(), {"hidden": [32], "lr": 10.0})   # adam at lr 10
+    assert s.frame()["hints"] == []                                   # nothing trained yet
+    assert isinstance(s.watch, diagnose.Watch)
+    kinds: set[str] = set()
+    while s.steps < 200 and not kinds:
+        s.step(5)
+        kinds = {h["kind"] for h in s.frame(evaluate=s.steps % 25 == 0)["hints"]}
+    assert kinds & {"rising", "oscillating", "saturated", "dead_relu", "nan"}, kinds
+    calm = MnistSession(tiny_digits(), {"hidden": [32], "lr": 0.01})
+    for _ in range(40):
+        calm.step(5)
+        assert calm.frame(evaluate=calm.steps % 25 == 0)["hints"] == []
+
+
+def test_dead_relus_are_named_on_the_mnist_tab_too():
+    s = MnistSession(tiny_digits(), {"hidden": [16]})
+    s.step(1)
+    s.linears[0].bias.data[:8] = -100.0                               # half the units never fire
+    kinds = [h["kind"] for h in s.frame()["hints"]]
+    assert "dead_relu" in kinds
+
+
+def test_dropout_masks_come_from_the_session_so_a_seed_repeats_the_run():
+    def run():
+        s = MnistSession(tiny_digits(), {"hidden": [16], "dropout": 0.5})
+        for _ in range(4):
+            np.random.default_rng().random(3)     # other randomness in between
+            s.step(5)
+        return s
+    a, b = run(), run()
+    for la, lb in zip(a.linears, b.linears, strict=True):
+        np.testing.assert_array_equal(la.weight.data, lb.weight.data)
+    assert a.last_loss == b.last_loss

@@ -110,7 +110,7 @@ def test_no_hidden_layers_is_logistic_regression():
 @pytest.mark.parametrize("activation", protocol.ACTIVATIONS)
 @pytest.mark.parametrize("optimizer", protocol.OPTIMIZERS)
 def test_every_activation_and_optimizer_runs(activation, optimizer):
-    s = ToySession({"activation": activation, "optimizer": optimizer, "n_points": 60,
+    s = ToySession({"activation": activation, "optimizer": optimizer, "n_points": 50,
                            "hidden": [3], "l2": 0.01, "dropout": 0.2, "lr": 0.05})
     s.step(3)
     assert np.isfinite(s.frame()["loss_train"])
@@ -170,6 +170,40 @@ def test_same_seed_same_network():
     np.testing.assert_array_equal(a.x_train, b.x_train)
     for la, lb in zip(a.linears, b.linears, strict=True):
         np.testing.assert_array_equal(la.weight.data, lb.weight.data)
+
+
+def test_two_sessions_from_one_link_with_dropout_reach_the_same_weights_and_loss():
+    import chainrule as cr
+
+    link = {"dataset": "spiral", "hidden": [8, 8], "dropout": 0.3, "seed": 4, "init": 2,
+            "features": ["x1", "x2", "sin_x1"], "batch_size": 10, "noise": 0.2}
+    a = ToySession(link)
+    for _ in range(30):
+        a.step(2)
+    b = ToySession(link)
+    other = ToySession({**link, "init": 3})     # another page training meanwhile
+    for _ in range(30):
+        cr.manual_seed(99)                      # and the global generator reseeded and drawn from
+        cr.randn(5)
+        other.step(1)
+        b.step(2)
+    for la, lb in zip(a.linears, b.linears, strict=True):
+        np.testing.assert_array_equal(la.weight.data, lb.weight.data)
+        np.testing.assert_array_equal(la.bias.data, lb.bias.data)
+    assert a.last_loss == b.last_loss and a.losses() == b.losses()
+    # the masks really are random: another start (init) gives another run
+    assert not np.array_equal(a.linears[0].weight.data, other.linears[0].weight.data)
+
+
+def test_dropout_switched_on_mid_run_draws_from_the_session_too():
+    def run():
+        s = ToySession({"n_points": 100})
+        s.step(5)
+        s.configure(dropout=0.5)
+        s.step(10)
+        return s
+    a, b = run(), run()
+    np.testing.assert_array_equal(a.linears[0].weight.data, b.linears[0].weight.data)
 
 
 def test_changing_lr_or_l2_keeps_the_optimizer_state():

@@ -1,8 +1,9 @@
 """Noticing when training goes wrong, and saying so in plain words.
 
-A learner cannot tell a learning rate that is too large from their own mistake, so the 2-D
-session watches each frame for the classic failures and the page shows a hint naming the
-likely cause and the fix:
+A learner cannot tell a learning rate that is too large from their own mistake, so every
+playground session -- the 2-D net and the MNIST net alike -- feeds each frame's training loss
+and hidden activations to one :class:`Watch`, and the page shows the hints it returns, naming
+the likely cause and the fix:
 
 - the loss is not a number (training diverged; the session refuses to go on until reset);
 - the loss rose above where it started, or swings up and down (steps overshoot the valley);
@@ -25,20 +26,34 @@ STUCK_STEPS = 1500          # steps without progress before a net counts as stuc
 
 @dataclass
 class Watch:
-    """The loss curve of one run, frame by frame, and the hints it gives rise to."""
+    """The loss curve of one run, frame by frame, and the hints it gives rise to.
 
+    ``stuck_at``: a loss that has not improved for ``STUCK_STEPS`` steps counts as stuck only
+    above this (it depends on the loss: cross-entropy of two or ten classes, or MSE);
+    ``stuck_advice`` ends the stuck hint with what this view lets a learner change.
+    """
+
+    stuck_at: float = 0.2
+    stuck_advice: str = "add neurons or a layer"
     points: list[tuple[int, float]] = field(default_factory=list)
     start: float | None = None
     best: float = math.inf
     best_step: int = 0
+    units: list[dict] = field(default_factory=list)   # the last activation hints
 
-    def update(self, step: int, loss: float, hidden: list[np.ndarray], config: dict,
-               diverged: bool, regression: bool) -> list[dict]:
+    def update(self, step: int, loss: float | None, hidden: list[np.ndarray] | None, config: dict,
+               diverged: bool) -> list[dict]:
         """Record this frame's training loss; return the hints that hold now.
 
-        ``hidden`` holds each hidden layer's activations on the training points (N, width).
+        ``hidden`` holds each hidden layer's activations on the training points (N, width),
+        or None to keep the last verdict on them (a session may look at its units less often
+        than at its loss). ``loss`` None (nothing trained yet) gives no hints.
         """
-        if diverged or not math.isfinite(loss):
+        if hidden is not None:
+            self.units = _activations(hidden, config["activation"])
+        if not diverged and loss is None:
+            return []
+        if diverged or loss is None or not math.isfinite(loss):
             return [_hint("nan", "stop",
                           "The loss is not a number: the weights grew until they overflowed "
                           "(training diverged), so training stopped. Press reset and lower the "
@@ -55,14 +70,13 @@ class Watch:
             self.best, self.best_step = loss, step
         hints = []
         hints += self._loss_shape(step, loss, config)
-        hints += _activations(hidden, config["activation"])
-        stuck_at = 0.05 if regression else 0.2
-        if step - self.best_step >= STUCK_STEPS and loss > stuck_at and not hints:
+        hints += self.units
+        if step - self.best_step >= STUCK_STEPS and loss > self.stuck_at and not hints:
             hints.append(_hint("stuck", "warn",
                                f"Stuck: the loss has stayed near {loss:.3f} for "
                                f"{step - self.best_step:,} steps. The net sits on a flat stretch "
-                               "or started badly: press reset for new starting weights, add "
-                               "neurons or a layer, or switch on more input features."))
+                               "or started badly: press reset for new starting weights, "
+                               f"{self.stuck_advice}."))
         return hints
 
     def _loss_shape(self, step: int, loss: float, config: dict) -> list[dict]:

@@ -5,9 +5,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from . import diagnose
 from .digits import DigitData, prepare_drawing
 from .protocol import MNIST_FIELDS
-from .session import Session, b64, sig
+from .session import Session, b64, hidden_outputs, sig
 
 DEFAULT_MNIST_CONFIG = {
     "hidden": [128],
@@ -26,6 +27,9 @@ class MnistSession(Session):
 
     Training accuracy is the mean over the last 50 minibatches; test accuracy is scored on a
     fixed subset of at most ``TEST_SUBSET`` held-out images when a frame asks to ``evaluate``.
+    The same :class:`~.diagnose.Watch` as the 2-D tab's reads the loss every frame and the
+    hidden units' outputs on ``PROBE`` fixed training images whenever a frame evaluates, and
+    puts its plain-words hints in the frame.
     """
 
     mode: ClassVar[str] = "mnist"
@@ -34,12 +38,16 @@ class MnistSession(Session):
     config_message: ClassVar[str] = "mnist_config"
     TEST_SUBSET = 2000
     RECENT = 50
+    PROBE = 256             # training images whose hidden outputs the Watch looks at
 
     def __init__(self, digits: DigitData, config: dict | None = None):
         self.digits = digits
         n = len(digits.x_test)
         self._test_idx = np.arange(n) if n <= self.TEST_SUBSET else \
             np.random.default_rng(0).choice(n, self.TEST_SUBSET, replace=False)
+        m = len(digits.x_train)
+        self._probe = digits.x_train[np.arange(m) if m <= self.PROBE else
+                                     np.random.default_rng(1).choice(m, self.PROBE, replace=False)]
         super().__init__(config)
 
     @classmethod
@@ -65,6 +73,16 @@ class MnistSession(Session):
         self._recent: list[tuple[float, float]] = []
         self.test_accuracy: float | None = None
         self._test_at = -1
+        # ten classes: chance is ln 10 ≈ 2.3; still above 1 after 1,500 steps is stuck
+        self.watch = diagnose.Watch(stuck_at=1.0, stuck_advice="add neurons, or choose the adam optimizer")
+
+    def probe_hidden(self) -> list[np.ndarray]:
+        """Each hidden layer's outputs (PROBE, width) on the probe images, no dropout."""
+        import chainrule as cr
+
+        with cr.no_grad(), np.errstate(all="ignore"):
+            _, hidden = hidden_outputs(self.model, cr.tensor(self._probe))
+        return [h.numpy() for h in hidden]
 
     def loss_on(self, idx: np.ndarray):
         import chainrule as cr
@@ -103,6 +121,9 @@ class MnistSession(Session):
         acc = float(np.mean([r[1] for r in self._recent])) if self._recent else None
         if self.steps and evaluate:
             self.history.add([self.steps, sig(acc or 0, 4), sig(self.test_accuracy or 0, 4)])
+        diverged = self.diverged or (loss is not None and not np.isfinite(loss))
+        hidden = self.probe_hidden() if evaluate or not self.watch.points else None
+        hints = self.watch.update(self.steps, loss, hidden, self.config, diverged)
         return {
             "type": "mnist_frame",
             "run": self.run_id,
@@ -112,6 +133,8 @@ class MnistSession(Session):
             "train_accuracy": sig(acc, 4),
             "test_accuracy": sig(self.test_accuracy, 4),
             "test_size": int(len(self._test_idx)),
+            "diverged": diverged,
+            "hints": hints,
         }
 
     def predict(self, pixels) -> dict:

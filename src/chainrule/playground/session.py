@@ -107,7 +107,9 @@ def build_mlp(sizes: list[int], activation: str, dropout: float, rng: np.random.
     """``nn.Sequential`` of Linear → activation → Dropout blocks, a bare Linear last.
 
     Weights start as PyTorch's default, U(-1/√fan_in, 1/√fan_in), drawn from ``rng`` so that
-    a seed gives the same network every time. Weight matrices are (fan_out, fan_in).
+    a seed gives the same network every time; the Dropout layers draw their masks from the
+    same ``rng`` (never the global generator), so a seed also gives the same masks, whatever
+    other sessions or threads draw meanwhile. Weight matrices are (fan_out, fan_in).
     """
     from .. import catalogue, nn
 
@@ -115,14 +117,14 @@ def build_mlp(sizes: list[int], activation: str, dropout: float, rng: np.random.
     for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         lin = nn.Linear(fan_in, fan_out)
         bound = 1.0 / math.sqrt(fan_in)
-        lin.weight.data[...] = rng.uniform(-bound, bound, (fan_out, fan_in))
+        nn.init.uniform_(lin.weight, -bound, bound, generator=rng)
         assert lin.bias is not None  # built with a bias
-        lin.bias.data[...] = rng.uniform(-bound, bound, (fan_out,))
+        nn.init.uniform_(lin.bias, -bound, bound, generator=rng)
         layers.append(lin)
         if k < len(sizes) - 2:
             layers.append(catalogue.lookup(catalogue.ACTIVATIONS, activation, "activation").build())
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(nn.Dropout(dropout, generator=rng))
     return nn.Sequential(*layers)
 
 
@@ -312,11 +314,16 @@ class Session:
                 continue
             out.append(m)
             if p > 0 and not isinstance(m, nn.Linear):  # after each activation
-                out.append(nn.Dropout(p))
+                out.append(nn.Dropout(p, generator=self.rng))
         self.model = nn.Sequential(*out)
 
     def step(self, n: int = 1) -> float | None:
-        """Run ``n`` optimizer steps on minibatches; return the last minibatch loss."""
+        """Run ``n`` optimizer steps on minibatches; return the last minibatch loss.
+
+        A model whose weights are no longer numbers refuses (ConfigError) until reset."""
+        why = self.refusal()
+        if why:
+            raise ConfigError(why)
         self.model.train()
         with np.errstate(all="ignore"):  # overflow shows on the page (NaN loss, hints), not the terminal
             self._steps(int(n))
@@ -334,8 +341,16 @@ class Session:
             self.last_loss = float(loss.item())
             self.after_step(idx, self.last_loss, logits)
 
+    @property
+    def diverged(self) -> bool:
+        """Whether some weight or bias is no longer a finite number (NaN or ±inf)."""
+        return not all(np.isfinite(p.data).all() for p in self.model.parameters())
+
     def refusal(self) -> str | None:
-        """Why this session will not train now (e.g. its weights are NaN), or None."""
+        """Why this session will not train now (its weights are not numbers), or None."""
+        if self.diverged:
+            return ("the network's weights are not numbers any more (training diverged): "
+                    "press reset, and lower the learning rate")
         return None
 
     def advance(self, budget: float, evaluate: bool) -> tuple[float | None, dict]:

@@ -141,7 +141,8 @@ class ToySession(Session):
         self.last_bias_grads = [np.zeros_like(lin.bias.data) for lin in self.linears]
         self._grad_avg = [np.zeros_like(g, dtype=np.float64) for g in self.last_grads]
         self._grad_count = 0
-        self.watch = diagnose.Watch()
+        self.watch = diagnose.Watch(stuck_at=0.05 if self.regression else 0.2,
+                                    stuck_advice="add neurons or a layer, or switch on more input features")
 
     # ---- training ----------------------------------------------------------------------
     def loss(self, out, targets: np.ndarray, reduction: str = "mean"):
@@ -256,25 +257,6 @@ class ToySession(Session):
         """The L2 norm of the last minibatch's dL/dW for each weight matrix, input side first."""
         return self.norms(self.last_grads)
 
-    @property
-    def diverged(self) -> bool:
-        """Whether some weight or bias is no longer a finite number (NaN or ±inf)."""
-        return not all(np.isfinite(p.data).all() for p in self.model.parameters())
-
-    def refusal(self) -> str | None:
-        if self.diverged:
-            return ("the network's weights are not numbers any more (training diverged): "
-                    "press reset, and lower the learning rate")
-        return None
-
-    def step(self, n: int = 1) -> float | None:
-        """As :meth:`Session.step`, but a model whose weights are not numbers refuses to go on."""
-        why = self.refusal()
-        if why:
-            raise ConfigError(why)
-        with np.errstate(all="ignore"):  # overflow is reported on the page, not the terminal
-            return super().step(n)
-
     # ---- describing the model ------------------------------------------------------------
     def data_message(self) -> dict:
         def pts(x, y):
@@ -335,8 +317,7 @@ class ToySession(Session):
         if diverged:  # NaN outputs would count as "class 0": no accuracy to show
             ev["acc_train"] = ev["acc_test"] = None
         self.history.add([self.steps, sig(ev["train"]), sig(ev["test"])])
-        hints = self.watch.update(self.steps, ev["train"], ev["hidden"], self.config, diverged,
-                                  self.regression)
+        hints = self.watch.update(self.steps, ev["train"], ev["hidden"], self.config, diverged)
         return {
             "type": "frame",
             "run": self.run_id,

@@ -1,11 +1,12 @@
-// Plain-words hints when training goes wrong (the server's diagnose module decides them):
-// a rising or swinging loss, saturated neurons, dead ReLUs, a stuck net, a NaN model.
+// Plain-words hints when training goes wrong (the server's diagnose module decides them, for
+// both tabs alike): a rising or swinging loss, saturated neurons, dead ReLUs, a stuck net, a
+// NaN model. The box shows the hints of the tab in view.
 import { $ } from "./util.js";
 import { S, on } from "./state.js";
 
 function show(hints) {
   const box = $("hints");
-  if (S.mode !== "playground" || !hints.length) { box.innerHTML = ""; box.hidden = true; return; }
+  if (!hints.length) { box.innerHTML = ""; box.hidden = true; return; }
   box.hidden = false;
   box.innerHTML = "";
   for (const h of hints) {
@@ -22,4 +23,7 @@ function show(hints) {
 }
 
 on("hints", show);
-on("mode", () => show(S.mode === "playground" && S.frame ? S.frame.hints || [] : []));
+on("mode", () => {
+  const f = S.mode === "mnist" ? S.mnistFrame : S.frame;
+  show(f ? f.hints || [] : []);
+});

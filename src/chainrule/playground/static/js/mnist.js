@@ -13,10 +13,11 @@ function onMnistFrame(f) {
   $("acc-test").textContent = f.test_accuracy === null ? "–" : (100 * f.test_accuracy).toFixed(1) + "%";
   $("test-size").textContent = f.test_size ? "on " + f.test_size.toLocaleString("en-US") + " held-out images" : "";
   $("acc-train").textContent = f.train_accuracy === null ? "–" : (100 * f.train_accuracy).toFixed(1) + "%";
-  $("mnist-loss").textContent = fmt(f.loss);
+  $("mnist-loss").textContent = f.diverged ? "NaN" : fmt(f.loss);
   if (S.mode === "mnist") {
     updateCounter();
     emit("draw");
+    emit("hints", f.hints || []);
     if (padDirty && performance.now() - lastPredict > 500) predictPad();
   }
 }
