@@ -210,6 +210,20 @@ def test_the_menus_are_built_from_the_catalogue(page):
     assert options("[data-testid=activation-select]") == list(catalogue.ACTIVATIONS)
     assert options("[data-testid=optimizer-select]") == list(catalogue.OPTIMIZERS)
     assert options("[data-testid=dataset-select]") == list(protocol.DATASETS)
+    # the numeric menus: the protocol's lists, sent in hello, none typed in the page
+    assert options("[data-testid=speed-select]") == [str(v) for v in protocol.SPEEDS]
+    assert options("[data-testid=points-select]") == [str(v) for v in protocol.POINTS]
+    assert [float(v) for v in options("[data-testid=dropout-select]")] == list(protocol.DROPOUT_RATES)
+    assert [float(v) for v in options("[data-testid=reg-rate]")] == list(protocol.REGULARIZATION_RATES)
+    assert [float(v) for v in options("#lr-menu")] == list(protocol.LEARNING_RATES)
+    assert [int(v) for v in options("#batch-menu")] == list(protocol.BATCH_SIZES)
+    assert options("[data-testid=grad-view]") == list(protocol.GRAD_VIEWS)
+    assert options("[data-testid=reg-select]") == list(protocol.REGULARIZERS)
+    noise = page.eval_on_selector("[data-testid=noise-input]", "e => [e.min, e.max, e.step].map(Number)")
+    assert noise == [protocol.NOISE_LEVELS[0], protocol.NOISE_LEVELS[-1], 0.05]
+    split = page.eval_on_selector("[data-testid=split-input]", "e => [e.min, e.max, e.step].map(Number)")
+    assert split == [10, 90, 10]
+    assert page.input_value("[data-testid=points-select]") == "400"      # the server's default
     # the page starts from the server's settings, not numbers of its own
     assert page.input_value("[data-testid=lr-input]") == "0.3"
     assert page.eval_on_selector("[data-testid=activation-select]", "s => s.value") == "tanh"
@@ -442,8 +456,10 @@ def test_input_features_are_nodes_that_switch(page):
 def test_spiral_with_product_and_sine_features_is_learned_by_a_small_net(browser, server_url):
     ctx = browser.new_context(viewport={"width": 1360, "height": 940}, bypass_csp=True)
     page = ctx.new_page()
+    # 800 points: sin 6x₁ (TensorFlow Playground's sin x₁) waves twice across the plane, and on
+    # 200 training points an 8-8 net with it fits the noise (test loss 0.16-0.28 at best)
     state = ("#dataset=spiral&features=x1,x2,x1sq,x2sq,x1x2,sin_x1,sin_x2&hidden=8,8"
-             "&optimizer=adam&lr=0.01&steps_per_frame=50")
+             "&optimizer=adam&lr=0.01&steps_per_frame=50&n_points=800")
     page.goto(server_url + state)
     page.wait_for_selector("#conn.ok", timeout=10000)
     page.wait_for_function("playground.config.dataset === 'spiral' && playground.inflight === 0", timeout=10000)
@@ -453,6 +469,56 @@ def test_spiral_with_product_and_sine_features_is_learned_by_a_small_net(browser
     page.click("[data-testid=train-toggle]")
     assert page.evaluate("playground.frame.step") <= 8000
     ctx.close()
+
+
+def test_the_sine_features_are_labelled_as_computed(page):
+    from chainrule.playground import features
+
+    labels = page.evaluate("playground.limits.features")
+    assert dict(labels)["sin_x1"] == "sin 6x₁" == features.FEATURES["sin_x1"][0]
+    assert page.get_attribute("#network .node.input[data-feature=sin_x1]", "title").endswith("sin 6x₁")
+
+
+def test_lr_10_on_the_mnist_tab_brings_a_hint(page):
+    page.click("#tab-mnist")
+    page.wait_for_function("document.querySelector('#mnist-source').textContent.includes('training images')",
+                           timeout=20000)
+    page.fill("[data-testid=lr-input]", "10")
+    page.press("[data-testid=lr-input]", "Enter")
+    page.wait_for_function("playground.mnistConfig.lr === 10")
+    page.click("[data-testid=train-toggle]")
+    page.wait_for_selector("#hints .hint", timeout=30000)
+    at = page.evaluate("playground.mnistFrame.step")
+    page.click("[data-testid=train-toggle]")
+    assert at <= 200, at
+    assert page.locator("#hints").is_visible()
+    assert "learning rate" in page.inner_text("#hints").lower()
+    page.click("#tab-playground")                       # the 2-D tab's own (calm) state
+    page.wait_for_function("document.querySelectorAll('#hints .hint').length === 0")
+
+
+def test_a_link_with_dropout_reproduces_the_run(browser, server_url):
+    state = "#dataset=moons&hidden=8,6&dropout=0.3&init=4&seed=2&batch_size=10&noise=0.2"
+
+    def run(link, steps=12):
+        ctx = browser.new_context(viewport={"width": 1360, "height": 940}, bypass_csp=True)
+        pg = ctx.new_page()
+        pg.goto(server_url + link)
+        pg.wait_for_selector("#conn.ok", timeout=10000)
+        pg.wait_for_function("playground.config.dataset === 'moons' && playground.inflight === 0 "
+                             "&& playground.frame.run > 0", timeout=10000)
+        for k in range(steps):
+            pg.click("[data-testid=step-button]")
+            pg.wait_for_function(f"playground.frame.step === {k + 1}")
+        out = pg.evaluate("[playground.config.dropout, playground.frame.weights, playground.frame.loss_train]")
+        ctx.close()
+        return out
+
+    a, b = run(state), run(state)
+    assert a[0] == 0.3
+    assert a[1] == b[1] and a[2] == b[2]                     # the same weights and loss after 12 steps
+    without = run(state.replace("dropout=0.3", "dropout=0"))
+    assert without[1] != a[1]                                # and dropout did act on the run
 
 
 def test_regression_problems_use_mse_and_a_value_colour_map(page):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,11 +26,11 @@ def test_simple_messages(kind):
 def test_config_is_normalised():
     out = parse_message(msg(type="config", lr=1, batch_size=10.0, hidden=[4, 2.0], dataset="xor",
                             noise=0, l2=0.001, dropout=0.5, activation="sigmoid", optimizer="adam",
-                            test_fraction=0.3, n_points=200, seed=3, steps_per_frame=7))
+                            test_fraction=0.3, n_points=200, seed=3, steps_per_frame=20))
     assert out["lr"] == 1.0 and isinstance(out["lr"], float)
     assert out["batch_size"] == 10 and isinstance(out["batch_size"], int)
     assert out["hidden"] == [4, 2] and all(type(n) is int for n in out["hidden"])
-    assert out["dataset"] == "xor" and out["steps_per_frame"] == 7
+    assert out["dataset"] == "xor" and out["steps_per_frame"] == 20
 
 
 def test_zero_hidden_layers_is_allowed():
@@ -64,6 +65,13 @@ def test_zero_hidden_layers_is_allowed():
     ("hidden", [4, "x"], "hidden layer 2"),
     ("hidden", 4, "list of layer sizes"),
     ("seed", -1, "seed"),
+    ("dropout", 0.25, "dropout must be a number from its menu"),     # in range, not on the menu
+    ("steps_per_frame", 7, "steps per frame must be a number from its menu"),
+    ("n_points", 300, "number of points must be a number from its menu"),
+    ("l1", 0.002, "L1"),
+    ("l2", 0.5, "L2"),
+    ("noise", 0.12, "noise"),
+    ("test_fraction", 0.35, "test fraction"),
 ])
 def test_out_of_range_config_is_refused_with_a_message(field, value, words):
     with pytest.raises(ProtocolError) as info:
@@ -177,3 +185,31 @@ def test_any_object_is_either_clean_or_refused(kind, fields):
         for key, value in out.items():
             if key != "type":
                 assert table[key](value) == value  # already clean: validating again changes nothing
+
+
+def test_the_menus_are_one_list_each_sent_in_hello_and_checked_by_the_server():
+    from chainrule.playground import protocol
+
+    menus = protocol.limits()["menus"]
+    fields = {"steps_per_frame": "steps_per_frame", "dropout": "dropout", "noise": "noise",
+              "test_fraction": "test_fraction", "n_points": "n_points", "regularization": "l1"}
+    for menu, field in fields.items():
+        for value in menus[menu]:                      # every entry the page offers is accepted
+            assert parse_message(msg(type="config", **{field: value}))[field] == value
+    assert parse_message(msg(type="config", l1=0))["l1"] == 0.0     # "none"
+    for typed, field in (("lr", "lr"), ("batch_size", "batch_size")):   # typed: the list's ends
+        assert protocol.limits()[field][1] == max(menus[typed])
+    for slider in ("noise", "test_fraction"):          # sliders need evenly spaced values
+        gaps = np.diff(menus[slider])
+        np.testing.assert_allclose(gaps, gaps[0])
+    assert [name for name, _ in protocol.limits()["grad_views"]] == list(protocol.GRAD_VIEWS)
+
+
+def test_index_html_types_no_menu_of_its_own():
+    import re
+
+    from chainrule.playground.server import STATIC_DIR
+
+    html = (STATIC_DIR / "index.html").read_text()
+    assert "<option" not in html                        # every menu is built from hello
+    assert not re.search(r'\b(min|max|value)="[0-9.]+"', html), "a number typed into index.html"

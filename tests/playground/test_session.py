@@ -93,11 +93,11 @@ def test_the_network_is_built_from_nn_layers():
 
 
 def test_advance_paces_steps_per_frame_and_the_budget():
-    s = ToySession({"n_points": 100, "steps_per_frame": 7})
+    s = ToySession({"n_points": 100, "steps_per_frame": 5})
     loss, frame = s.advance(budget=10.0, evaluate=True)
-    assert s.steps == 7 and frame["step"] == 7 and loss is not None
+    assert s.steps == 5 and frame["step"] == 5 and loss is not None
     s.advance(budget=0.0, evaluate=False)               # an exhausted budget still takes one step
-    assert s.steps == 8
+    assert s.steps == 6
 
 
 def test_frame_clock_keeps_the_rate_when_frames_take_time():

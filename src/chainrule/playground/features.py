@@ -5,14 +5,20 @@ squares, their product and sines. Each is a column computed from the point; a ne
 x₁x₂ solves XOR with no hidden layer, and sines make the spiral learnable by a small net.
 The page draws each chosen feature as an input node with its own heat map.
 
-Coordinates lie in about [-1, 1]; the sines take π·x so that they make one full wave across
-the square (sin x₁ itself would be almost a straight line there).
+The features mean what TensorFlow Playground's mean. Its plane spans −6..6 and its sine
+feature is sin x₁: about two waves across the plane. chainrule's toy problems fill about
+−1..1 (inputs of order one, so that the default learning rate suits every problem), which is
+TensorFlow Playground's plane scaled by 1/6; the same feature -- the same two waves -- is
+therefore sin 6x₁ here, and the page labels it so. (Squares and the product need no such
+factor: scaling the plane scales them, their picture stays the same.)
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+
+SINE_SCALE = 6.0   # TensorFlow Playground's half-width (6) over ours (1)
 
 # name -> (label on the page, function of the (N, 2) points giving (N,) values)
 FEATURES: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
@@ -21,8 +27,8 @@ FEATURES: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     "x1sq": ("x₁²", lambda p: p[:, 0] ** 2),
     "x2sq": ("x₂²", lambda p: p[:, 1] ** 2),
     "x1x2": ("x₁x₂", lambda p: p[:, 0] * p[:, 1]),
-    "sin_x1": ("sin πx₁", lambda p: np.sin(np.pi * p[:, 0])),
-    "sin_x2": ("sin πx₂", lambda p: np.sin(np.pi * p[:, 1])),
+    "sin_x1": ("sin 6x₁", lambda p: np.sin(SINE_SCALE * p[:, 0])),
+    "sin_x2": ("sin 6x₂", lambda p: np.sin(SINE_SCALE * p[:, 1])),
 }
 NAMES: tuple[str, ...] = tuple(FEATURES)
 

@@ -40,7 +40,23 @@ DATASETS = CLASSIFICATION_PROBLEMS + REGRESSION_PROBLEMS
 ACTIVATIONS = catalogue.names(catalogue.ACTIVATIONS)
 OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
 MODES = ("playground", "mnist")
-GRAD_VIEWS = ("last", "average", "full")   # which dL/dw the page shows: see toy.ToySession
+# which dL/dw the page shows (see toy.ToySession), with the words its menu uses
+GRAD_VIEWS_SHOWN = {"average": "averaged over ~50 steps", "full": "full batch", "last": "last minibatch"}
+GRAD_VIEWS = tuple(GRAD_VIEWS_SHOWN)
+
+# The numbers the page offers, in the order it offers them: the page builds every menu from
+# these (sent in ``hello``, see ``limits``), and the server accepts exactly these values for
+# the menus, so a menu and its check can never disagree. The two typed fields (learning rate,
+# batch size) accept any number between their list's ends; their lists are the suggestions.
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # TF Playground's
+BATCH_SIZES = (1, 2, 5, 10, 16, 32, 64, 128, 256, 512)
+SPEEDS = (1, 2, 5, 10, 20, 50, 100)                       # optimizer steps per frame
+DROPOUT_RATES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
+REGULARIZATION_RATES = (0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)   # 0 is "none"
+REGULARIZERS = {"none": "none", "l1": "L1", "l2": "L2"}  # which of l1 / l2 the rate goes to
+NOISE_LEVELS = tuple(round(0.05 * k, 2) for k in range(11))           # 0, 0.05, ..., 0.5
+TEST_FRACTIONS = tuple(round(0.1 * k, 1) for k in range(1, 10))       # 0.1, ..., 0.9
+POINTS = (50, 100, 200, 400, 800, 1600)
 
 MAX_HIDDEN_LAYERS = 6
 MAX_NEURONS = 8
@@ -91,6 +107,21 @@ def _choice(name: str, label: str, options: tuple[str, ...]):
     return check
 
 
+def _menu(name: str, label: str, values: tuple[float, ...], *, integer: bool = False):
+    """One of a menu's numbers (compared as numbers: 1 and 1.0 are the same entry)."""
+    def check(value: Any) -> float | int:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value in values
+        if not ok:
+            raise ProtocolError(f"{label} must be a number from its menu: "
+                                f"{', '.join(f'{v:g}' for v in values)}; got {_show(value)}")
+        return int(value) if integer else float(value)
+
+    check.__name__ = name
+    check.bounds = [min(values), max(values)]  # type: ignore[attr-defined]
+    check.menu = values  # type: ignore[attr-defined]
+    return check
+
+
 def _hidden(label: str, max_layers: int, max_neurons: int):
     def check(value: Any) -> list[int]:
         if not isinstance(value, list):
@@ -137,24 +168,24 @@ def _show(value: Any) -> str:
 # the optimisation settings both views share
 _TRAINING_FIELDS = {
     "activation": _choice("activation", "activation", ACTIVATIONS),
-    "lr": _number("lr", "learning rate", 0.0, 10.0, lo_open=True),
-    "batch_size": _integer("batch_size", "batch size", 1, 512),
+    "lr": _number("lr", "learning rate", 0.0, max(LEARNING_RATES), lo_open=True),
+    "batch_size": _integer("batch_size", "batch size", min(BATCH_SIZES), max(BATCH_SIZES)),
     "optimizer": _choice("optimizer", "optimizer", OPTIMIZERS),
-    "l2": _number("l2", "L2 (weight decay)", 0.0, 1.0),
-    "dropout": _number("dropout", "dropout", 0.0, 0.9),
-    "steps_per_frame": _integer("steps_per_frame", "steps per frame", 1, 100),
+    "l2": _menu("l2", "L2 (weight decay)", (0.0, *REGULARIZATION_RATES)),
+    "dropout": _menu("dropout", "dropout", DROPOUT_RATES),
+    "steps_per_frame": _menu("steps_per_frame", "steps per frame", SPEEDS, integer=True),
 }
 
 CONFIG_FIELDS = {
     "dataset": _choice("dataset", "dataset", DATASETS),
-    "noise": _number("noise", "noise", 0.0, 0.5),
-    "test_fraction": _number("test_fraction", "test fraction", 0.1, 0.9),
-    "n_points": _integer("n_points", "number of points", 50, 2000),
+    "noise": _menu("noise", "noise", NOISE_LEVELS),
+    "test_fraction": _menu("test_fraction", "test fraction", TEST_FRACTIONS),
+    "n_points": _menu("n_points", "number of points", POINTS, integer=True),
     "seed": _integer("seed", "seed", 0, 2**31 - 1),
     "init": _integer("init", "starting weights", 0, 2**31 - 1),
     "hidden": _hidden("network", MAX_HIDDEN_LAYERS, MAX_NEURONS),
     "features": _subset("features", "input features", FEATURES),
-    "l1": _number("l1", "L1 (lasso)", 0.0, 1.0),
+    "l1": _menu("l1", "L1 (lasso)", (0.0, *REGULARIZATION_RATES)),
     "grad_view": _choice("grad_view", "gradient view", GRAD_VIEWS),
     **_TRAINING_FIELDS,
 }
@@ -328,7 +359,12 @@ def limits() -> dict:
     out["optimizers"] = list(OPTIMIZERS)
     out["regression"] = list(REGRESSION_PROBLEMS)
     out["features"] = [[n, FEATURE_TABLE[n][0]] for n in FEATURES]
-    out["grad_views"] = list(GRAD_VIEWS)
+    out["grad_views"] = [[name, words] for name, words in GRAD_VIEWS_SHOWN.items()]
+    out["regularizers"] = [[name, words] for name, words in REGULARIZERS.items()]
+    out["menus"] = {"lr": list(LEARNING_RATES), "batch_size": list(BATCH_SIZES),
+                    "steps_per_frame": list(SPEEDS), "dropout": list(DROPOUT_RATES),
+                    "regularization": list(REGULARIZATION_RATES), "noise": list(NOISE_LEVELS),
+                    "test_fraction": list(TEST_FRACTIONS), "n_points": list(POINTS)}
     out["choices"] = {
         key: [[name, _TABLES[key][name].description] for name in CONFIG_FIELDS[key].options]
         for key in _TABLES

@@ -1,24 +1,38 @@
 // The toolbar and the data column: settings go to the server, its echo fills them back in.
-// The menus (activation, optimizer, problem) are built from the server's hello message, which
-// reads them from chainrule's catalogue: a new activation appears here with no edit to this page.
+// Every menu is built from the server's hello message: the names (activation, optimizer,
+// problem) come from chainrule's catalogue, the numbers (learning rates, batch sizes, speeds,
+// dropout and regularisation rates, noise, test share, points) from the protocol's menus --
+// the same lists the server checks against. index.html types none of them.
 import { $ } from "./util.js";
 import { S, on, emit, send, cfg, sendPlayground } from "./state.js";
 import { hideMessage } from "./connection.js";
 
 function setIfIdle(el, value) { if (document.activeElement !== el) el.value = String(value); }
-function ensureOption(sel, value) {
-  const v = String(value);
-  if (![...sel.options].some((o) => o.value === v)) {
-    const o = document.createElement("option"); o.value = v; o.textContent = v; sel.appendChild(o);
+// how a menu's number reads on the page
+const WORDS = { steps_per_frame: (v) => v + (v === 1 ? " step" : " steps") + "/frame" };
+function fillNumbers(el, key, values) {
+  el.innerHTML = "";
+  for (const v of values) {
+    const o = document.createElement("option");
+    o.value = String(v);
+    if (el.tagName !== "DATALIST") o.textContent = (WORDS[key] || String)(v);
+    el.appendChild(o);
   }
-  sel.value = v;
 }
-function fillSelect(sel, entries) {
+// a slider over an evenly spaced menu: its ends and step (scale: the slider's unit, e.g. %)
+function fillSlider(el, values, scale) {
+  const n = values.length;
+  el.min = String(values[0] * scale); el.max = String(values[n - 1] * scale);
+  el.step = String(Math.round((values[1] - values[0]) * scale * 1e6) / 1e6);
+}
+// entries: [name, words]; the option reads the name (words as its tooltip), or the words
+function fillSelect(sel, entries, readWords = false) {
   const keep = sel.value;
   sel.innerHTML = "";
   for (const [name, description] of entries) {
     const o = document.createElement("option");
-    o.value = name; o.textContent = name.replace(/_/g, " "); o.title = description;
+    o.value = name; o.textContent = readWords ? description : name.replace(/_/g, " ");
+    if (!readWords) o.title = description;
     sel.appendChild(o);
   }
   if (keep) sel.value = keep;
@@ -35,9 +49,9 @@ export function fillControls() {
   const reg = c.l1 > 0 ? "l1" : c.l2 > 0 ? "l2" : "none";
   $("reg-select").value = reg;
   $("reg-rate").disabled = reg === "none";
-  if (reg !== "none") ensureOption($("reg-rate"), reg === "l1" ? c.l1 : c.l2);
-  ensureOption($("dropout-select"), c.dropout);
-  ensureOption($("speed-select"), c.steps_per_frame);
+  if (reg !== "none") $("reg-rate").value = String(reg === "l1" ? c.l1 : c.l2);
+  $("dropout-select").value = String(c.dropout);
+  $("speed-select").value = String(c.steps_per_frame);
   if (S.mode === "playground") {
     $("dataset-select").value = c.dataset;
     const regression = S.limits && S.limits.regression.includes(c.dataset);
@@ -46,7 +60,7 @@ export function fillControls() {
     $("noise-input").value = c.noise; $("noise-value").textContent = c.noise;
     $("split-input").value = Math.round(c.test_fraction * 100);
     $("split-value").textContent = Math.round(c.test_fraction * 100) + "%";
-    ensureOption($("points-select"), c.n_points);
+    $("points-select").value = String(c.n_points);
     $("grad-view").value = c.grad_view;
     const n = c.hidden.length;
     $("layers-label").textContent = n + " hidden layer" + (n === 1 ? "" : "s");
@@ -161,9 +175,22 @@ export function wireControls() {
   updateRunning();
 }
 
+function buildMenus(limits) {
+  for (const [key, id] of Object.entries(MENUS)) fillSelect($(id), limits.choices[key]);
+  fillSelect($("grad-view"), limits.grad_views, true);
+  fillSelect($("reg-select"), limits.regularizers, true);
+  const l1 = [...$("reg-select").options].find((o) => o.value === "l1");
+  if (l1) l1.className = "pg-only";                      // the MNIST model has L2 only
+  document.querySelectorAll("[data-menu]").forEach((el) => fillNumbers(el, el.dataset.menu, limits.menus[el.dataset.menu]));
+  const bs = limits.menus.batch_size;
+  $("batch-input").min = String(bs[0]); $("batch-input").max = String(bs[bs.length - 1]);
+  fillSlider($("noise-input"), limits.menus.noise, 1);
+  fillSlider($("split-input"), limits.menus.test_fraction, 100);
+}
+
 on("hello", (msg) => {
   S.limits = msg.limits; S.config = msg.config; S.serverConfig = msg.config;
-  for (const [key, id] of Object.entries(MENUS)) fillSelect($(id), msg.limits.choices[key]);
+  buildMenus(msg.limits);
   fillControls();
 });
 on("state", (msg) => { S.running = msg.running; updateRunning(); });
