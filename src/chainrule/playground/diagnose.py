@@ -131,5 +131,10 @@ def _activations(hidden: list[np.ndarray], activation: str) -> list[dict]:
     return []
 
 
+# each hint's heading on the page (the page types none of its own)
+TITLES = {"nan": "Stopped.", "rising": "Loss rising.", "oscillating": "Loss swinging.",
+          "saturated": "Saturated.", "dead_relu": "Dead ReLUs.", "stuck": "Stuck."}
+
+
 def _hint(kind: str, level: str, text: str) -> dict:
-    return {"kind": kind, "level": level, "text": text}
+    return {"kind": kind, "level": level, "title": TITLES[kind], "text": text}

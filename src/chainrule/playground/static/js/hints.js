@@ -14,8 +14,7 @@ function show(hints) {
     div.className = "hint " + h.level;
     div.dataset.kind = h.kind;
     const b = document.createElement("b");
-    b.textContent = { nan: "Stopped. ", rising: "Loss rising. ", oscillating: "Loss swinging. ", saturated: "Saturated. ",
-      dead_relu: "Dead ReLUs. ", stuck: "Stuck. " }[h.kind] || "";
+    b.textContent = h.title ? h.title + " " : "";
     div.appendChild(b);
     div.appendChild(document.createTextNode(h.text));
     box.appendChild(div);
