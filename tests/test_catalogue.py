@@ -52,7 +52,7 @@ def test_momentum_is_nesterov_everywhere():
     p = nn.Parameter(np.ones(2, np.float32))
     group = build_optimizer("momentum", [p], lr=0.1).param_groups[0]
     assert group["momentum"] == 0.9 and group["nesterov"] is True
-    s = ToySession({"optimizer": "momentum", "n_points": 60})
+    s = ToySession({"optimizer": "momentum", "n_points": 50})
     assert all(g["momentum"] == 0.9 and g["nesterov"] is True for g in s.optimizer.param_groups)
 
 
