@@ -290,15 +290,22 @@ def test_a_stuck_net_is_told_so(page):
     assert "reset" in page.inner_text("#hints")
 
 
-def test_learning_rate_10_brings_a_hint_within_200_steps(page):
-    choose(page, "[data-testid=optimizer-select]", "momentum", "optimizer")
+def play_at_lr_10_until_a_hint(page, settled: str, frame: str) -> int:
+    """Type lr 10, wait until ``settled`` holds, play until a hint shows; return its step."""
     page.fill("[data-testid=lr-input]", "10")
     page.press("[data-testid=lr-input]", "Enter")
-    page.wait_for_function("playground.config.lr === 10 && playground.inflight === 0")
+    page.wait_for_function(settled)
     page.click("[data-testid=train-toggle]")
     page.wait_for_selector("#hints .hint", timeout=30000)
-    first = page.evaluate("playground.frame.step")
+    at = page.evaluate(f"{frame}.step")
     page.click("[data-testid=train-toggle]")
+    return at
+
+
+def test_learning_rate_10_brings_a_hint_within_200_steps(page):
+    choose(page, "[data-testid=optimizer-select]", "momentum", "optimizer")
+    first = play_at_lr_10_until_a_hint(page, "playground.config.lr === 10 && playground.inflight === 0",
+                                       "playground.frame")
     assert first <= 200
     text = page.inner_text("#hints").lower()
     assert "learning rate" in text
@@ -483,13 +490,7 @@ def test_lr_10_on_the_mnist_tab_brings_a_hint(page):
     page.click("#tab-mnist")
     page.wait_for_function("document.querySelector('#mnist-source').textContent.includes('training images')",
                            timeout=20000)
-    page.fill("[data-testid=lr-input]", "10")
-    page.press("[data-testid=lr-input]", "Enter")
-    page.wait_for_function("playground.mnistConfig.lr === 10")
-    page.click("[data-testid=train-toggle]")
-    page.wait_for_selector("#hints .hint", timeout=30000)
-    at = page.evaluate("playground.mnistFrame.step")
-    page.click("[data-testid=train-toggle]")
+    at = play_at_lr_10_until_a_hint(page, "playground.mnistConfig.lr === 10", "playground.mnistFrame")
     assert at <= 200, at
     assert page.locator("#hints").is_visible()
     assert "learning rate" in page.inner_text("#hints").lower()
