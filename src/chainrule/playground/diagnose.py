@@ -73,7 +73,7 @@ class Watch:
         hints += self.units
         if step - self.best_step >= STUCK_STEPS and loss > self.stuck_at and not hints:
             hints.append(_hint("stuck", "warn",
-                               f"Stuck: the loss has stayed near {loss:.3f} for "
+                               f"The loss has stayed near {loss:.3f} for "
                                f"{step - self.best_step:,} steps. The net sits on a flat stretch "
                                "or started badly: press reset for new starting weights, "
                                f"{self.stuck_advice}."))
@@ -116,7 +116,7 @@ def _activations(hidden: list[np.ndarray], activation: str) -> list[dict]:
         share = float(np.mean(ends))
         if share >= SATURATED_FRACTION:
             return [_hint("saturated", "warn",
-                          f"Saturated neurons: {share:.0%} of the hidden outputs sit at the flat "
+                          f"{share:.0%} of the hidden outputs sit at the flat "
                           f"ends of {activation} ({where}), where its slope is almost zero, so "
                           "almost no gradient flows back through them. Usually the weights grew "
                           "too large: lower the learning rate and reset, or try ReLU.")]
@@ -125,7 +125,7 @@ def _activations(hidden: list[np.ndarray], activation: str) -> list[dict]:
         total = sum(h.shape[1] for h in hidden)
         if dead and dead >= max(1, total // 4):
             return [_hint("dead_relu", "warn",
-                          f"Dead ReLUs: {dead} of {total} neurons output 0 for every training point, "
+                          f"{dead} of {total} neurons output 0 for every training point, "
                           "so no gradient reaches their weights and they never recover. Lower the "
                           "learning rate and reset, or use leaky ReLU.")]
     return []
@@ -133,7 +133,7 @@ def _activations(hidden: list[np.ndarray], activation: str) -> list[dict]:
 
 # each hint's heading on the page (the page types none of its own)
 TITLES = {"nan": "Stopped.", "rising": "Loss rising.", "oscillating": "Loss swinging.",
-          "saturated": "Saturated.", "dead_relu": "Dead ReLUs.", "stuck": "Stuck."}
+          "saturated": "Saturated neurons.", "dead_relu": "Dead ReLUs.", "stuck": "Stuck."}
 
 
 def _hint(kind: str, level: str, text: str) -> dict:
