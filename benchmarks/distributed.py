@@ -1,16 +1,27 @@
-"""Data-parallel scaling of the MNIST MLP epoch: 1 rank x 1 BLAS thread, 2 ranks x 1 thread
-(``mpiexec -n 2``), and 1 rank x 2 threads, run interleaved so machine noise hits them alike.
+"""Data-parallel scaling of the MNIST MLP epoch on MPI, weak and strong, run interleaved so
+machine noise hits every configuration alike.
 
 The model is the performance benchmark's (benchmarks/mnist_mlp.py): 784-256-256-10, ReLU,
-softmax cross-entropy, SGD momentum 0.9, lr 0.05, float32, the 60,000 MNIST training images,
-a *global* batch of 128 (so the 2-rank run computes the same steps as 1 rank: 64 per rank).
-Each run trains one warm-up epoch and one timed epoch, between barriers. Printed: median
-epoch seconds, speed-up and scaling efficiency (T1 / (N * TN)), the share of the 2-rank
-epoch each rank spent in communication (packing, starting and waiting on the bucketed
-Iallreduce, waiting for the slower rank included), the floor of benchlib.py (the epoch's
-matrix-product FLOPs over this machine's float32 GEMM rate with all its cores) and the
-fraction of it each run achieves, and a model of the epoch time on 8, 64 and 256 ranks (ring
-allreduce of the measured gradient bytes) for 10 and 100 Gbit/s networks.
+softmax cross-entropy, SGD momentum 0.9, lr 0.05, float32, one epoch of the 60,000 MNIST
+training images. Every rank runs one BLAS thread unless said otherwise. Runs:
+
+* 1 rank, batch 128 (the reference of both comparisons);
+* **weak scaling** (the headline, the convention of Horovod's and DDP's published figures):
+  2 ranks x 128 per rank = global batch 256, so each rank does the 1-rank run's work per step
+  and the epoch has half the steps; once with the default (hierarchical, shared-memory)
+  allreduce and once with the plain MPI ``Iallreduce``; compared also with 1 rank x 2 BLAS
+  threads at batch 256 (the same global batch on the same two cores);
+* **strong scaling**: 2 ranks x 64 = global batch 128, the 1-rank run's very steps split in
+  two; compared with 1 rank x 2 threads at batch 128, and with its *ceiling*: two ranks that
+  each train their own half-batches of 64 with no communication at all (what the fixed
+  per-step costs — Python, the optimizer update of every parameter — allow);
+
+each one warm-up and one timed epoch between barriers. Printed: median epoch seconds,
+speed-up and efficiency (T1 / (N * TN)), the ratio against 1 rank x 2 threads, the share of
+the epoch each rank spent in communication (packing, starting and waiting on the bucketed
+Iallreduce, waiting for the slower rank included), the share of benchlib's GEMM floor each run
+reaches, and a model of the weak-scaling epoch on 8, 64 and 256 ranks (ring allreduce of the
+measured gradient bytes) on 10 and 100 Gbit/s networks.
 
     python benchmarks/distributed.py                  # 3 interleaved rounds
     python benchmarks/distributed.py --rounds 5 --batch 256
@@ -25,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import benchlib
@@ -39,8 +51,10 @@ NETWORKS = {"10 Gbit/s Ethernet (latency 20 us)": (20e-6, 10e9 / 8),
 
 
 # ----------------------------------------------------------------------------- one run (a rank)
-def worker(data_dir: Path, batch: int, seed: int) -> None:
-    """Train a warm-up and a timed epoch; rank 0 prints one JSON line of measurements."""
+def worker(data_dir: Path, batch: int, seed: int, independent: bool) -> None:
+    """Train a warm-up and a timed epoch at ``batch`` examples per rank; rank 0 prints one
+    JSON line of every rank's measurements. ``independent``: each rank trains its own model
+    on its shards with no gradient average (MPI only for the barriers around the epoch)."""
     import chainrule as cr
     import chainrule.distributed as dist
     import chainrule.nn.functional as F
@@ -56,25 +70,20 @@ def worker(data_dir: Path, batch: int, seed: int) -> None:
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     data = TensorDataset(x, y)
-    if distributed:
-        ddp = dist.DataParallel(model)
-        sampler = dist.DistributedSampler(len(data), batch, seed=seed)
-        loader = DataLoader(data, batch_sampler=sampler)
-    else:
-        ddp, sampler = None, None
-        loader = DataLoader(data, batch, shuffle=True, seed=seed)
+    ddp = dist.DataParallel(model) if distributed and not independent else None
+    sampler = dist.DistributedSampler(len(data), batch, seed=seed) if distributed else None
+    loader = DataLoader(data, batch_sampler=sampler) if sampler is not None else \
+        DataLoader(data, batch, shuffle=True, seed=seed)
 
     def epoch(k: int) -> float:
-        if sampler is not None:
-            sampler.set_epoch(k)
-        else:
-            loader.set_epoch(k)
+        loader.set_epoch(k)
         if distributed:
             dist.barrier()
         t0, c0 = time.perf_counter(), time.process_time()
         for i, (xb, yb) in enumerate(loader):
             opt.zero_grad()
             if ddp is not None:
+                assert sampler is not None
                 ddp.set_batch(len(yb), sampler.global_size(i))
                 F.cross_entropy(ddp(xb), yb).backward()
                 ddp.synchronize()
@@ -82,20 +91,19 @@ def worker(data_dir: Path, batch: int, seed: int) -> None:
                 F.cross_entropy(model(xb), yb).backward()
             opt.step()
         cpu[0] = time.process_time() - c0
+        seconds = time.perf_counter() - t0  # this rank's own epoch, before waiting for the others
         if distributed:
             dist.barrier()
-        return time.perf_counter() - t0
+        return seconds
 
     cpu = [0.0]
     epoch(0)
     comm_before = ddp.comm_seconds if ddp is not None else 0.0
     seconds = epoch(1)
     comm = (ddp.comm_seconds - comm_before) if ddp is not None else 0.0
-    shard = len(next(iter(loader))[1])
-    result = {"seconds": seconds, "cpu_seconds": cpu[0], "comm_seconds": comm,
-              "grad_bytes": ddp.bytes_per_step if ddp is not None else 4 * sum(
-                  a * b + b for a, b in zip(SIZES[:-1], SIZES[1:])),
-              "steps": len(loader), "per_rank_batch": shard}
+    grad_bytes = 4 * sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    result = {"seconds": seconds, "cpu_seconds": cpu[0], "comm_seconds": comm, "grad_bytes": grad_bytes,
+              "steps": len(loader), "algorithm": ddp.algorithm if ddp is not None else "none"}
     if distributed:
         per_rank = dist.allgather_json(result)
         if dist.rank() == 0:
@@ -105,22 +113,32 @@ def worker(data_dir: Path, batch: int, seed: int) -> None:
 
 
 # ----------------------------------------------------------------------------- the comparison
-def run_config(name: str, ranks: int, threads: int, args: argparse.Namespace) -> dict:
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
+@dataclass(frozen=True)
+class Config:
+    name: str
+    ranks: int
+    threads: int
+    batch: int  # per rank
+    independent: bool = False  # no gradient average: the no-communication ceiling
+    env: tuple[tuple[str, str], ...] = ()  # extra environment (CHAINRULE_ALLREDUCE=mpi)
+
+
+def run_config(cfg: Config, args: argparse.Namespace) -> dict:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(cfg.threads), "OMP_NUM_THREADS": str(cfg.threads),
+           "MKL_NUM_THREADS": str(cfg.threads), **dict(cfg.env)}
     for var in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE"):
         env.pop(var, None)
-    cmd = [sys.executable, __file__, "--worker", "--data-dir", str(args.data_dir), "--batch", str(args.batch),
-           "--seed", str(args.seed)]
-    if ranks > 1:
+    cmd = [sys.executable, __file__, "--worker", "--data-dir", str(args.data_dir), "--batch", str(cfg.batch),
+           "--seed", str(args.seed)] + (["--independent"] if cfg.independent else [])
+    if cfg.ranks > 1:
         mpiexec = shutil.which("mpiexec")
         if mpiexec is None:
             sys.exit("distributed.py: no mpiexec on PATH; pip install -e \".[mpi]\"")
-        cmd = [mpiexec, "-n", str(ranks), *cmd]
+        cmd = [mpiexec, "-n", str(cfg.ranks), *cmd]
     time.sleep(0.3)  # let the previous run's BLAS threads go idle
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if r.returncode != 0:
-        sys.exit(f"distributed.py: {name} failed:\n{r.stderr[-2000:]}")
+        sys.exit(f"distributed.py: {cfg.name} failed:\n{r.stderr[-2000:]}")
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]
     return json.loads(line)
 
@@ -146,66 +164,89 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=128, help="global batch (default 128)")
+    parser.add_argument("--batch", type=int, default=128,
+                        help="the 1-rank batch: per-rank batch of weak scaling, global batch of strong (128)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--independent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.data_dir, args.batch, args.seed)
+        worker(args.data_dir, args.batch, args.seed, args.independent)
         return
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         sys.exit(f"distributed.py: no MNIST in {args.data_dir} (--data-dir)")
+    b = args.batch
+    if b % 2:
+        sys.exit("distributed.py: --batch must be even (strong scaling splits it over 2 ranks)")
 
     print(benchlib.load_line())
     print(benchlib.blas_report())
     rate_before = benchlib.gemm_rate()  # the floor's GEMM rate, measured before and after
-    configs = [("1 rank x 1 thread", 1, 1), ("2 ranks x 1 thread", 2, 1), ("1 rank x 2 threads", 1, 2)]
-    runs: dict[str, list[dict]] = {name: [] for name, _, _ in configs}
+    one = Config(f"1 rank x 1 thread, batch {b}", 1, 1, b)
+    weak = Config(f"2 ranks x 1 thread, {b} per rank", 2, 1, b)
+    weak_threads = Config(f"1 rank x 2 threads, batch {2 * b}", 1, 2, 2 * b)
+    strong = Config(f"2 ranks x 1 thread, {b // 2} per rank", 2, 1, b // 2)
+    ceiling = Config(f"2 independent ranks, {b // 2} each", 2, 1, b // 2, independent=True)
+    strong_threads = Config(f"1 rank x 2 threads, batch {b}", 1, 2, b)
+    weak_mpi = Config(f"2 ranks x 1 thread, {b} per rank, MPI", 2, 1, b, env=(("CHAINRULE_ALLREDUCE", "mpi"),))
+    configs = [one, weak, weak_mpi, weak_threads, strong, ceiling, strong_threads]
+    runs: dict[Config, list[dict]] = {c: [] for c in configs}
     load_before = os.getloadavg()
     for rnd in range(args.rounds):
-        for name, ranks, threads in configs:
-            runs[name].append(run_config(name, ranks, threads, args))
-            print(f"round {rnd + 1}/{args.rounds}  {name:20s} epoch {runs[name][-1]['ranks'][0]['seconds']:.2f} s",
-                  flush=True)
+        for cfg in configs:
+            runs[cfg].append(run_config(cfg, args))
+            print(f"round {rnd + 1}/{args.rounds}  {cfg.name:34s} epoch "
+                  f"{max(r['seconds'] for r in runs[cfg][-1]['ranks']):.3f} s", flush=True)
     load_after = os.getloadavg()
 
-    def med(name: str, key: str = "seconds", agg=max) -> float:
-        return statistics.median(agg(r[key] for r in run["ranks"]) for run in runs[name])
+    def med(cfg: Config, key: str = "seconds") -> float:
+        """Median over the rounds of the slowest rank's figure."""
+        return statistics.median(max(r[key] for r in run["ranks"]) for run in runs[cfg])
 
-    t1, t2, t1x2 = med("1 rank x 1 thread"), med("2 ranks x 1 thread"), med("1 rank x 2 threads")
-    comm_share = statistics.median(
-        statistics.mean(r["comm_seconds"] / r["seconds"] for r in run["ranks"]) for run in runs["2 ranks x 1 thread"])
-    first = runs["2 ranks x 1 thread"][0]["ranks"][0]
-    grad_bytes, steps = first["grad_bytes"], first["steps"]
-    print(f"\nMNIST MLP {'-'.join(map(str, SIZES))}, SGD momentum, global batch {args.batch}, one epoch "
-          f"({steps} steps); median of {args.rounds} interleaved rounds; load average {load_before[0]:.1f} before, "
-          f"{load_after[0]:.1f} after ({os.cpu_count()} cores)")
-    for name, _, _ in configs:
-        cpu = statistics.median(sum(r["cpu_seconds"] for r in run["ranks"]) for run in runs[name])
-        print(f"  {name:22s} epoch {med(name):6.2f} s wall, {cpu:6.2f} CPU seconds (all ranks)")
-    print(f"  speed-up 2 ranks vs 1 rank x 1 thread:  {t1 / t2:.2f}  (scaling efficiency {t1 / (2 * t2):.2f})")
-    print(f"  2 ranks vs 1 rank x 2 threads:          {t1x2 / t2:.2f}x  (epoch {t2:.2f} s vs {t1x2:.2f} s)")
-    print(f"  communication share of the 2-rank epoch: {comm_share:.1%}  ({grad_bytes:,} gradient bytes a step)")
-    print(benchlib.floor_report(_epoch_flops(steps * args.batch), {name: med(name) for name, _, _ in configs},
-                                rate_before))
+    def comm_share(cfg: Config) -> float:
+        return statistics.median(statistics.mean(r["comm_seconds"] / r["seconds"] for r in run["ranks"])
+                                 for run in runs[cfg])
+
+    t1 = med(one)
+    grad_bytes = runs[weak][0]["ranks"][0]["grad_bytes"]
+    print(f"\nMNIST MLP {'-'.join(map(str, SIZES))}, SGD momentum, one epoch of 60,000 examples; median of "
+          f"{args.rounds} interleaved rounds; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+          f"({os.cpu_count()} cores); {grad_bytes:,} gradient bytes per allreduce step")
+    for cfg in configs:
+        cpu = statistics.median(sum(r["cpu_seconds"] for r in run["ranks"]) for run in runs[cfg])
+        steps = runs[cfg][0]["ranks"][0]["steps"]
+        print(f"  {cfg.name:36s} epoch {med(cfg):6.3f} s wall ({steps} steps), {cpu:5.2f} CPU s (all ranks)")
+    for title, two, threads in (("weak scaling (headline)", weak, weak_threads), ("strong scaling", strong,
+                                                                                  strong_threads)):
+        t2 = med(two)
+        print(f"{title}: {two.name} vs {one.name}")
+        print(f"  speed-up {t1 / t2:.2f}, scaling efficiency {t1 / (2 * t2):.2f} (target >= 0.85)")
+        print(f"  vs {threads.name} (same global batch): {med(threads) / t2:.2f}x its speed "
+              f"(epoch {t2:.3f} s vs {med(threads):.3f} s)")
+        print(f"  communication share of the 2-rank epoch: {comm_share(two):.1%} (target <= 10 %), allreduce "
+              f"{runs[two][0]['ranks'][0]['algorithm']}")
+        if two is weak:
+            print(f"  the same with the plain MPI Iallreduce: efficiency {t1 / (2 * med(weak_mpi)):.2f}, "
+                  f"communication share {comm_share(weak_mpi):.1%}")
+    tc = med(ceiling)
+    print(f"  ceiling of strong scaling with no communication ({ceiling.name}): epoch {tc:.3f} s, "
+          f"efficiency {t1 / (2 * tc):.2f}; the gradient average costs {med(strong) - tc:+.3f} s on top")
+    print(benchlib.floor_report(_epoch_flops(60000), {c.name: med(c) for c in configs}, rate_before))
     print(benchlib.load_line())
-    cpu1 = med("1 rank x 1 thread", "cpu_seconds")
-    print(f"  CPU seconds of the 1 rank x 1 thread epoch: {cpu1:.2f} (the wall time it would take on an idle "
-          f"core; wall {t1:.2f} s)")
-    # --- a model for larger jobs: weak scaling (each rank keeps the per-rank batch of the
-    # 1-rank run), compute per step from the 1-rank epoch's CPU time (what an idle core would
-    # take; the wall time on a shared machine includes other programs), no overlap (upper bound)
-    compute_step = cpu1 / max(runs["1 rank x 1 thread"][0]["ranks"][0]["steps"], 1)
-    n_examples = steps * args.batch
-    print(f"\nmodel: each rank computes {args.batch} examples a step ({compute_step * 1e3:.1f} ms CPU measured), the "
-          f"global batch grows with the ranks, {grad_bytes / 1e6:.2f} MB of gradients per ring allreduce, no "
-          f"overlap (upper bound)")
+    # --- a model for larger jobs: weak scaling (each rank keeps b examples a step), compute
+    # per step from the 1-rank epoch's CPU time (what an idle core takes), no overlap (an
+    # upper bound: the buckets hide part of the allreduce behind backward)
+    steps1 = runs[one][0]["ranks"][0]["steps"]
+    compute_step = med(one, "cpu_seconds") / max(steps1, 1)
+    print(f"\nmodel: each rank computes {b} examples a step ({compute_step * 1e3:.2f} ms CPU measured), the global "
+          f"batch grows with the ranks, {grad_bytes / 1e6:.2f} MB of gradients per ring allreduce, no overlap "
+          f"(upper bound)")
     print(f"  {'ranks':>6s} " + " ".join(f"{net:>38s}" for net in NETWORKS))
     for n in (1, 2, 8, 64, 256):
         cells = []
         for latency, bandwidth in NETWORKS.values():
             t_comm = ring_allreduce_seconds(grad_bytes, n, latency, bandwidth)
-            epoch = (n_examples / (args.batch * n)) * (compute_step + t_comm)
+            epoch = (60000 / (b * n)) * (compute_step + t_comm)
             cells.append(f"epoch {epoch:7.3f} s, comm {t_comm / (compute_step + t_comm):5.1%}")
         print(f"  {n:6d} " + " ".join(f"{c:>38s}" for c in cells))
 

@@ -486,17 +486,44 @@ def _backpropagate(root: Tensor, seed: np.ndarray) -> None:
     handed: set[int] = {id(seed)}
     root._acc = seed
     heap: list[tuple[int, Tensor]] = [(-root._seq, root)]
+    # leaves with a post-accumulate hook: how many contributions each still awaits
+    waiting = _hooked_leaf_uses(root) if _post_hooks else {}
     try:
-        _sweep(heap, handed, _mode.anomaly)
+        _sweep(heap, handed, _mode.anomaly, waiting)
     except BaseException:
         # a VJP raised (e.g. AnomalyError): drop the partial sums still waiting in the heap,
         # so that a later backward() through these tensors starts clean
         for _, pending in heap:
             pending._acc = None
+        for leaf, _ in waiting.values():
+            leaf._acc = None
         raise
 
 
-def _sweep(heap: list[tuple[int, Tensor]], handed: set[int], anomaly: bool) -> None:
+def _hooked_leaf_uses(root: Tensor) -> dict[int, list[Any]]:
+    """id -> [leaf, number of edges into it] for the hooked leaves of ``root``'s graph.
+
+    Leaves are the oldest tensors, so the newest-first heap would reach them only at the very
+    end of the sweep; counting their uses lets the sweep store a hooked leaf's gradient (and
+    call its hooks) the moment its last contribution arrives, while backward goes on with
+    earlier layers (data-parallel training starts sending a bucket there)."""
+    uses: dict[int, list[Any]] = {}
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for parent, _ in stack.pop()._edges:
+            if not parent._edges:
+                if id(parent) in _post_hooks:
+                    entry = uses.setdefault(id(parent), [parent, 0])
+                    entry[1] += 1
+            elif id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return uses
+
+
+def _sweep(heap: list[tuple[int, Tensor]], handed: set[int], anomaly: bool,
+           waiting: dict[int, list[Any]]) -> None:
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         node = pop(heap)[1]
@@ -515,7 +542,16 @@ def _sweep(heap: list[tuple[int, Tensor]], handed: set[int], anomaly: bool) -> N
                     f"sends to its input #{[p for p, _ in edges].index(parent)} of shape "
                     f"{parent.shape} holds NaN/Inf")
             acc = parent._acc
-            if acc is None:
+            entry = waiting.get(id(parent)) if waiting else None
+            if entry is not None:  # a hooked leaf: final once its last use has contributed
+                parent._acc = pg if acc is None else acc + pg
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del waiting[id(parent)]
+                    final, parent._acc = parent._acc, None
+                    _store_grad(parent, final, handed)
+                    _run_post_hooks(parent)
+            elif acc is None:
                 parent._acc = pg
                 push(heap, (-parent._seq, parent))
             else:  # a tensor used in several places receives the sum of their gradients

@@ -269,3 +269,41 @@ def test_fit_distributed_history_matches_one_process(tmp_path):
     # runs differ by more than rounding; clipping and weight decay applied to the averaged
     # gradient keep them close
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=0.05)
+
+
+def test_hierarchical_allreduce_gives_the_plain_mpi_allreduce_bits_on_one_machine(tmp_path):
+    runs = {}
+    for algorithm in ("mpi", "hierarchical"):
+        out = tmp_path / algorithm
+        out.mkdir()
+        r = _mpiexec(2, *API, str(out), "loop", env={"CHAINRULE_ALLREDUCE": algorithm})
+        assert r.returncode == 0, r.stderr
+        runs[algorithm] = [np.load(out / f"loop-rank{k}.npz") for k in (0, 1)]
+    mpi, shm = runs["mpi"], runs["hierarchical"]
+    for k in mpi[0].files:  # a + b is the same float32 sum whichever way it is computed
+        assert mpi[0][k].tobytes() == shm[0][k].tobytes(), k
+        if k != "losses":  # each rank's own shard losses; the weights are replicas
+            assert shm[1][k].tobytes() == shm[0][k].tobytes(), k
+
+
+def test_hierarchical_allreduce_across_machines_keeps_replicas_identical(tmp_path):
+    # four ranks posing as two machines of two: shared-memory sums on each, Iallreduce across
+    env = {"CHAINRULE_ALLREDUCE": "hierarchical", "CHAINRULE_TEST_RANKS_PER_NODE": "2"}
+    r = _mpiexec(4, *API, str(tmp_path), "loop", env=env)
+    assert r.returncode == 0, r.stderr
+    ranks = [np.load(tmp_path / f"loop-rank{k}.npz") for k in range(4)]
+    (tmp_path / "mpi").mkdir()
+    r = _mpiexec(4, *API, str(tmp_path / "mpi"), "loop", env={"CHAINRULE_ALLREDUCE": "mpi"})
+    assert r.returncode == 0, r.stderr
+    mpi = np.load(tmp_path / "mpi" / "loop-rank0.npz")
+    for k in [k for k in ranks[0].files if k != "losses"]:
+        for other in ranks[1:]:
+            assert ranks[0][k].tobytes() == other[k].tobytes(), k
+        # the sums run in another order than MPI's: float32 rounding apart after 2 epochs
+        np.testing.assert_allclose(ranks[0][k], mpi[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_an_unknown_allreduce_algorithm_is_refused_by_name(tmp_path):
+    r = _mpiexec(2, *API, str(tmp_path), "loop", env={"CHAINRULE_ALLREDUCE": "carrier-pigeon"})
+    assert r.returncode != 0
+    assert "unknown allreduce algorithm 'carrier-pigeon'" in r.stderr

@@ -38,3 +38,24 @@ def test_removed_hook_is_not_called_and_non_leaves_are_refused():
     assert calls == []
     with pytest.raises(BackwardError, match="only a leaf"):
         (w * 2).register_post_accumulate_grad_hook(calls.append)
+
+
+def test_a_layers_hook_runs_before_backward_reaches_the_layers_below_it():
+    # what lets data parallelism start sending the last layers' bucket during backward
+    from chainrule.tensor import make
+
+    events = []
+    w1 = cr.tensor(np.ones((3, 3)), requires_grad=True)
+    w2 = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    w1.register_post_accumulate_grad_hook(lambda t: events.append("w1 final"))
+    w2.register_post_accumulate_grad_hook(lambda t: events.append("w2 final"))
+    h = cr.tensor(np.ones((4, 3))) @ w1
+
+    def vjp(g):
+        events.append("backward below w2")
+        return g
+
+    marked = make(h.data.copy(), "mark", (h, vjp))
+    (marked @ w2).sum().backward()
+    assert events == ["w2 final", "backward below w2", "w1 final"]
+    assert np.array_equal(w1.grad, np.full((3, 3), 8.0)) and np.array_equal(w2.grad, np.full((3, 2), 12.0))

@@ -7,12 +7,17 @@ How PyTorch's DistributedDataParallel and Horovod do it, on MPI:
   last layers' gradients are computed first in backward), a small first bucket (1 MB) so
   communication starts early, then up to ``bucket_cap_mb`` (25 MB) each;
 * a hook on every parameter (``Tensor.register_post_accumulate_grad_hook``) counts the
-  bucket's gradients as the engine finalises them; when a bucket is complete its gradients
-  are copied into one flat buffer and a non-blocking ``Iallreduce`` (sum) is started, so the
-  transfer overlaps the rest of backward;
-* :meth:`DataParallel.synchronize` (before ``optimizer.step()``) waits for every bucket and
-  writes the averaged gradients back into ``p.grad``. Every rank then holds the same
-  gradient, so clipping, weight decay and any optimizer give every rank the same update.
+  bucket's gradients as the engine finalises them — the engine stores a hooked parameter's
+  gradient the moment its last use has contributed, so the last layers' bucket is complete
+  while backward still works on the first layers; the gradients are then copied once,
+  scaled, into the bucket's slot and the bucket's sum over the ranks is started (a
+  :mod:`~chainrule.distributed.reducers` reducer: by default the hierarchical one,
+  shared-memory sums within a machine and ``Iallreduce`` across machines; or one
+  ``Iallreduce(MPI.IN_PLACE)`` per bucket), and every later hook moves it on;
+* :meth:`DataParallel.synchronize` (before ``optimizer.step()``) finishes every bucket and
+  hands each ``p.grad`` back as a view of the bucket's flat buffer (DDP's
+  ``gradient_as_bucket_view``: no copy back). Every rank then holds the same gradient, so
+  clipping, weight decay and any optimizer give every rank the same update.
 
 The average is weighted by examples: each rank's gradient (the mean over its shard) is scaled
 by ``local / global`` examples before the sum, so a last batch split unevenly over the ranks
@@ -39,6 +44,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..tensor import Tensor
 from . import comm
+from .reducers import choose_algorithm, make_reducer
 
 FIRST_BUCKET_MB = 1.0
 BUCKET_CAP_MB = 25.0
@@ -54,8 +60,10 @@ class Bucket:
     params: list[Tensor]
     offsets: list[int]
     buffer: np.ndarray
+    views: list[np.ndarray] = field(default_factory=list)
     pending: int = 0
-    request: Any = None
+    started: bool = False
+    index: int = 0
     extra: int = 0
     ids: set[int] = field(default_factory=set)
 
@@ -78,7 +86,9 @@ def plan_buckets(params: list[Tensor], first_mb: float = FIRST_BUCKET_MB, cap_mb
         slots = extra if not buckets else 0
         offsets = list(np.cumsum([0] + [p.data.size for p in current])[:-1])
         total = sum(p.data.size for p in current) + slots
-        buckets.append(Bucket(list(current), [int(o) for o in offsets], np.zeros(total, current[0].data.dtype),
+        buffer = np.zeros(total, current[0].data.dtype)
+        views = [_grad_view(buffer, int(o), p.data) for p, o in zip(current, offsets)]
+        buckets.append(Bucket(list(current), [int(o) for o in offsets], buffer, views, index=len(buckets),
                               extra=slots, ids={id(p) for p in current}))
         current, size = [], 0
 
@@ -91,6 +101,15 @@ def plan_buckets(params: list[Tensor], first_mb: float = FIRST_BUCKET_MB, cap_mb
         size += nbytes
     close()
     return buckets
+
+
+def _grad_view(buffer: np.ndarray, offset: int, like: np.ndarray) -> np.ndarray:
+    """The slice of a bucket's flat ``buffer`` holding the gradient of parameter ``like``,
+    seen with ``like``'s shape and memory layout (Fortran order for ``nn.Linear``'s weight)."""
+    flat = buffer[offset:offset + like.size]
+    if like.ndim >= 2 and like.flags.f_contiguous and not like.flags.c_contiguous:
+        return flat.reshape(like.shape[::-1]).T
+    return flat.reshape(like.shape)
 
 
 def broadcast_state(model: Any, root: int = 0) -> None:
@@ -139,25 +158,39 @@ class DataParallel:
         broadcast_buffers: with each gradient average, give every rank rank 0's buffers
             (BatchNorm running statistics), so the replicas stay identical (DDP broadcasts
             them before each forward instead, leaving the last step's to differ).
+        gradient_as_bucket_view: after :meth:`synchronize` each ``p.grad`` *is* its slice
+            of the bucket's buffer (no copy), overwritten by the next step's average; keep
+            a ``.copy()`` of a gradient you want to hold across steps. False: fresh arrays.
+        algorithm: how buckets are summed: ``"hierarchical"`` (shared-memory windows within
+            a machine, ``Iallreduce`` of slices across machines), ``"mpi"`` (one
+            ``Iallreduce`` per bucket), or ``"auto"`` (the default, also from the
+            ``CHAINRULE_ALLREDUCE`` variable): hierarchical when every machine runs the same
+            number of ranks and MPI gives shared-memory windows, else mpi.
 
     Attributes: ``comm_seconds`` (time spent in this rank's communication calls: packing,
     starting and waiting; includes waiting for slower ranks), ``bytes_per_step`` (the
-    gradient bytes each step sends into the allreduce), ``buckets``.
+    gradient bytes each step sends into the allreduce), ``buckets``, ``algorithm`` (the
+    reducer in use: ``hierarchical``, ``mpi``, or ``none`` on a single rank).
     """
 
     def __init__(self, model: Any, bucket_cap_mb: float = BUCKET_CAP_MB, first_bucket_mb: float = FIRST_BUCKET_MB,
-                 broadcast_buffers: bool = True) -> None:
+                 broadcast_buffers: bool = True, gradient_as_bucket_view: bool = True,
+                 algorithm: str | None = None) -> None:
         if not comm.is_initialized():
             comm.init()
         if not (bucket_cap_mb > 0 and first_bucket_mb > 0):
             raise ConfigError("DataParallel: bucket sizes must be positive megabytes")
         self.module = model
         self.broadcast_buffers = bool(broadcast_buffers)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self.world_size = comm.world_size()
         params = [p for p in model.parameters() if p.requires_grad]
         broadcast_state(model)
         self.buckets = plan_buckets(params, first_bucket_mb, bucket_cap_mb)
         self.bytes_per_step = int(sum(b.buffer.nbytes for b in self.buckets))
+        self.reducer = make_reducer([b.buffer for b in self.buckets], choose_algorithm(algorithm)) \
+            if self.world_size > 1 else None
+        self.algorithm = self.reducer.name if self.reducer is not None else "none"
         self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
         self._scale = 1.0 / self.world_size
@@ -177,6 +210,9 @@ class DataParallel:
         for h in self._handles:
             h.remove()
         self._handles = []
+        if self.reducer is not None:
+            self.reducer.close()
+            self.reducer = None
 
     # --- one step
     def set_batch(self, local: int, global_: int, loss: float | None = None) -> None:
@@ -192,23 +228,25 @@ class DataParallel:
     def _reset(self) -> None:
         for b in self.buckets:
             b.pending = len(b.params)
-            b.request = None
+            b.started = False
 
     def _grad_ready(self, p: Tensor) -> None:
         bucket = self._bucket_of.get(id(p))
-        if bucket is None or bucket.request is not None:
+        if bucket is None or bucket.started:
             return
         bucket.pending -= 1
         if bucket.pending == 0:
             self._launch(bucket)
-        else:
+        elif self.reducer is not None:
             t0 = time.perf_counter()
-            comm.poke([b.request for b in self.buckets if b.request is not None])
+            self.reducer.progress()
             self.comm_seconds += time.perf_counter() - t0
 
     def _launch(self, bucket: Bucket) -> None:
+        """Pack the bucket's gradients, times this rank's weight, into the reducer's slot (one
+        copy) and start its sum over the ranks."""
         t0 = time.perf_counter()
-        buf, scale = bucket.buffer, self._scale
+        buf, scale = (bucket.buffer if self.reducer is None else self.reducer.slot(bucket.index)), self._scale
         for p, off in zip(bucket.params, bucket.offsets):
             dst = buf[off:off + p.data.size]
             if p.grad is None:  # not used by this step's graph: contributes nothing
@@ -217,12 +255,9 @@ class DataParallel:
                 np.multiply(_in_memory_order(p.grad, p.data).reshape(-1), scale, out=dst)
         if bucket.extra:
             buf[-1] = self._loss * scale
-        if self.world_size > 1:
-            mpi = comm._state.mpi
-            bucket.request = comm._state.comm.Iallreduce(mpi.IN_PLACE, buf, op=mpi.SUM)
-            comm.poke([b.request for b in self.buckets if b.request is not None])
-        else:
-            bucket.request = True
+        bucket.started = True
+        if self.reducer is not None:
+            self.reducer.start(bucket.index)
         self.comm_seconds += time.perf_counter() - t0
 
     def synchronize(self) -> float:
@@ -230,21 +265,26 @@ class DataParallel:
         all, and write the averaged gradient into every parameter's ``.grad``. Returns the
         global batch's mean loss (when :meth:`set_batch` gave the local one)."""
         for b in self.buckets:
-            if b.request is None:
+            if not b.started:
                 self._launch(b)
         t0 = time.perf_counter()
-        reqs = [b.request for b in self.buckets if b.request is not True]
+        reqs = []
         if self.broadcast_buffers and self.world_size > 1:  # this step's running statistics: rank 0's
-            reqs += [comm._state.comm.Ibcast(buf, root=0) for _, buf in _buffers(self.module)]
+            reqs = [comm._state.comm.Ibcast(buf, root=0) for _, buf in _buffers(self.module)]
+        if self.reducer is not None:
+            self.reducer.finish()
         if reqs:
-            comm.wait(reqs, "the gradient allreduce")
+            comm.wait(reqs, "broadcasting the buffers")
         loss = 0.0
         for b in self.buckets:
-            for p, off in zip(b.params, b.offsets):
-                if p.grad is None or p.grad.shape != p.data.shape:
-                    p.grad = np.empty_like(p.data)
-                dst = _in_memory_order(p.grad, p.data)
-                dst[...] = b.buffer[off:off + p.data.size].reshape(dst.shape)
+            if self.gradient_as_bucket_view:  # no copy: p.grad is the averaged slice itself
+                for p, view in zip(b.params, b.views):
+                    p.grad = view
+            else:
+                for p, view in zip(b.params, b.views):
+                    if p.grad is None or p.grad.shape != p.data.shape:
+                        p.grad = np.empty_like(p.data)
+                    p.grad[...] = view
             if b.extra:
                 loss = float(b.buffer[-1])
         self.comm_seconds += time.perf_counter() - t0
