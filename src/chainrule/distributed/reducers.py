@@ -13,8 +13,10 @@ bucket's private flat buffer on every rank.
   them (a reduce-scatter that reads memory instead of sending messages), the slices are
   summed across machines by one ``Iallreduce`` per local rank position (each rank sends only
   ``1/L`` of the bytes over the network), and every rank copies the finished sum out. On one
-  machine that is two node barriers and one pass over the data, instead of MPICH moving the
-  whole buffer through its shared-memory queues in chunks; measured side by side in
+  machine with up to four ranks it is simpler still: after one node barrier every rank sums
+  all the slots into its own buffer. Either way a few synchronisations and one pass over the
+  data, instead of MPICH moving the whole buffer through its shared-memory queues in chunks,
+  each needing both ranks inside an MPI call; measured side by side in
   ``benchmarks/distributed.py`` and docs/distributed-training.md.
 
 Non-blocking collectives must be issued in the same order on every rank, so the buckets go
@@ -36,6 +38,9 @@ from . import comm
 #: ``DataParallel(algorithm=...)`` and ``CHAINRULE_ALLREDUCE``
 ALGORITHMS = ("auto", "hierarchical", "mpi")
 _ALIGN = 64  # bytes: every bucket region starts on a cache line
+#: up to this many ranks on one machine each rank sums every slot itself (one barrier a
+#: bucket, reading ranks x the bucket); more ranks share the work (reduce-scatter, 2 barriers)
+DIRECT_MAX_RANKS = 4
 
 
 class MPIReducer:
@@ -87,7 +92,13 @@ class HierarchicalReducer:
         mpi = comm._state.mpi
         self.buffers, self.node, self.cross = buffers, node, cross
         self.local, self.local_size = node.Get_rank(), node.Get_size()
-        slots = self.local_size + 1  # one per local rank, then the sum
+        # one machine with a few ranks: every rank sums all the slots itself, after a single
+        # barrier; the slots are double-buffered (step k writes set k % 2), so nobody
+        # overwrites a slot another rank may still read: the next write to set k % 2 comes
+        # after the barrier of step k+1, which every rank enters only after reading step k
+        self.direct = cross is None and self.local_size <= DIRECT_MAX_RANKS
+        self.parity = 0
+        slots = 2 * self.local_size if self.direct else self.local_size + 1  # 2 sets, or 1 + the sum
         offsets, total = [], 0
         for b in buffers:
             offsets.append(total)
@@ -96,7 +107,7 @@ class HierarchicalReducer:
         memory, _ = self.win.Shared_query(0)
         raw = np.frombuffer(memory, np.uint8, count=total)
         self.win.Lock_all()  # one passive epoch for the window's life; Sync orders the accesses
-        # per bucket: (local_size + 1, size) array of the slots, row local_size is the sum
+        # per bucket: (slots, size) array; two-phase: row local_size is the sum
         self.regions = [raw[o:o + slots * b.nbytes].view(b.dtype).reshape(slots, b.size)
                         for o, b in zip(offsets, buffers)]
         self.bounds = [(b.size * self.local // self.local_size, b.size * (self.local + 1) // self.local_size)
@@ -106,7 +117,7 @@ class HierarchicalReducer:
 
     def slot(self, i: int) -> np.ndarray:
         """This rank's row of bucket ``i``'s shared region: the pack writes straight into it."""
-        return self.regions[i][self.local]
+        return self.regions[i][self.parity * self.local_size + self.local if self.direct else self.local]
 
     def start(self, i: int) -> None:
         self.stage[i] = self.PACKED
@@ -114,7 +125,7 @@ class HierarchicalReducer:
 
     def _issue_allowed(self, i: int) -> bool:
         """Collectives are issued bucket after bucket: i may begin once i-1 has issued its last."""
-        return i == 0 or self.stage[i - 1] >= self.LEAVING
+        return i == 0 or self.stage[i - 1] >= (self.ARRIVED if self.direct else self.LEAVING)
 
     def _advance(self, i: int) -> bool:
         """Move bucket ``i`` on by one stage if it can go without waiting; whether it moved."""
@@ -131,6 +142,15 @@ class HierarchicalReducer:
         if not req.Test():
             return False
         self.request[i] = None
+        if st == self.ARRIVED and self.direct:  # every slot written: sum them all, privately
+            self.win.Sync()
+            rows = self.regions[i][self.parity * self.local_size:(self.parity + 1) * self.local_size]
+            out = self.buffers[i]
+            np.add(rows[0], rows[1], out=out)
+            for k in range(2, self.local_size):
+                np.add(out, rows[k], out=out)
+            self.stage[i] = self.DONE
+            return True
         if st == self.ARRIVED:  # every local slot written: sum this rank's slice of them
             self.win.Sync()
             region, (lo, hi) = self.regions[i], self.bounds[i]
@@ -175,6 +195,7 @@ class HierarchicalReducer:
                     comm.wait(self.request[i], "the gradient allreduce")
             self.progress()  # later buckets may go on while this one is copied out
         self.stage = [self.IDLE] * len(self.buffers)
+        self.parity ^= 1
 
     def close(self) -> None:
         if self.win is not None:
