@@ -238,14 +238,30 @@ def main() -> None:
     # upper bound: the buckets hide part of the allreduce behind backward)
     steps1 = runs[one][0]["ranks"][0]["steps"]
     compute_step = med(one, "cpu_seconds") / max(steps1, 1)
+    steps2 = runs[weak][0]["ranks"][0]["steps"]
+    node_step = statistics.median(statistics.mean(r["comm_seconds"] for r in run["ranks"])
+                                  for run in runs[weak]) / max(steps2, 1)
     print(f"\nmodel: each rank computes {b} examples a step ({compute_step * 1e3:.2f} ms CPU measured), the global "
-          f"batch grows with the ranks, {grad_bytes / 1e6:.2f} MB of gradients per ring allreduce, no overlap "
-          f"(upper bound)")
+          f"batch grows with the ranks, {grad_bytes / 1e6:.2f} MB of gradients a step, no overlap (upper bound)")
+    print(f"  one rank per machine, ring allreduce: 2(N-1) latencies + 2(N-1)/N x {grad_bytes / 1e6:.2f} MB / link")
+    _model_table(compute_step, lambda n, lat, bw: ring_allreduce_seconds(grad_bytes, n, lat, bw), b)
+    print(f"  {PER_NODE} ranks per machine, hierarchical: the measured 2-rank shared-memory step "
+          f"({node_step * 1e3:.2f} ms) + a ring of the M = N/{PER_NODE} machines, each rank sending its "
+          f"1/{PER_NODE} slice (the machine's link carries 2(M-1)/M x {grad_bytes / 1e6:.2f} MB)")
+    _model_table(compute_step, lambda n, lat, bw: node_step + ring_allreduce_seconds(
+        grad_bytes, max(n // PER_NODE, 1), lat, bw), b)
+
+
+#: ranks per machine in the hierarchical model (an 8-core node with one rank a core)
+PER_NODE = 8
+
+
+def _model_table(compute_step: float, comm_seconds, b: int) -> None:
     print(f"  {'ranks':>6s} " + " ".join(f"{net:>38s}" for net in NETWORKS))
-    for n in (1, 2, 8, 64, 256):
+    for n in (1, 8, 64, 256):
         cells = []
         for latency, bandwidth in NETWORKS.values():
-            t_comm = ring_allreduce_seconds(grad_bytes, n, latency, bandwidth)
+            t_comm = comm_seconds(n, latency, bandwidth) if n > 1 else 0.0
             epoch = (60000 / (b * n)) * (compute_step + t_comm)
             cells.append(f"epoch {epoch:7.3f} s, comm {t_comm / (compute_step + t_comm):5.1%}")
         print(f"  {n:6d} " + " ".join(f"{c:>38s}" for c in cells))
