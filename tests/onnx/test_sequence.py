@@ -262,3 +262,19 @@ def test_dynamic_axes_free_the_length_of_a_per_token_model(tmp_path):
     for bad in ({2: "T"}, {1: ""}, [0, 1]):
         with pytest.raises(cr.ConfigError, match="dynamic_axes must map axes"):
             cr.onnx.export(model, np.zeros((1, 3), np.int64), path, dynamic_axes=bad)
+
+
+def test_sequence_first_cross_attention_keeps_its_layout(tmp_path):
+    cr.manual_seed(9)
+    m = nn.MultiheadAttention(6, 2)                                # (T, N, E), (S, N, E)
+    q, kv = x_of(3, 2, 6, seed=1), x_of(5, 2, 6, seed=2)
+    path = tmp_path / "cross.onnx"
+    cr.onnx.export(m, (q, kv, kv), path, kwargs={"is_causal": True})
+    dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in _checked(path).graph.input]
+    assert dims == [["T", "N", 6], ["S", "N", 6], ["S", "N", 6]]
+    q2, k2, v2 = x_of(4, 3, 6, seed=3), x_of(7, 3, 6, seed=4), x_of(7, 3, 6, seed=5)
+    out, weights = m(q2, k2, v2, is_causal=True)
+    got = run(path, {"query": q2, "key": k2, "value": v2})
+    close(got[0], out.data)
+    close(got[1], weights.data)
