@@ -91,7 +91,8 @@ def export_module(g: Graph, module: Any, x: str, value: np.ndarray) -> tuple[str
     rule = RULES.get(type(module))
     if rule is None:
         name = type(module).__name__
-        why = REFUSED.get(name, "no export rule for it")
+        why = REFUSED.get(name, "no export rule for it (export reads chainrule.nn's layers, not a "
+                                "forward() written in Python: build the model from those layers)")
         raise ConfigError(f"cannot export {name} to ONNX: {why} (layers that export: "
                           f"{', '.join(sorted(c.__name__ for c in RULES))})")
     return rule(g, module, x, value), call_one(module, value)

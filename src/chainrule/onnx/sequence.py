@@ -94,15 +94,16 @@ def attention(g: Graph, m: Any, q: str, k: str, v: str, *, causal: bool = False,
     return out, weights
 
 
-def _batch_first(g: Graph, m: Any, x: str) -> str:
-    return x if m.batch_first else g.op("Transpose", [x], perm=[1, 0, 2])
+def swap_first_axes(g: Graph, x: str) -> str:
+    """(T, N, ·) <-> (N, T, ·): between a layer's own layout and the one a node needs."""
+    return g.op("Transpose", [x], perm=[1, 0, 2])
 
 
 def _multihead_attention(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
-    # as a layer with one input (inside a Sequential): self-attention, no mask, the output only
-    xb = _batch_first(g, m, x)
+    # as a layer with one input (inside another model): self-attention, no mask, the output only
+    xb = x if m.batch_first else swap_first_axes(g, x)
     out, _ = attention(g, m, xb, xb, xb)
-    return _batch_first(g, m, out)
+    return out if m.batch_first else swap_first_axes(g, out)
 
 
 # ----------------------------------------------------------------------------- recurrent
@@ -148,10 +149,8 @@ def recurrent(g: Graph, m: Any, x: str, h0: str | None = None, c0: str | None = 
 
 def _recurrent(g: Graph, m: Any, x: str, value: np.ndarray) -> str:
     # as a layer with one input: zero initial state, the output sequence only
-    if m.batch_first:
-        x = g.op("Transpose", [x], perm=[1, 0, 2])
-    y, _, _ = recurrent(g, m, x)
-    return g.op("Transpose", [y], perm=[1, 0, 2]) if m.batch_first else y
+    y, _, _ = recurrent(g, m, swap_first_axes(g, x) if m.batch_first else x)
+    return swap_first_axes(g, y) if m.batch_first else y
 
 
 # ----------------------------------------------------------------------------- language models
@@ -203,4 +202,4 @@ def rules() -> dict[type, Rule]:
             MLP: _mlp, Block: _block, nn.GPT: _gpt, nn.CharRNN: _char_rnn}
 
 
-__all__ = ["attention", "recurrent", "rules"]
+__all__ = ["attention", "recurrent", "rules", "swap_first_axes"]

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .graph import Graph
-from .sequence import attention, recurrent
+from .sequence import attention, recurrent, swap_first_axes
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _attention_call(g: Graph, m: Any, example: Any, kwargs: dict, input_name: st
     names = [p.name for p in ports] * (1 if cross else 3)
 
     def first(x: str) -> str:
-        return x if bf else g.op("Transpose", [x], perm=[1, 0, 2])
+        return x if bf else swap_first_axes(g, x)
 
     qb, kb, vb = (first(x) for x in names) if cross else (first(names[0]),) * 3
     kp_name = None
@@ -162,10 +162,10 @@ def _recurrent_call(g: Graph, m: Any, example: Any, kwargs: dict, input_name: st
     layers, h = m.num_layers, m.hidden_size
     ports = [Port(input_name, tp.FLOAT, [*seq, m.input_size])]
     ports += [Port(n, tp.FLOAT, [layers, "N", h]) for n in ("h0", "c0")[:len(states)]]
-    xt = g.op("Transpose", [input_name], perm=[1, 0, 2]) if m.batch_first else input_name
+    xt = swap_first_axes(g, input_name) if m.batch_first else input_name
     out, hn, cn = recurrent(g, m, xt, *(p.name for p in ports[1:]))
     if m.batch_first:
-        out = g.op("Transpose", [out], perm=[1, 0, 2])
+        out = swap_first_axes(g, out)
     outputs = [(out, Port(output_name, tp.FLOAT, [*seq, h])), (hn, Port("h_n", tp.FLOAT, [layers, "N", h]))]
     if cn is not None:
         outputs.append((cn, Port("c_n", tp.FLOAT, [layers, "N", h])))
