@@ -9,6 +9,8 @@ import json
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn
@@ -278,3 +280,35 @@ def test_sequence_first_cross_attention_keeps_its_layout(tmp_path):
     got = run(path, {"query": q2, "key": k2, "value": v2})
     close(got[0], out.data)
     close(got[1], weights.data)
+
+
+@settings(deadline=None, max_examples=12)
+@given(heads=st.integers(1, 3), width=st.integers(1, 4), n=st.integers(1, 3), t=st.integers(1, 6),
+       t2=st.integers(1, 9), causal=st.booleans(), batch_first=st.booleans())
+def test_attention_of_any_shape_matches(tmp_path_factory, heads, width, n, t, t2, causal, batch_first):
+    cr.manual_seed(t + 10 * t2)
+    e = heads * width
+    m = nn.MultiheadAttention(e, heads, batch_first=batch_first)
+    path = tmp_path_factory.mktemp("mha") / "m.onnx"
+    layout = (n, t, e) if batch_first else (t, n, e)
+    cr.onnx.export(m, x_of(*layout), path, kwargs={"is_causal": causal})
+    x = x_of(*((n + 1, t2, e) if batch_first else (t2, n + 1, e)), seed=t2)
+    out, weights = m(x, x, x, is_causal=causal)
+    got = run(path, {"input": x})
+    close(got[0], out.data)
+    close(got[1], weights.data)
+
+
+@settings(deadline=None, max_examples=12)
+@given(kind=st.sampled_from(["RNN", "GRU", "LSTM"]), i=st.integers(1, 5), h=st.integers(1, 6),
+       layers=st.integers(1, 3), n=st.integers(1, 3), t=st.integers(1, 12))
+def test_recurrent_layer_of_any_shape_matches(tmp_path_factory, kind, i, h, layers, n, t):
+    cr.manual_seed(i + 10 * h)
+    m = getattr(nn, kind)(i, h, num_layers=layers, batch_first=True)
+    path = tmp_path_factory.mktemp("rnn") / "m.onnx"
+    cr.onnx.export(m, x_of(1, 2, i), path)
+    x = x_of(n, t, i, seed=t)
+    y, final = m(x)
+    refs = [y.data, *(s.data for s in final)] if kind == "LSTM" else [y.data, final.data]
+    for got, ref in zip(run(path, {"input": x}), refs):
+        close(got, ref)
