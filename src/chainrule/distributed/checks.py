@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -95,6 +96,11 @@ def fail_together() -> Iterator[None]:
 
 
 def _abort_with(message: str, code: int) -> None:
+    if comm.rank() != 0:
+        # an error every rank meets (a bad argument value) is reported once: rank 0 prints
+        # at once and ends the job within the abort grace, before the others get to print;
+        # an error of this rank alone is printed after the pause, then ends the job
+        time.sleep(2 * comm.ABORT_GRACE_SECONDS)
     print(f"chainrule: error: rank {comm.rank()}: {message}; stopping all {comm.world_size()} ranks",
           file=sys.stderr, flush=True)
     comm.abort(code)

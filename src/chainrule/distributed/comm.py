@@ -124,8 +124,16 @@ def abort(code: int = 1) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if _state.comm is not None and world_size() > 1:
+        # MPI_Abort makes the launcher kill every rank at once, dropping output still on its
+        # way (this rank's message, or another failing rank's traceback half printed): give
+        # it a moment to arrive first
+        time.sleep(ABORT_GRACE_SECONDS)
         _state.comm.Abort(code)
     os._exit(code)
+
+
+#: seconds a failing rank waits, its message flushed, before ending the job
+ABORT_GRACE_SECONDS = 0.3
 
 
 # ----------------------------------------------------------------------------- waiting
