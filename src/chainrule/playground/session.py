@@ -320,26 +320,34 @@ class Session:
     def step(self, n: int = 1) -> float | None:
         """Run ``n`` optimizer steps on minibatches; return the last minibatch loss.
 
-        A model whose weights are no longer numbers refuses (ConfigError) until reset."""
+        Stops early at a loss that is not a number. A model whose weights are no longer
+        numbers refuses (ConfigError) until reset."""
         why = self.refusal()
         if why:
             raise ConfigError(why)
-        self.model.train()
-        with np.errstate(all="ignore"):  # overflow shows on the page (NaN loss, hints), not the terminal
-            self._steps(int(n))
-        self.model.eval()
+        self._train(int(n))
         return self.last_loss
 
-    def _steps(self, n: int) -> None:
-        for _ in range(n):
-            idx = self.cursor.next(self.config["batch_size"])
-            self.optimizer.zero_grad()
-            loss, logits = self.loss_on(idx)
-            loss.backward()
-            self.optimizer.step()
-            self.steps += 1
-            self.last_loss = float(loss.item())
-            self.after_step(idx, self.last_loss, logits)
+    def _train(self, n: int) -> None:
+        """``n`` steps in training mode, stopping after the first loss that is not finite.
+
+        Only the loss is looked at per step (a scalar); the full check of every weight
+        (``refusal``) runs once per call of ``step`` or ``advance``, not per step.
+        """
+        self.model.train()
+        with np.errstate(all="ignore"):  # overflow shows on the page (NaN loss, hints), not the terminal
+            for _ in range(n):
+                idx = self.cursor.next(self.config["batch_size"])
+                self.optimizer.zero_grad()
+                loss, logits = self.loss_on(idx)
+                loss.backward()
+                self.optimizer.step()
+                self.steps += 1
+                self.last_loss = float(loss.item())
+                self.after_step(idx, self.last_loss, logits)
+                if not math.isfinite(self.last_loss):
+                    break
+        self.model.eval()
 
     @property
     def diverged(self) -> bool:
@@ -363,8 +371,9 @@ class Session:
         start = time.perf_counter()
         loss = None
         for _ in range(self.config["steps_per_frame"]):
-            loss = self.step(1)
-            if self.refusal() or time.perf_counter() - start > budget:
+            self._train(1)
+            loss = self.last_loss
+            if loss is None or not math.isfinite(loss) or time.perf_counter() - start > budget:
                 break
         return loss, self.frame(evaluate)
 
