@@ -25,6 +25,7 @@ measured gradient bytes) on 10 and 100 Gbit/s networks.
 
     python benchmarks/distributed.py                  # 3 interleaved rounds
     python benchmarks/distributed.py --rounds 5 --batch 256
+    python benchmarks/distributed.py --variants       # what each DataParallel option is worth
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ NETWORKS = {"10 Gbit/s Ethernet (latency 20 us)": (20e-6, 10e9 / 8),
 
 
 # ----------------------------------------------------------------------------- one run (a rank)
-def worker(data_dir: Path, batch: int, seed: int, independent: bool) -> None:
+def worker(data_dir: Path, batch: int, seed: int, independent: bool, options: dict) -> None:
     """Train a warm-up and a timed epoch at ``batch`` examples per rank; rank 0 prints one
     JSON line of every rank's measurements. ``independent``: each rank trains its own model
     on its shards with no gradient average (MPI only for the barriers around the epoch)."""
@@ -70,7 +71,7 @@ def worker(data_dir: Path, batch: int, seed: int, independent: bool) -> None:
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     data = TensorDataset(x, y)
-    ddp = dist.DataParallel(model) if distributed and not independent else None
+    ddp = dist.DataParallel(model, **options) if distributed and not independent else None
     sampler = dist.DistributedSampler(len(data), batch, seed=seed) if distributed else None
     loader = DataLoader(data, batch_sampler=sampler) if sampler is not None else \
         DataLoader(data, batch, shuffle=True, seed=seed)
@@ -121,6 +122,7 @@ class Config:
     batch: int  # per rank
     independent: bool = False  # no gradient average: the no-communication ceiling
     env: tuple[tuple[str, str], ...] = ()  # extra environment (CHAINRULE_ALLREDUCE=mpi)
+    options: str = "{}"  # DataParallel keyword arguments, as JSON
 
 
 def run_config(cfg: Config, args: argparse.Namespace) -> dict:
@@ -129,7 +131,7 @@ def run_config(cfg: Config, args: argparse.Namespace) -> dict:
     for var in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE"):
         env.pop(var, None)
     cmd = [sys.executable, __file__, "--worker", "--data-dir", str(args.data_dir), "--batch", str(cfg.batch),
-           "--seed", str(args.seed)] + (["--independent"] if cfg.independent else [])
+           "--seed", str(args.seed), "--options", cfg.options] + (["--independent"] if cfg.independent else [])
     if cfg.ranks > 1:
         mpiexec = shutil.which("mpiexec")
         if mpiexec is None:
@@ -168,10 +170,13 @@ def main() -> None:
                         help="the 1-rank batch: per-rank batch of weak scaling, global batch of strong (128)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variants", action="store_true",
+                        help="instead: weak scaling with each DataParallel option turned off in turn")
     parser.add_argument("--independent", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.data_dir, args.batch, args.seed, args.independent)
+        worker(args.data_dir, args.batch, args.seed, args.independent, json.loads(args.options))
         return
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         sys.exit(f"distributed.py: no MNIST in {args.data_dir} (--data-dir)")
@@ -181,6 +186,9 @@ def main() -> None:
 
     print(benchlib.load_line())
     print(benchlib.blas_report())
+    if args.variants:
+        variants(args)
+        return
     rate_before = benchlib.gemm_rate()  # the floor's GEMM rate, measured before and after
     one = Config(f"1 rank x 1 thread, batch {b}", 1, 1, b)
     weak = Config(f"2 ranks x 1 thread, {b} per rank", 2, 1, b)
@@ -250,6 +258,30 @@ def main() -> None:
           f"1/{PER_NODE} slice (the machine's link carries 2(M-1)/M x {grad_bytes / 1e6:.2f} MB)")
     _model_table(compute_step, lambda n, lat, bw: node_step + ring_allreduce_seconds(
         grad_bytes, max(n // PER_NODE, 1), lat, bw), b)
+
+
+def variants(args: argparse.Namespace) -> None:
+    """Weak scaling (2 ranks x batch) with the gradient average's options changed one at a
+    time, interleaved: what each choice of DataParallel is worth on this machine."""
+    b, mpi = args.batch, (("CHAINRULE_ALLREDUCE", "mpi"),)
+    configs = [Config(f"1 rank, batch {b} (no MPI)", 1, 1, b),
+               Config("2 ranks, no communication at all", 2, 1, b, independent=True),
+               Config("MPI Iallreduce, gradients copied back", 2, 1, b, env=mpi,
+                      options='{"gradient_as_bucket_view": false}'),
+               Config("MPI Iallreduce, gradients as bucket views", 2, 1, b, env=mpi),
+               Config("hierarchical, bucket views (default)", 2, 1, b),
+               Config("hierarchical, one bucket", 2, 1, b, options='{"first_bucket_mb": 25}')]
+    runs: dict[Config, list[dict]] = {c: [] for c in configs}
+    for rnd in range(args.rounds):
+        for cfg in configs:
+            runs[cfg].append(run_config(cfg, args))
+        print(f"round {rnd + 1}/{args.rounds} done ({benchlib.load_line()})", flush=True)
+    print(f"\nweak scaling, {b} examples per rank a step, median of {args.rounds} interleaved rounds:")
+    for cfg in configs:
+        ms = statistics.median(max(r["seconds"] / r["steps"] for r in run["ranks"]) for run in runs[cfg]) * 1e3
+        comm = statistics.median(statistics.mean(r["comm_seconds"] / r["steps"] for r in run["ranks"])
+                                 for run in runs[cfg]) * 1e3
+        print(f"  {cfg.name:44s} {ms:6.3f} ms a step, {comm:6.3f} ms communicating")
 
 
 #: ranks per machine in the hierarchical model (an 8-core node with one rank a core)
