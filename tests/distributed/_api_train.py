@@ -30,6 +30,9 @@ if mode == "fit":
                   batch_size=per_rank, seed=4, clip_grad_norm=0.5, distributed=launched, progress=False,
                   diagnostics=False)
     losses = [e["loss"] for e in history.epochs] + [e["val_loss"] for e in history.epochs]
+    from chainrule.tensor import _post_hooks
+
+    assert not _post_hooks, "fit(distributed=True) left its gradient hooks on the model"
 else:  # the loop of chainrule.distributed's docstring
     data = TensorDataset(X[:400], y[:400])  # shards of 25: BatchNorm needs 2+ examples
     ddp = dist.DataParallel(model) if launched else model

@@ -165,7 +165,10 @@ class DataParallel:
             a machine, ``Iallreduce`` of slices across machines), ``"mpi"`` (one
             ``Iallreduce`` per bucket), or ``"auto"`` (the default, also from the
             ``CHAINRULE_ALLREDUCE`` variable): hierarchical when every machine runs the same
-            number of ranks and MPI gives shared-memory windows, else mpi.
+            number of ranks and MPI gives shared-memory windows, else mpi. Memory: the
+            hierarchical window holds two gradient copies per rank on a machine of up to
+            4 ranks (double-buffered slots), about one beyond; pass ``"mpi"`` if that is
+            too much for a very large model.
 
     Attributes: ``comm_seconds`` (time spent in this rank's communication calls: packing,
     starting and waiting; includes waiting for slower ranks), ``bytes_per_step`` (the
@@ -196,6 +199,7 @@ class DataParallel:
         self._scale = 1.0 / self.world_size
         self._loss = 0.0
         self.comm_seconds = 0.0
+        self._closed = False
         self._reset()
 
     # --- the model's face
@@ -206,7 +210,9 @@ class DataParallel:
         return getattr(self.__dict__["module"], name)
 
     def remove_hooks(self) -> None:
-        """Detach from the model's parameters (the wrapper is then unusable)."""
+        """Detach from the model's parameters and free the shared-memory window; the wrapper
+        is then unusable. Under MPI every rank must call it (freeing a window is collective)."""
+        self._closed = True
         for h in self._handles:
             h.remove()
         self._handles = []
@@ -264,6 +270,8 @@ class DataParallel:
         """Finish the gradient average: start the buckets backward did not complete, wait for
         all, and write the averaged gradient into every parameter's ``.grad``. Returns the
         global batch's mean loss (when :meth:`set_batch` gave the local one)."""
+        if self._closed:
+            raise ConfigError("DataParallel.synchronize: remove_hooks() was called; wrap the model again")
         for b in self.buckets:
             if not b.started:
                 self._launch(b)

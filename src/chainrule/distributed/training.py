@@ -34,12 +34,18 @@ class DistributedFit:
         if not comm.is_initialized():
             comm.init()
         self.rank, self.world_size = comm.rank(), comm.world_size()
+        self.owns_ddp = not isinstance(distributed, DataParallel)
         self.ddp = distributed if isinstance(distributed, DataParallel) else DataParallel(model)
         if seed is None:  # one seed for every rank's shuffle and dropout streams
             drawn = np.array([cast(int, np.random.SeedSequence().entropy) % 2**62], np.int64)
             seed = int(comm.broadcast_(drawn, what="the seed")[0])
         self.seed = int(seed)
         self.sampler: DistributedSampler | None = None
+
+    def close(self) -> None:
+        """After training (on every rank): unhook the wrapper fit made and free its window."""
+        if self.owns_ddp:
+            self.ddp.remove_hooks()
 
     def loader(self, loader: Any) -> Any:
         """A DataLoader over the same dataset yielding this rank's ``loader.batch_size``

@@ -219,9 +219,13 @@ def fit(
             raise TrainingInterrupted(run.saved_epochs, ckpt, history) from None
         raise TrainingInterrupted(run.history_epochs, None, history) from None
     except TrainingDiverged:
+        if dist is not None:  # every rank diverges at the same step (the loss is the global mean)
+            dist.close()
         for cb in cbs:
             cb.on_train_end(run)
         raise
+    if dist is not None:  # unhook the model; collective, so only where every rank gets to
+        dist.close()
     for cb in cbs:
         cb.on_train_end(run)
     return history
