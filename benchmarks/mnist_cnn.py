@@ -7,7 +7,9 @@ training images of ../shared/data/mnist, test accuracy on the 10,000 test images
 epoch. The two frameworks alternate epoch by epoch (chainrule epoch 1, PyTorch epoch 1,
 chainrule epoch 2, ...) so that machine noise hits both alike, with a short pause before each
 epoch (idle OpenMP/OpenBLAS worker threads spin for a while after their last call). PyTorch
-runs with ``torch.set_num_threads(2)``; NumPy's BLAS uses its default threads.
+runs with ``torch.set_num_threads(2)``; NumPy's BLAS uses its default threads, except inside
+chainrule's convolutions, which split the batch over chainrule's own threads (``--threads``
+does not change them; ``cr.set_num_threads`` does).
 
     python benchmarks/mnist_cnn.py                  # 3 epochs each
     python benchmarks/mnist_cnn.py --epochs 1 --no-torch
