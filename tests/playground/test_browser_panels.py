@@ -147,3 +147,104 @@ def test_mnist_insides_render(page) -> None:  # noqa: F811
     pg.wait_for_function("document.getElementById('ins-saliency-caption').textContent.includes('score')",
                          timeout=20000)
     _shot(pg, "mnist-insides", "#insides")
+
+
+# ---- one click, one thing: the chain-rule panel, which holds the field that sets the value
+
+_OPEN = """() => {
+  const shown = (el) => el && !el.hidden && el.getClientRects().length > 0
+    && getComputedStyle(el).visibility !== 'hidden';
+  const editor = document.getElementById('param-editor');
+  return {panel: shown(document.getElementById('chain-panel')), editor: shown(editor),
+          editorInPanel: Boolean(editor.closest('#chain-panel')),
+          card: shown(document.getElementById('hovercard')),
+          floating: [...document.querySelectorAll('body *')].filter((el) => shown(el)
+            && getComputedStyle(el).position === 'fixed').map((el) => el.id || el.className)};
+}"""
+
+
+def _label_is(text: str) -> str:
+    return ("(document.querySelector('[data-testid=chain-label]') || {textContent: ''})"
+            f".textContent.startsWith('{text}')")
+
+
+def _edge_point(pg, selector: str) -> tuple[float, float]:
+    """A point a quarter along an edge (its middle is where edges cross), in page coordinates."""
+    return tuple(pg.eval_on_selector(selector, """p => {
+        const m = p.getPointAtLength(p.getTotalLength() / 4), box = p.ownerSVGElement.getBoundingClientRect();
+        return [box.left + m.x, box.top + m.y]; }"""))
+
+
+def test_one_click_opens_the_chain_panel_and_both_features_stay_usable(page) -> None:  # noqa: F811
+    pg = page
+    assert pg.evaluate(_OPEN)["panel"] is False
+    pg.click('[data-testid="train-toggle"]')
+    pg.wait_for_function("document.body.classList.contains('running')", timeout=5000)
+    x, y = _edge_point(pg, '#network path[data-l="1"][data-j="0"][data-i="1"]')
+    pg.mouse.click(x, y)          # a real click at the pointer, on a running network
+    pg.wait_for_function("!document.body.classList.contains('running')", timeout=5000)
+    pg.wait_for_selector('[data-testid="chain-sum"]', timeout=20000)
+    opened = pg.evaluate(_OPEN)
+    # exactly one thing opened: the chain panel, the value field inside it, nothing floating
+    assert opened == {"panel": True, "editor": True, "editorInPanel": True, "card": False,
+                      "floating": []}, opened
+    assert pg.inner_text('[data-testid="chain-label"]').startswith("∂L/∂W2[0,1]")
+    assert pg.input_value('[data-testid="chain-which"]') == "1,0,1"
+    # the chain rule is there and right
+    (grad,) = _values(pg, "chain-grad")
+    (total,) = _values(pg, "chain-sum")
+    assert total == pytest.approx(grad, rel=1e-6)
+    # and the weight can be set from the same panel: the panel then explains the new value
+    assert pg.evaluate("document.activeElement.id") == "param-value"
+    pg.fill('[data-testid="param-value"]', "0.625")
+    pg.press('[data-testid="param-value"]', "Enter")
+    pg.wait_for_function("playground.frame.weights[1][0][1] === 0.625", timeout=5000)
+    pg.wait_for_function("(document.querySelector('[data-testid=chain-value]') || {dataset: {}})"
+                         ".dataset.value === '0.625'", timeout=20000)
+    # keyboard only: the panel's list reaches every weight and bias, Enter sets it
+    pg.focus('[data-testid="chain-which"]')
+    pg.keyboard.press("End")                                   # the last entry: the output's bias
+    pg.wait_for_function(_label_is("∂L/∂b3[0]"), timeout=20000)
+    assert pg.evaluate(_OPEN)["floating"] == []
+    pg.focus('[data-testid="param-value"]')
+    pg.keyboard.press("Control+A")
+    pg.keyboard.type("-0.25")
+    pg.keyboard.press("Enter")
+    pg.wait_for_function("playground.frame.biases[2][0] === -0.25", timeout=5000)
+    # close: nothing stays open; a click on a neuron opens the panel for its bias
+    pg.click('[data-testid="chain-close"]')
+    assert pg.evaluate(_OPEN) == {"panel": False, "editor": False, "editorInPanel": True,
+                                  "card": False, "floating": []}
+    pg.click("#network .node.output")
+    pg.wait_for_function(_label_is("∂L/∂b3[0]"), timeout=20000)
+    assert pg.evaluate(_OPEN)["panel"] is True
+
+
+def test_on_a_phone_a_tap_opens_the_chain_panel_in_view(browser, server_url) -> None:  # noqa: F811
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                              is_mobile=True, has_touch=True, bypass_csp=True)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server_url)
+    pg.wait_for_selector("#conn.ok", timeout=10000)
+    pg.wait_for_function("document.querySelectorAll('#network .node').length >= 4", timeout=10000)
+    x, y = _edge_point(pg, '#network path[data-l="0"][data-j="2"][data-i="0"]')
+    pg.touchscreen.tap(x, y)
+    pg.wait_for_selector('[data-testid="chain-sum"]', timeout=20000)
+    opened = pg.evaluate(_OPEN)
+    assert opened["panel"] and opened["editor"] and opened["editorInPanel"] and opened["floating"] == []
+    assert pg.inner_text('[data-testid="chain-label"]').startswith("∂L/∂W1[2,0]")
+    # the panel's head (with the value field) was brought on screen, and nothing is wider
+    box = pg.locator("#param-editor").bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 844
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    pg.locator('[data-testid="param-value"]').tap()
+    pg.fill('[data-testid="param-value"]', "1.25")
+    pg.press('[data-testid="param-value"]', "Enter")
+    pg.wait_for_function("playground.frame.weights[0][2][0] === 1.25", timeout=5000)
+    pg.select_option('[data-testid="chain-which"]', "1,3,b")   # the list, where edges are small
+    pg.wait_for_function(_label_is("∂L/∂b2[3]"), timeout=20000)
+    _shot(pg, "chain-panel-390")
+    ctx.close()
+    assert errors == [], errors

@@ -1,6 +1,8 @@
 // The network diagram: every input feature (click to switch it on or off), a thumbnail per
-// neuron with its bias at the corner (click to set it), an edge per weight or gradient (click
-// to set the weight), and +/- controls per layer.
+// neuron with its bias at the corner, an edge per weight or gradient, and +/- controls per
+// layer. Clicking an edge (a weight) or a neuron (its bias) does one thing: it emits "param",
+// and the chain-rule panel (chain.js) opens for that parameter -- how its gradient is made --
+// with the field that sets its value (editParam, below) at its top.
 import { $, LUT, GRAD_POS, GRAD_NEG, b64bytes, fmtSci, paintMap } from "./util.js";
 import { S, on, emit, send, sendPlayground } from "./state.js";
 import { numberOrRaw } from "./controls.js";
@@ -60,7 +62,7 @@ function buildNetwork() {
         p.dataset.l = l; p.dataset.i = i; p.dataset.j = j;
         p.addEventListener("mouseenter", edgeHover); p.addEventListener("mousemove", moveCard);
         p.addEventListener("mouseleave", hideCard);
-        p.addEventListener("click", (ev) => openEditor(ev, l, j, i));
+        p.addEventListener("click", (ev) => pick(ev, l, j, i));
         svg.appendChild(p);
         L.edges.push({ el: p, l: l, i: i, j: j });
       }
@@ -100,8 +102,8 @@ function buildNetwork() {
       const bias = el("div", "bias", box);
       bias.style.left = (L.pos[c][i].x - 5) + "px"; bias.style.top = (L.pos[c][i].y + L.node - 7) + "px";
       L.biasEls[c].push(bias);
-      d.addEventListener("click", (ev) => openEditor(ev, c - 1, i, null));
-      bias.addEventListener("click", (ev) => openEditor(ev, c - 1, i, null));
+      d.addEventListener("click", (ev) => pick(ev, c - 1, i, null));
+      bias.addEventListener("click", (ev) => pick(ev, c - 1, i, null));
       d.addEventListener("mousemove", moveCard);
       if (c < L.sizes.length - 1) {
         d.addEventListener("mouseenter", (ev) => { S.hover = { l: c - 1, j: i }; emit("hover"); nodeCard(ev, c - 1, i); });
@@ -218,7 +220,7 @@ function edgeHover(ev) {
   const l = +ev.target.dataset.l, i = +ev.target.dataset.i, j = +ev.target.dataset.j;
   card = () => {
     const f = S.frame; if (!f || !f.weights[l] || !f.weights[l][j]) return;
-    showCard(`<b>${edgeName(l, i, j, f)}</b><br>w = ${fmtSci(f.weights[l][j][i])}<br>∂L/∂w = ${fmtSci(f.grads[l][j][i])}<br><span class="muted">click to set w</span>`);
+    showCard(`<b>${edgeName(l, i, j, f)}</b><br>w = ${fmtSci(f.weights[l][j][i])}<br>∂L/∂w = ${fmtSci(f.grads[l][j][i])}<br><span class="muted">click: how ∂L/∂w is made, and set w</span>`);
   };
   card(); moveCard(ev);
 }
@@ -227,7 +229,7 @@ function nodeCard(ev, l, j) {
     const f = S.frame; if (!f || !f.biases[l]) return;
     const last = l === f.biases.length - 1;
     const name = last ? "output" : `hidden ${l + 1}, neuron ${j + 1}`;
-    showCard(`<b>${name}</b><br>bias = ${fmtSci(f.biases[l][j])}<br><span class="muted">${last ? "" : "its output is shown in the big picture; "}click to set the bias</span>`);
+    showCard(`<b>${name}</b><br>bias = ${fmtSci(f.biases[l][j])}<br><span class="muted">${last ? "" : "its output is shown in the big picture; "}click: how ∂L/∂b is made, and set b</span>`);
   };
   card(); moveCard(ev);
 }
@@ -235,28 +237,39 @@ function showCard(html) { const c = $("hovercard"); c.innerHTML = html; c.hidden
 function moveCard(ev) { const c = $("hovercard"); c.style.left = (ev.clientX + 14) + "px"; c.style.top = (ev.clientY + 12) + "px"; }
 function hideCard() { $("hovercard").hidden = true; card = null; }
 
-// ---- setting a weight or a bias by hand
-let editing = null;
-function openEditor(ev, layer, row, col) {
+// ---- a click picks a parameter; the chain-rule panel holds the field that sets it
+function pick(ev, layer, row, col) {
   const f = S.frame;
   if (!f || !f.weights[layer]) return;
   ev.stopPropagation();
   hideCard();
-  editing = { layer, row, col };
-  const value = col === null ? f.biases[layer][row] : f.weights[layer][row][col];
-  $("param-what").textContent = col === null ? "bias of " + (layer === f.biases.length - 1 ? "the output" : `hidden ${layer + 1}.${row + 1}`)
+  emit("param", { layer, row, col });
+}
+
+// the name of weight [row, col] (or bias ``row`` when col is null) of ``layer``, for the page
+export function paramName(layer, row, col) {
+  const f = S.frame;
+  if (!f || !f.weights[layer]) return "";
+  return col === null ? "bias of " + (layer === f.biases.length - 1 ? "the output" : `hidden ${layer + 1}.${row + 1}`)
     : "weight " + edgeName(layer, col, row, f);
+}
+
+// fill the value field (inside the chain-rule panel) for one parameter; null hides it
+let editing = null;
+export function editParam(which, focus = true) {
   const form = $("param-editor");
+  const f = S.frame;
+  if (!which || !f || !f.weights[which.layer]) { form.hidden = true; editing = null; return; }
+  editing = which;
+  const { layer, row, col } = which;
+  const value = col === null ? f.biases[layer][row] : f.weights[layer][row][col];
+  $("param-what").textContent = "set " + paramName(layer, row, col) + " to";
   form.hidden = false;
-  const w = form.offsetWidth || 260;
-  form.style.left = Math.max(4, Math.min(window.innerWidth - w - 4, ev.clientX - 20)) + "px";
-  form.style.top = (ev.clientY + 10) + "px";
   const input = $("param-value");
   input.value = value === null ? "" : String(value);
   input.classList.remove("bad");
-  input.focus(); input.select();
+  if (focus) { input.focus({ preventScroll: true }); input.select(); }
 }
-function closeEditor() { $("param-editor").hidden = true; editing = null; }
 
 export function wireNetwork() {
   document.querySelectorAll(".seg").forEach((b) => b.onclick = () => {
@@ -271,11 +284,12 @@ export function wireNetwork() {
     if (!editing) return;
     const v = numberOrRaw($("param-value").value);
     if (typeof v !== "number") { $("param-value").classList.add("bad"); return; }
+    $("param-value").classList.remove("bad");
     send(Object.assign({ type: "set", value: v }, editing));
-    closeEditor();
+    emit("param-set", editing);   // the chain panel explains the new value
   });
-  $("param-cancel").onclick = closeEditor;
-  $("param-value").addEventListener("keydown", (e) => { if (e.key === "Escape") closeEditor(); });
+  $("param-cancel").hidden = true;   // the field lives in the chain panel, which has "close"
+  $("param-value").addEventListener("keydown", (e) => { if (e.key === "Escape") editParam(editing); });
 }
 
 on("draw", () => { if (S.mode === "playground") drawNetwork(); });
