@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, browser, page, server_url  # noqa: F401  (fixtures)
+from test_browser import ARGS, CHROMIUM, browser, page, server_url  # noqa: F401  (fixtures)
+from test_landscape import FULL_BATCH, PATH_STEPS, RUNS, check_optimizer_paths, path_measures
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("CHAINRULE_PANEL_SHOTS")
@@ -105,7 +106,7 @@ def test_error_mountain_path_losses_are_the_training_losses(page) -> None:  # no
                          timeout=30000)
     pg.click('[data-testid="train-toggle"]')
     path = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
-    later = [(s, loss) for s, loss in path[1:]]
+    later = [(s, loss) for s, _, _, loss in path[1:]]
     assert later and all(s in frames for s, _ in later)
     for step, loss in later:
         assert loss == frames[step]
@@ -248,3 +249,90 @@ def test_on_a_phone_a_tap_opens_the_chain_panel_in_view(browser, server_url) -> 
     _shot(pg, "chain-panel-390")
     ctx.close()
     assert errors == [], errors
+
+
+# ---- the error mountain: switching optimizer or learning rate changes the path
+
+def _drawn_path(browser, url: str, hash_: str) -> list[tuple[int, float, float, float]]:  # noqa: F811
+    """Open ``url#hash_`` in a fresh page (a fresh session: the link's start), draw the slice
+    along the output layer's first two weights, train PATH_STEPS steps, and return the path
+    as drawn on the page: ``(step, a, b, loss)`` per step."""
+    ctx = browser.new_context(viewport={"width": 1360, "height": 940}, bypass_csp=True)
+    pg = ctx.new_page()
+    pg.goto(url + hash_)
+    pg.wait_for_selector("#conn.ok", timeout=10000)
+    init = int(hash_.split("init=")[1].split("&")[0])
+    pg.wait_for_function(f"playground.config && playground.config.init === {init} && playground.inflight === 0"
+                         " && playground.frame && playground.frame.weights.length === 3", timeout=15000)
+    pg.select_option('[data-testid="land-kind"]', "weights")
+    pg.select_option('[data-testid="land-first"]', "2,0")
+    pg.select_option('[data-testid="land-second"]', "2,1")
+    pg.click('[data-testid="landscape-button"]')
+    pg.wait_for_function("document.getElementById('land-canvas').dataset.path", timeout=30000)
+    assert "W3[0,0] across, W3[0,1] up" in pg.inner_text('[data-testid="landscape-caption"]')
+    pg.click('[data-testid="train-toggle"]')
+    pg.wait_for_function("JSON.parse(document.getElementById('land-canvas').dataset.path)"
+                         f".some((p) => p[0] >= {PATH_STEPS})", timeout=60000)
+    pg.click('[data-testid="train-toggle"]')
+    drawn = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
+    ctx.close()
+    by_step = {int(s): (int(s), a, b, loss) for s, a, b, loss in drawn}   # a pause re-draws the last
+    return [by_step[s] for s in range(PATH_STEPS + 1)]
+
+
+@pytest.mark.parametrize("init", [0, 3, 5])
+def test_error_mountain_paths_show_each_optimizer(browser, server_url, init: int) -> None:  # noqa: F811
+    """From one link's start: plain SGD, momentum, a learning rate too high, and Adam, each
+    read off the drawn path, differ as the maths says (see test_landscape.check_optimizer_paths)."""
+    fixed = "&".join(f"{k}={v}" for k, v in FULL_BATCH.items())
+    paths, starts = {}, set()
+    for name, (optimizer, lr) in RUNS.items():
+        drawn = _drawn_path(browser, server_url, f"#init={init}&{fixed}&optimizer={optimizer}&lr={lr}")
+        assert drawn[0][1:3] == (0.0, 0.0)                       # every run starts at the origin
+        starts.add(drawn[0][3])
+        paths[name] = path_measures(drawn)
+    assert len(starts) == 1                                      # the same start: the same loss
+    check_optimizer_paths(paths)
+
+
+def test_mnist_error_mountain_path_losses_are_the_training_losses(page) -> None:  # noqa: F811
+    pg = page
+    got: list[dict] = []
+
+    def on_ws(ws):
+        def received(payload):
+            try:
+                m = json.loads(payload)
+            except (TypeError, ValueError):
+                return
+            if m.get("type") in ("mnist_frame", "landscape"):
+                got.append(m)
+        ws.on("framereceived", received)
+
+    pg.on("websocket", on_ws)
+    pg.reload()
+    pg.wait_for_selector("#conn.ok", timeout=10000)
+    pg.click("#tab-mnist")
+    pg.wait_for_function("!document.getElementById('mnist-source').textContent.includes('loading')",
+                         timeout=60000)
+    pg.click('[data-testid="mnist-landscape-button"]')
+    pg.click('[data-testid="train-toggle"]')         # the slice is computed while it trains
+    pg.wait_for_function("(JSON.parse(document.getElementById('mland-canvas').dataset.path || '[]'))"
+                         ".length > 4", timeout=90000)
+    pg.click('[data-testid="train-toggle"]')
+    path = json.loads(pg.get_attribute('[data-testid="mnist-landscape-canvas"]', "data-path"))
+    caption = pg.inner_text('[data-testid="mnist-landscape-caption"]')
+    assert "random directions" in caption and "500 examples" in caption and "projected" in caption
+    (land,) = [m for m in got if m["type"] == "landscape"]
+    frames = {m["step"]: m["loss_train"] for m in got if m["type"] == "mnist_frame" and "loss_train" in m}
+    # the drawn path's losses are the training losses the frames reported at those steps
+    later = [(s, loss) for s, _, _, loss in path[1:]]
+    assert len(later) >= 4 and all(s in frames for s, _ in later)
+    assert all(loss == frames[s] for s, loss in later)
+    # ... of the same loss as the slice: at the plane's origin (a = b = 0) the grid's centre
+    mid = len(land["loss"]) // 2
+    assert path[0][1:3] == [0, 0] and land["loss"][mid][mid] == pytest.approx(path[0][3], rel=1e-5)
+    # and training did not wait for the grid: frames of later steps came before it
+    before = got[:got.index(land)]
+    assert any(m["type"] == "mnist_frame" and m["step"] > land["origin_step"] for m in before)
+    _shot(pg, "mnist-error-mountain", "#mland-panel")

@@ -146,3 +146,68 @@ def test_weight_directions_move_exactly_the_chosen_weight_of_a_column_major_matr
     diff = moved[0] - lin.weight.data
     assert diff[1, 2] == pytest.approx(0.5) and np.count_nonzero(diff) == 1
     assert (moved[1] - lin.bias.data)[2] == pytest.approx(-1.0)
+
+
+# ---- switching optimizer or learning rate changes the path, as the maths says --------------
+# Full-batch training (batch_size = the 200 training points) so that each property is one of
+# the optimizer, not of minibatch noise; the plane is the output layer's first two weights, so
+# the path's (a, b) are exactly those weights' moves. Each run: 60 steps from the same start.
+FULL_BATCH = {"batch_size": 200, "steps_per_frame": 1}
+PATH_STEPS = 60
+RUNS = {"sgd": ("sgd", 1.0), "momentum": ("momentum", 1.0), "too_high": ("sgd", 10.0),
+        "adam": ("adam", 0.03)}
+
+
+def path_measures(points: list[tuple[int, float, float, float]]) -> dict[str, object]:
+    """From a drawn path ``[(step, a, b, loss), ...]``, one point per step: its length in the
+    plane, the share of steps whose direction turns back on the previous one (dot < 0), how
+    often the loss rose, and each step's per-coordinate size."""
+    p = np.array(sorted(points), dtype=np.float64)
+    assert np.array_equal(p[:, 0], np.arange(p[0, 0], p[0, 0] + len(p))), "one point per step"
+    d = np.diff(p[:, 1:3], axis=0)
+    turns = np.sum(d[1:] * d[:-1], axis=1) < 0
+    return {"length": float(np.sum(np.linalg.norm(d, axis=1))),
+            "turn_back": float(np.mean(turns)),
+            "rises": int(np.sum(np.diff(p[:, 3]) > 0)),
+            "steps": np.abs(d)}
+
+
+def check_optimizer_paths(paths: dict[str, dict[str, object]]) -> None:
+    """The documented differences between the four runs' paths (``RUNS``, same start)."""
+    sgd, mom, high, adam = (paths[k] for k in ("sgd", "momentum", "too_high", "adam"))
+    # gradient descent at a learning rate the surface allows: the loss only falls, and the
+    # path keeps its heading
+    assert sgd["rises"] == 0 and sgd["turn_back"] <= 0.1, sgd
+    # momentum at the same rate: velocity builds up (up to 1/(1-0.9) = 10x the step), so it
+    # travels much further and runs past the valley floor: the loss rises on some steps
+    assert mom["length"] >= 3 * sgd["length"], (mom["length"], sgd["length"])
+    assert mom["rises"] >= 2, mom
+    # a rate too high for the curvature: each step jumps across the valley, so the direction
+    # turns back on nearly every step and the loss goes up and down
+    assert high["turn_back"] >= 0.8 and high["rises"] >= 0.3 * PATH_STEPS, high
+    # Adam: each weight moves by about lr whatever its gradient's size -- exactly lr on the
+    # first step (m̂/√v̂ = g/|g|), never beyond (1-β₁)/√(1-β₂) ≈ 3.16 lr
+    lr = RUNS["adam"][1]
+    steps = adam["steps"] / lr
+    assert steps[0] == pytest.approx([1.0, 1.0], rel=1e-3), steps[0]
+    assert steps.max() <= 3.17 and 0.3 <= float(np.median(steps)) <= 1.6, steps
+
+
+def _toy_path(init: int, optimizer: str, lr: float) -> list[tuple[int, float, float, float]]:
+    from chainrule.playground.panels import Panels
+    from chainrule.playground.toy import ToySession
+
+    s = ToySession({"init": init, "optimizer": optimizer, "lr": lr, **FULL_BATCH})
+    panels = Panels(s)
+    last = len(s.linears) - 1
+    panels.open_landscape("weights", (last, 0), (last, 1))
+    for _ in range(PATH_STEPS):
+        s.step(1)
+        panels.on_frame(s.frame())
+    assert panels.plane is not None
+    return [(q.step, q.a, q.b, q.loss) for q in panels.plane.path]
+
+
+@pytest.mark.parametrize("init", range(8))
+def test_optimizer_paths_differ_as_the_maths_says(init: int) -> None:
+    check_optimizer_paths({k: path_measures(_toy_path(init, *run)) for k, run in RUNS.items()})

@@ -127,3 +127,20 @@ def test_dropout_masks_come_from_the_session_so_a_seed_repeats_the_run():
     for la, lb in zip(a.linears, b.linears, strict=True):
         np.testing.assert_array_equal(la.weight.data, lb.weight.data)
     assert a.last_loss == b.last_loss
+
+def test_training_loss_is_reported_only_while_watched_and_at_most_every_interval():
+    d = tiny_digits(n=1200)
+    big = DigitData(d.x_train.repeat(3, 0), d.y_train.repeat(3), d.x_test, d.y_test, d.side, "600")
+    s = MnistSession(big, {"hidden": [16]})
+    x, y = s.training_subset()
+    assert len(x) == MnistSession.TRAIN_SUBSET == 500 and len(np.unique(s._train_idx)) == 500
+    assert MnistSession(d).training_subset()[0].shape == (200, 64)   # fewer: all of them
+    assert "loss_train" not in s.frame()                    # nobody asked: no forward pass
+    s.watch_training_loss(0.0)
+    s.step(3)
+    f = s.frame()
+    assert f["loss_train"] == pytest.approx(s.training_loss(), rel=1e-5)
+    s.watch_training_loss(3600.0)
+    assert "loss_train" in s.frame() and "loss_train" not in s.frame()  # then not for an hour
+    s.reset()                                                # a new network: nobody watches it
+    assert "loss_train" not in s.frame()

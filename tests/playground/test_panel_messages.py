@@ -76,3 +76,40 @@ def test_bad_panel_requests_are_messages(msg, words) -> None:
         err, _ = recv_until(ws, "error")
         assert words in err["message"]
     assert set(protocol.PANEL_FIELDS) <= set(protocol.MESSAGE_TYPES)
+
+
+def test_the_mnist_landscape_is_computed_in_the_background_while_training_goes_on(
+        monkeypatch) -> None:
+    import threading
+
+    from chainrule.playground import panels as panels_module
+
+    release = threading.Event()
+    real = panels_module.loss_surface
+
+    def held(*args, **kwargs):  # the grid waits until training has been seen to go on
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(panels_module, "loss_surface", held)
+    try:
+        with TestClient(make_app()) as c, c.websocket_connect("/ws") as ws:
+            opened(ws)
+            ws.send_json({"type": "mode", "mode": "mnist"})
+            recv_until(ws, "state", pred=lambda m: m["mode"] == "mnist")
+            ws.send_json({"type": "landscape", "kind": "random", "seed": 1})
+            pending, _ = recv_until(ws, "landscape_pending")
+            assert pending["mode"] == "mnist"
+            ws.send_json({"type": "play"})
+            first, _ = recv_until(ws, "mnist_frame", pred=lambda m: m["step"] > 0)
+            _, seen = recv_until(ws, "mnist_frame", pred=lambda m: m["step"] > first["step"])
+            assert "landscape" not in {m["type"] for m in seen}   # training did not wait
+            release.set()
+            land, seen = recv_until(ws, "landscape")
+            points = [m for m in seen if m["type"] == "landscape_path"]
+            ws.send_json({"type": "pause"})
+            assert land["mode"] == "mnist" and len(land["loss"]) == 11
+            # the path went on being recorded meanwhile: the grid's message carries it
+            assert len(land["path"]) >= 1 + len(points) and land["path"][0]["step"] == 0
+    finally:
+        release.set()

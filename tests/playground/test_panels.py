@@ -85,3 +85,40 @@ def test_chain_refresh_is_rate_limited() -> None:
     t[0] = 1.0
     assert [m for m in panels.on_frame(sess.frame()) if m["type"] == "chain"]
     assert np.isfinite(panels.value())
+
+
+def test_mnist_landscape_path_carries_the_frames_training_loss_on_the_slices_images() -> None:
+    from test_mnist import tiny_digits
+
+    from chainrule.playground.mnist import MnistSession
+
+    sess = MnistSession(tiny_digits(), {"hidden": [16], "lr": 0.01})
+    sess.step(5)
+    panels = Panels(sess)
+    compute = panels.open_landscape("random", seed=4)
+    sess._loss_interval = 0.0                 # every frame, so that the test needs no clock
+    losses = []
+    for _ in range(4):
+        sess.step(2)
+        frame = sess.frame()
+        losses.append(frame["loss_train"])
+        (pt,) = [m for m in panels.on_frame(frame) if m["type"] == "landscape_path"]
+        assert pt["mode"] == "mnist" and pt["point"]["loss"] == frame["loss_train"]
+    surf = compute()
+    assert surf is not None and surf["mode"] == "mnist" and len(surf["loss"]) == 11
+    assert [p["loss"] for p in surf["path"]][1:] == losses
+    # the slice is of the same loss: its centre is the first path point's
+    assert surf["loss"][5][5] == pytest.approx(surf["path"][0]["loss"], rel=1e-5)
+    assert "200 examples" in surf["description"] and "random directions" in surf["description"]
+
+
+def test_a_landscape_replaced_while_computing_sends_nothing() -> None:
+    sess = _session()
+    panels = Panels(sess)
+    first = panels.open_landscape("random", seed=1)
+    second = panels.open_landscape("random", seed=2)
+    assert first() is None and second() is not None
+    stale = panels.open_landscape("random", seed=3)
+    sess.reset()
+    panels.on_frame(sess.frame())             # the new network forgets the plane
+    assert stale() is None

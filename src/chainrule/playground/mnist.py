@@ -1,6 +1,7 @@
 """The playground's MNIST tab: an MLP on digits, its accuracy live, and what it reads in a drawing."""
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 import numpy as np
@@ -30,6 +31,11 @@ class MnistSession(Session):
     The same :class:`~.diagnose.Watch` as the 2-D tab's reads the loss every frame and the
     hidden units' outputs on ``PROBE`` fixed training images whenever a frame evaluates, and
     puts its plain-words hints in the frame.
+
+    The training loss *at the current weights* costs a forward pass over training images, so it
+    is measured only while the error mountain asks (:meth:`watch_training_loss`): on a fixed
+    subset of ``TRAIN_SUBSET`` training images, the same ones the mountain's slice averages,
+    in at most one frame every ``interval`` seconds (``loss_train`` in that frame).
     """
 
     mode: ClassVar[str] = "mnist"
@@ -37,6 +43,7 @@ class MnistSession(Session):
     defaults: ClassVar[dict] = DEFAULT_MNIST_CONFIG
     config_message: ClassVar[str] = "mnist_config"
     TEST_SUBSET = 2000
+    TRAIN_SUBSET = 500
     RECENT = 50
     PROBE = 256             # training images whose hidden outputs the Watch looks at
 
@@ -48,6 +55,8 @@ class MnistSession(Session):
         m = len(digits.x_train)
         self._probe = digits.x_train[np.arange(m) if m <= self.PROBE else
                                      np.random.default_rng(1).choice(m, self.PROBE, replace=False)]
+        self._train_idx = np.arange(m) if m <= self.TRAIN_SUBSET else \
+            np.sort(np.random.default_rng(1).choice(m, self.TRAIN_SUBSET, replace=False))
         super().__init__(config)
 
     @classmethod
@@ -75,6 +84,8 @@ class MnistSession(Session):
         self._test_at = -1
         # ten classes: chance is ln 10 ≈ 2.3; still above 1 after 1,500 steps is stuck
         self.watch = diagnose.Watch(stuck_at=1.0, stuck_advice="add neurons, or choose the adam optimizer")
+        self._loss_interval: float | None = None   # a new network: nobody watches it yet
+        self._loss_at = -np.inf
 
     def probe_hidden(self) -> list[np.ndarray]:
         """Each hidden layer's outputs (PROBE, width) on the probe images, no dropout."""
@@ -83,6 +94,26 @@ class MnistSession(Session):
         with cr.no_grad(), np.errstate(all="ignore"):
             _, hidden = hidden_outputs(self.model, cr.tensor(self._probe))
         return [h.numpy() for h in hidden]
+
+    def training_subset(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed training images (and labels) whose mean loss ``loss_train`` reports."""
+        d = self.digits
+        return d.x_train[self._train_idx], d.y_train[self._train_idx]
+
+    def watch_training_loss(self, interval: float | None) -> None:
+        """Report ``loss_train`` in a frame at most every ``interval`` seconds (None: stop)."""
+        self._loss_interval = None if interval is None else float(interval)
+        self._loss_at = -np.inf
+
+    def training_loss(self) -> float:
+        """Mean cross-entropy of the current weights on :meth:`training_subset`."""
+        import chainrule as cr
+        import chainrule.nn.functional as F
+
+        x, y = self.training_subset()
+        self.model.eval()
+        with cr.no_grad():
+            return float(F.cross_entropy(self.model(cr.tensor(x)), y).item())
 
     def loss_on(self, idx: np.ndarray):
         import chainrule as cr
@@ -124,6 +155,12 @@ class MnistSession(Session):
         diverged = self.diverged or (loss is not None and not np.isfinite(loss))
         hidden = self.probe_hidden() if evaluate or not self.watch.points else None
         hints = self.watch.update(self.steps, loss, hidden, self.config, diverged)
+        extra = {}
+        now = time.perf_counter()
+        if self._loss_interval is not None and now - self._loss_at >= self._loss_interval:
+            self._loss_at = now
+            with np.errstate(all="ignore"):
+                extra["loss_train"] = sig(self.training_loss())
         return {
             "type": "mnist_frame",
             "run": self.run_id,
@@ -135,6 +172,7 @@ class MnistSession(Session):
             "test_size": int(len(self._test_idx)),
             "diverged": diverged,
             "hints": hints,
+            **extra,
         }
 
     def predict(self, pixels) -> dict:

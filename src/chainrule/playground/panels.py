@@ -9,7 +9,9 @@ the next step uses (:class:`PeekCursor` draws it early and hands it out next).
 
 Cost while training: a path point per frame (a projection: a few dot products) and, while the
 chain panel is open, one explanation at most every ``refresh`` seconds; the loss slice is
-computed only when asked, on a copy of the weights, in a worker thread.
+computed only when asked, on a copy of the weights, in a worker thread. On the MNIST tab the
+path's loss needs a forward pass over the slice's training images, so the session measures it
+in at most one frame every ``PATH_SHARE``-th of the time (``MnistSession.watch_training_loss``).
 """
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ from .landscape import Plane, loss_function, loss_surface, random_plane, weights
 from .lessons import lessons_message
 from .mnist_insides import first_layer_images, gradient_sizes, saliency, score_test_set
 
-__all__ = ["Panels", "PeekCursor"]
+__all__ = ["PATH_SHARE", "Panels", "PeekCursor"]
+
+#: the share of training time the MNIST path's loss measurements may take, at most
+PATH_SHARE = 0.04
 
 
 class PeekCursor:
@@ -184,7 +189,7 @@ class Panels:
         if self.plane is not None and frame.get("loss_train") is not None:
             pt = self.plane.record(self.session.steps, [p.data for p in _params(self.session)],
                                    frame["loss_train"])
-            out.append({"type": "landscape_path", "point": vars(pt)})
+            out.append({"type": "landscape_path", "mode": self.session.mode, "point": vars(pt)})
         if self.chain_request is not None and self.clock() - self._chain_at >= self.refresh:
             out.append(self._explain(update=None))
         return out
@@ -192,7 +197,7 @@ class Panels:
     # ---- the error mountain -----------------------------------------------------------------
     def open_landscape(self, kind: str, first: tuple[int, int] | None = None,
                        second: tuple[int, int] | None = None, seed: int = 0
-                       ) -> Callable[[], dict[str, Any]]:
+                       ) -> Callable[[], dict[str, Any] | None]:
         """Take the plane through the current weights; return the slow part (the grid), for
         the caller to run in a worker thread."""
         self._check_run()
@@ -214,19 +219,28 @@ class Panels:
         else:
             raise ConfigError(f"landscape: kind must be 'weights' or 'random'; got {kind!r}")
         self.plane = plane
-        x, y = self._data()
-        if not self.toy:  # a fixed subset keeps the MNIST grid to seconds
-            x, y = x[:1000], y[:1000]
+        # MNIST: a fixed subset of training images (the one the session's loss_train reports)
+        # keeps the grid to seconds
+        x, y = self._data() if self.toy else s.training_subset()
         twin = copy.deepcopy(s.model)
         twin.eval()
         twin_params = [q for m in twin if hasattr(m, "weight") for q in (m.weight, m.bias)]
         loss_at = loss_function(twin_params, twin, self._loss_fn(), x, y)
+        start = time.perf_counter()
         with_loss = loss_at(plane.point(0.0, 0.0))
+        if not self.toy:  # path points as often as PATH_SHARE of the time allows
+            s.watch_training_loss(max(0.2, (time.perf_counter() - start) / PATH_SHARE))
         plane.record(s.steps, [p.data for p in params], with_loss)
         n = 21 if self.toy else 11
+        mode = s.mode
 
-        def compute() -> dict[str, Any]:
-            return loss_surface(plane, loss_at, n=n, n_examples=len(x)).to_message(plane)
+        def compute() -> dict[str, Any] | None:
+            """The grid and the path so far; None when another slice or a new network has
+            replaced this plane while it was computed."""
+            surface = loss_surface(plane, loss_at, n=n, n_examples=len(x))
+            if self.plane is not plane:
+                return None
+            return {**surface.to_message(plane), "mode": mode}
 
         return compute
 
@@ -260,9 +274,10 @@ class Panels:
 
     # ---- the protocol's panel messages ----------------------------------------------------------
     def answer(self, msg: dict[str, Any]
-               ) -> tuple[list[dict[str, Any]], Callable[[], dict[str, Any]] | None]:
+               ) -> tuple[list[dict[str, Any]], Callable[[], dict[str, Any] | None] | None]:
         """The replies to one validated panel message, and a slow job (the landscape grid)
-        for the caller to run in a worker thread, or None."""
+        for the caller to run in the background while training goes on, or None; the job
+        returns None when its plane was replaced before it finished (send nothing then)."""
         kind = msg["type"]
         if kind == "chain":
             return [self.open_chain(msg["layer"], msg["kind"], msg["index"],
@@ -273,7 +288,7 @@ class Panels:
         if kind == "landscape":
             job = self.open_landscape(msg["kind"], _pair(msg.get("first")),
                                       _pair(msg.get("second")), msg.get("seed", 0))
-            return [{"type": "landscape_pending", "kind": msg["kind"]}], job
+            return [{"type": "landscape_pending", "kind": msg["kind"], "mode": self.session.mode}], job
         if kind == "lessons":
             return [self.lessons()], None
         if self.toy:

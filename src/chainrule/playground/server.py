@@ -75,6 +75,7 @@ class Connection:
         self.manager = manager
         self.limiters = limiters
         self._waiting: Any = None  # cancel scope of a tick waiting for a training slot
+        self._tasks: Any = None    # the connection's task group, for background jobs
         self.opt = options
         self.clock = clock
         self.frames = FrameClock(options["max_fps"], clock)
@@ -124,6 +125,7 @@ class Connection:
                 await self.send(msg)
             await self._send_state()
             async with anyio.create_task_group() as tg:
+                self._tasks = tg                 # background jobs (the landscape grid) join it
                 tg.start_soon(self._reader)
                 try:
                     await self._main()
@@ -253,8 +255,8 @@ class Connection:
             replies, job = await self._thread(panels.answer, msg)
             for reply in replies:
                 await self.send(reply)
-            if job is not None:  # the landscape grid: seconds of forward passes, in a thread
-                await self.send(await self._thread(job))
+            if job is not None:  # the landscape grid: seconds of forward passes, in a thread,
+                self._tasks.start_soon(self._background, job)   # while training goes on
         elif kind == "reset":
             sess = await self._session(self.mode)
             await self._thread(sess.restart)
@@ -277,6 +279,22 @@ class Connection:
             assert isinstance(toy, ToySession)
             await self._thread(toy.set_parameter, msg["layer"], msg["row"], msg["col"], msg["value"])
             await self.send(await self._thread(toy.frame, True))
+
+    async def _background(self, job: Callable[[], dict | None]) -> None:
+        """Run a slow panel job in a worker thread and send its message (None: nothing), with
+        the errors a message handler would report; training and messages go on meanwhile."""
+        try:
+            try:
+                msg = await self._thread(job)
+            except ChainruleError as exc:
+                msg = protocol.error(str(exc))
+            except Exception as exc:  # an engine bug must not take the page down with it
+                log.exception("playground: a background job failed")
+                msg = protocol.error(f"internal error in a background job: {type(exc).__name__}: {exc}")
+            if msg is not None:
+                await self.send(msg)
+        except _Closed:  # the page went away meanwhile
+            pass
 
     async def _session(self, mode: str) -> Session:
         """The session behind ``mode``, made (and announced to the page) on first use."""
