@@ -1,80 +1,134 @@
-"""Training speed of the 2-D playground with the teaching panels open, against closed.
+"""Training speed of the playground with each teaching panel open, against all closed.
 
-Runs the server's per-frame work in process, at the page's default settings: ``advance``
-(up to ``steps_per_frame`` steps and a frame), then what an open panel adds to each frame
-(``Panels.on_frame``: a path point on the error mountain, the chain panel refreshed at most
-every 0.5 s) and the JSON encoding of everything sent. Two figures:
+Runs the server's per-frame work in process, at each tab's default settings: ``advance`` (up
+to ``steps_per_frame`` steps and a frame, held-out data scored once a second as the server
+does), then what the open panel adds (``Panels.on_frame``: a path point on the error mountain,
+the chain panel refreshed at most every 0.5 s; the MNIST insides re-asked every 3 s, as the
+page does while training) and the JSON encoding of everything sent. One panel per case:
 
-* **paced**, as the server runs: a frame (with its steps) at most ``protocol.MAX_FPS`` times a
-  second, so the panels slow training only if a tick no longer fits in a frame's time;
-* **unpaced**, the worst case: ticks back to back, as fast as the CPU allows.
+* ``2d-chain``: the chain-rule panel on a first-layer weight of the 2-D net;
+* ``2d-mountain``: the 2-D error mountain (grid computed before timing), its path live;
+* ``mnist-mountain``: the MNIST error mountain, its path live (loss_train on 500 images at
+  most every 1/25 of the time); ``mnist-mountain-grid``: the same while its 11x11 grid is
+  still being computed in a background thread (a few seconds after "draw the slice");
+* ``mnist-insides``: the MNIST insides (weights as images, mistakes, confusion matrix).
 
-Rounds alternate closed / open so that load from other processes hits both; each figure is
-the median ratio of steps per second, open over closed.
+Two figures each: **paced**, as the server runs (a frame at most ``protocol.MAX_FPS`` times a
+second, so a panel slows training only if a tick no longer fits in a frame's time), and
+**unpaced**, the worst case (ticks back to back). Rounds alternate closed / open so that load
+from other processes hits both; each figure is the median ratio of steps per second.
 
-    python benchmarks/playground_panels.py              # 8 rounds of 3 s each
-    python benchmarks/playground_panels.py --rounds 4 --seconds 1
+    python benchmarks/playground_panels.py                  # every case, 6 rounds of 2 s
+    python benchmarks/playground_panels.py --case 2d-chain --rounds 4 --seconds 1
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from chainrule.playground import protocol
 from chainrule.playground.panels import Panels
-from chainrule.playground.session import FrameClock
+from chainrule.playground.session import FrameClock, Session
 from chainrule.playground.toy import ToySession
 
+CASES = ("2d-chain", "2d-mountain", "mnist-mountain", "mnist-mountain-grid", "mnist-insides")
 
-def steps_per_second(open_panels: bool, seconds: float, paced: bool) -> float:
-    sess = ToySession()
-    panels = None
-    if open_panels:
-        panels = Panels(sess)
+
+def _digits() -> Any:
+    from chainrule.playground.digits import load_digits
+
+    if not hasattr(_digits, "cache"):
+        _digits.cache = load_digits(None)  # type: ignore[attr-defined]
+    return _digits.cache  # type: ignore[attr-defined]
+
+
+def _session(case: str) -> Session:
+    if case.startswith("2d"):
+        return ToySession()
+    from chainrule.playground.mnist import MnistSession
+
+    return MnistSession(_digits())
+
+
+def _open(case: str, sess: Session) -> tuple[Panels, Callable[[], None]]:
+    """Open the case's panel; return it and what the page asks for every 3 s (or nothing)."""
+    panels = Panels(sess)
+    nothing: Callable[[], None] = lambda: None  # noqa: E731
+    if case == "2d-chain":
         panels.open_chain(0, "weight", [0, 0])
-        panels.open_landscape("random")()        # the grid is computed once, before timing
+    elif case == "2d-mountain":
+        panels.open_landscape("random")()                    # the grid, before timing
+    elif case == "mnist-mountain":
+        panels.open_landscape("random")()
+    elif case == "mnist-mountain-grid":
+        job = panels.open_landscape("random")
+        threading.Thread(target=job, daemon=True).start()   # competes with training, as live
+    elif case == "mnist-insides":
+        def insides() -> None:
+            protocol.encode(panels.mnist_insides())
+        return panels, insides
+    return panels, nothing
+
+
+def steps_per_second(case: str, open_panel: bool, seconds: float, paced: bool) -> float:
+    sess = _session(case)
+    panels, every_3s = _open(case, sess) if open_panel else (None, lambda: None)
     sess.step(20)                                # warm up
     clock = FrameClock(protocol.MAX_FPS)
     start, steps0 = time.perf_counter(), sess.steps
+    scored = asked = start
     while time.perf_counter() - start < seconds:
         if paced:
             time.sleep(clock.wait_time())
             clock.sent()
-        _, frame = sess.advance(0.15, True)
+        now = time.perf_counter()
+        evaluate = now - scored >= 1.0           # the server scores held-out data once a second
+        scored = now if evaluate else scored
+        _, frame = sess.advance(0.15, evaluate)
         sent = [frame]
         if panels is not None:
             sent += panels.on_frame(frame)
+            if now - asked >= 3.0:
+                asked = now
+                every_3s()
         for msg in sent:
             protocol.encode(msg)
     return (sess.steps - steps0) / (time.perf_counter() - start)
 
 
+def measure(case: str, rounds: int, seconds: float, paced: bool) -> dict[str, float]:
+    closed, opened = [], []
+    for _ in range(rounds):
+        closed.append(steps_per_second(case, False, seconds, paced))
+        opened.append(steps_per_second(case, True, seconds, paced))
+    return {"closed_steps_per_s": round(statistics.median(closed), 1),
+            "open_steps_per_s": round(statistics.median(opened), 1),
+            "open_over_closed": round(statistics.median(o / c for o, c in zip(opened, closed)), 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--case", choices=CASES, action="append",
+                    help="a panel to measure (repeatable; default: all)")
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    out: dict = {"rounds": a.rounds, "seconds": a.seconds, "max_fps": protocol.MAX_FPS,
-                 "defaults": {k: ToySession().config[k] for k in ("hidden", "batch_size",
-                                                                  "steps_per_frame")}}
-    for paced in (True, False):
-        closed, opened = [], []
-        for _ in range(a.rounds):
-            closed.append(steps_per_second(False, a.seconds, paced))
-            opened.append(steps_per_second(True, a.seconds, paced))
-        ratio = statistics.median(o / c for o, c in zip(opened, closed))
-        name = "paced" if paced else "unpaced"
-        out[name] = {"closed_steps_per_s": round(statistics.median(closed), 1),
-                     "open_steps_per_s": round(statistics.median(opened), 1),
-                     "open_over_closed": round(ratio, 3)}
-        if not a.json:
-            r = out[name]
-            print(f"{name:8s} steps/s with panels closed {r['closed_steps_per_s']}, open "
-                  f"{r['open_steps_per_s']}: open/closed = {r['open_over_closed']} "
-                  f"(median of {a.rounds} alternating rounds of {a.seconds:g} s)")
+    out: dict[str, Any] = {"rounds": a.rounds, "seconds": a.seconds, "max_fps": protocol.MAX_FPS}
+    for case in a.case or CASES:
+        for paced in (True, False):
+            r = measure(case, a.rounds, a.seconds, paced)
+            name = "paced" if paced else "unpaced"
+            out.setdefault(case, {})[name] = r
+            if not a.json:
+                print(f"{case:20s} {name:8s} steps/s closed {r['closed_steps_per_s']:7.1f}, open "
+                      f"{r['open_steps_per_s']:7.1f}: open/closed = {r['open_over_closed']:.3f}",
+                      flush=True)
     if a.json:
         print(json.dumps(out))
 

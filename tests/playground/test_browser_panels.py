@@ -110,7 +110,7 @@ def test_error_mountain_path_losses_are_the_training_losses(page) -> None:  # no
     assert later and all(s in frames for s, _ in later)
     for step, loss in later:
         assert loss == frames[step]
-    _shot(pg, "error-mountain", "#landscape")
+    _shot(pg, "error-mountain", "#land-panel")
 
 
 def test_lesson_sets_the_network_up(page) -> None:  # noqa: F811
@@ -253,7 +253,7 @@ def test_on_a_phone_a_tap_opens_the_chain_panel_in_view(browser, server_url) -> 
 
 # ---- the error mountain: switching optimizer or learning rate changes the path
 
-def _drawn_path(browser, url: str, hash_: str) -> list[tuple[int, float, float, float]]:  # noqa: F811
+def _drawn_path(browser, url: str, hash_: str, shot: str) -> list[tuple[int, float, float, float]]:  # noqa: F811
     """Open ``url#hash_`` in a fresh page (a fresh session: the link's start), draw the slice
     along the output layer's first two weights, train PATH_STEPS steps, and return the path
     as drawn on the page: ``(step, a, b, loss)`` per step."""
@@ -275,6 +275,7 @@ def _drawn_path(browser, url: str, hash_: str) -> list[tuple[int, float, float, 
                          f".some((p) => p[0] >= {PATH_STEPS})", timeout=60000)
     pg.click('[data-testid="train-toggle"]')
     drawn = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
+    _shot(pg, shot, "#land-panel")
     ctx.close()
     by_step = {int(s): (int(s), a, b, loss) for s, a, b, loss in drawn}   # a pause re-draws the last
     return [by_step[s] for s in range(PATH_STEPS + 1)]
@@ -287,7 +288,8 @@ def test_error_mountain_paths_show_each_optimizer(browser, server_url, init: int
     fixed = "&".join(f"{k}={v}" for k, v in FULL_BATCH.items())
     paths, starts = {}, set()
     for name, (optimizer, lr) in RUNS.items():
-        drawn = _drawn_path(browser, server_url, f"#init={init}&{fixed}&optimizer={optimizer}&lr={lr}")
+        drawn = _drawn_path(browser, server_url, f"#init={init}&{fixed}&optimizer={optimizer}&lr={lr}",
+                            f"mountain-{init}-{name}")
         assert drawn[0][1:3] == (0.0, 0.0)                       # every run starts at the origin
         starts.add(drawn[0][3])
         paths[name] = path_measures(drawn)

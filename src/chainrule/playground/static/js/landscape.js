@@ -78,8 +78,8 @@ function mountain({ mode, host, p, tid, frames, weights, intro }) {
   const box = document.createElement("section");
   box.className = "panel landscape"; box.id = id("panel");
   const kinds = weights
-    ? `<select id="${id("kind")}" data-testid="${tid}-kind"><option value="random">two random directions</option><option value="weights">two weights</option></select>
-       <select id="${id("first")}" data-testid="${tid}-first"></select><select id="${id("second")}" data-testid="${tid}-second"></select>`
+    ? `<select id="${id("kind")}" data-testid="${id("kind")}"><option value="random">two random directions</option><option value="weights">two weights</option></select>
+       <select id="${id("first")}" data-testid="${id("first")}"></select><select id="${id("second")}" data-testid="${id("second")}"></select>`
     : `<span class="small muted">along two random directions</span>`;
   box.innerHTML = `<div class="panel-head"><h2>The error mountain</h2>${kinds}
     <button id="${id("button")}" data-testid="${tid}-button">draw the slice</button></div>
