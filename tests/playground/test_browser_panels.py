@@ -274,6 +274,10 @@ def _drawn_path(browser, url: str, hash_: str, shot: str) -> list[tuple[int, flo
     pg.wait_for_function("JSON.parse(document.getElementById('land-canvas').dataset.path)"
                          f".some((p) => p[0] >= {PATH_STEPS})", timeout=60000)
     pg.click('[data-testid="train-toggle"]')
+    # a path that walked off the grid gets the same plane's grid widened under it
+    pg.wait_for_function("(() => { const c = document.getElementById('land-canvas');"
+                         " return JSON.parse(c.dataset.path).every((p) => Math.abs(p[1]) <= +c.dataset.extent"
+                         " && Math.abs(p[2]) <= +c.dataset.extent); })()", timeout=30000)
     drawn = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
     _shot(pg, shot, "#land-panel")
     ctx.close()

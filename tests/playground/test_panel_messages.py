@@ -67,6 +67,7 @@ def test_lessons_and_mnist_insides() -> None:
     ({"type": "chain", "layer": 0}, "needs"),
     ({"type": "chain", "layer": 0, "kind": "weight", "index": [99, 0]}, "not an element"),
     ({"type": "landscape", "kind": "weights"}, "two weights"),
+    ({"type": "landscape", "kind": "random", "keep": 1}, "true or false"),
     ({"type": "saliency", "pixels": [0] * 784, "class": 11}, "class"),
 ])
 def test_bad_panel_requests_are_messages(msg, words) -> None:

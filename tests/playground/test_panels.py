@@ -122,3 +122,20 @@ def test_a_landscape_replaced_while_computing_sends_nothing() -> None:
     sess.reset()
     panels.on_frame(sess.frame())             # the new network forgets the plane
     assert stale() is None
+
+
+def test_keep_widens_the_same_planes_grid_to_cover_the_path() -> None:
+    sess = ToySession({"lr": 10.0, "batch_size": 200})   # a rate that zig-zags far out
+    panels = Panels(sess)
+    first = panels.open_landscape("weights", (2, 0), (2, 1))()
+    assert first is not None and first["alphas"][-1] == 1.0
+    plane = panels.plane
+    for _ in range(30):
+        sess.step(1)
+        panels.on_frame(sess.frame())
+    far = max(max(abs(p["a"]), abs(p["b"])) for p in map(vars, plane.path))
+    assert far > 1.0                                        # the path left the first grid
+    wider = panels.open_landscape("weights", keep=True)()
+    assert panels.plane is plane and wider is not None
+    assert len(wider["path"]) == 31 and wider["path"][0] == first["path"][0]   # same plane, same path
+    assert wider["alphas"][-1] >= far and wider["alphas"][0] <= -far

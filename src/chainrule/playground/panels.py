@@ -196,13 +196,16 @@ class Panels:
 
     # ---- the error mountain -----------------------------------------------------------------
     def open_landscape(self, kind: str, first: tuple[int, int] | None = None,
-                       second: tuple[int, int] | None = None, seed: int = 0
+                       second: tuple[int, int] | None = None, seed: int = 0, keep: bool = False
                        ) -> Callable[[], dict[str, Any] | None]:
         """Take the plane through the current weights; return the slow part (the grid), for
-        the caller to run in a worker thread."""
+        the caller to run in a worker thread. ``keep``: the plane already open again, its
+        grid widened to cover the path so far (the page asks when the path walks off it)."""
         self._check_run()
         s = self.session
         params = _params(s)
+        if keep and self.plane is not None:
+            return self._grid(self.plane)
         if kind == "weights":
             if first is None or second is None:
                 raise ConfigError("landscape: choose two weights")
@@ -219,25 +222,34 @@ class Panels:
         else:
             raise ConfigError(f"landscape: kind must be 'weights' or 'random'; got {kind!r}")
         self.plane = plane
-        # MNIST: a fixed subset of training images (the one the session's loss_train reports)
-        # keeps the grid to seconds
-        x, y = self._data() if self.toy else s.training_subset()
-        twin = copy.deepcopy(s.model)
-        twin.eval()
-        twin_params = [q for m in twin if hasattr(m, "weight") for q in (m.weight, m.bias)]
-        loss_at = loss_function(twin_params, twin, self._loss_fn(), x, y)
+        loss_at, n_examples = self._loss_at()
         start = time.perf_counter()
         with_loss = loss_at(plane.point(0.0, 0.0))
         if not self.toy:  # path points as often as PATH_SHARE of the time allows
             s.watch_training_loss(max(0.2, (time.perf_counter() - start) / PATH_SHARE))
         plane.record(s.steps, [p.data for p in params], with_loss)
+        return self._grid(plane)
+
+    def _loss_at(self) -> tuple[Callable[[Any], float], int]:
+        """The loss the slice shows, on a copy of the network (training goes on meanwhile),
+        and over how many examples: the training set, or on MNIST a fixed subset of it (the
+        one the session's loss_train reports), which keeps the grid to seconds."""
+        s = self.session
+        x, y = self._data() if self.toy else s.training_subset()
+        twin = copy.deepcopy(s.model)
+        twin.eval()
+        twin_params = [q for m in twin if hasattr(m, "weight") for q in (m.weight, m.bias)]
+        return loss_function(twin_params, twin, self._loss_fn(), x, y), len(x)
+
+    def _grid(self, plane: Plane) -> Callable[[], dict[str, Any] | None]:
+        loss_at, n_examples = self._loss_at()
         n = 21 if self.toy else 11
-        mode = s.mode
+        mode = self.session.mode
 
         def compute() -> dict[str, Any] | None:
             """The grid and the path so far; None when another slice or a new network has
             replaced this plane while it was computed."""
-            surface = loss_surface(plane, loss_at, n=n, n_examples=len(x))
+            surface = loss_surface(plane, loss_at, n=n, n_examples=n_examples)
             if self.plane is not plane:
                 return None
             return {**surface.to_message(plane), "mode": mode}
@@ -287,7 +299,8 @@ class Panels:
             return [], None
         if kind == "landscape":
             job = self.open_landscape(msg["kind"], _pair(msg.get("first")),
-                                      _pair(msg.get("second")), msg.get("seed", 0))
+                                      _pair(msg.get("second")), msg.get("seed", 0),
+                                      msg.get("keep", False))
             return [{"type": "landscape_pending", "kind": msg["kind"], "mode": self.session.mode}], job
         if kind == "lessons":
             return [self.lessons()], None

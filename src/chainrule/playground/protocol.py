@@ -212,6 +212,16 @@ def _cell(name: str, label: str, hi: int):
     return check
 
 
+def _flag(name: str, label: str):
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{label} must be true or false, got {_show(value)}")
+        return value
+
+    check.__name__ = name
+    return check
+
+
 def _index(value: Any) -> list[int]:
     if not isinstance(value, list) or not 1 <= len(value) <= 2:
         raise ProtocolError(f"index must be a list of 1 or 2 whole numbers, got {_show(value)}")
@@ -228,7 +238,9 @@ PANEL_FIELDS: dict[str, dict[str, Any]] = {
     "landscape": {"kind": _choice("kind", "kind", ("weights", "random")),
                   "first": _cell("first", "first weight", 1_000_000),
                   "second": _cell("second", "second weight", 1_000_000),
-                  "seed": _integer("seed", "seed", 0, 2**31 - 1)},
+                  "seed": _integer("seed", "seed", 0, 2**31 - 1),
+                  # true: the same plane again, its grid widened to cover the path so far
+                  "keep": _flag("keep", "keep")},
     "mnist_insides": {},
     "mnist_chain": {"unit": _integer("unit", "unit", 0, MNIST_MAX_NEURONS - 1),
                     "pixel": _integer("pixel", "pixel", 0, PIXELS - 1)},

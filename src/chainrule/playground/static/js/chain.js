@@ -95,6 +95,9 @@ function render(m) {
   });
   h += `</div>`;
   box.querySelector(".chain-body").innerHTML = h;
+  // the value field follows the parameter (after a Step, say) unless the learner is typing in it
+  const input = $("param-value");
+  if (document.activeElement !== input && ex.value !== null && ex.value !== undefined) input.value = f6(ex.value);
 }
 
 export function wireChain() {

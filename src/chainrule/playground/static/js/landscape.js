@@ -16,7 +16,7 @@ function colour(t) { // 0 low (dark blue) .. 1 high (light)
 // element ids and test ids; frames: the frame message it follows; weights: offer the
 // "two weights" plane; intro: the caption before a slice is drawn
 function mountain({ mode, host, p, tid, frames, weights, intro }) {
-  let land = null, path = [], run = null;
+  let land = null, path = [], run = null, widening = false;
   const id = (k) => `${p}-${k}`;
 
   function weightNames() {
@@ -71,8 +71,15 @@ function mountain({ mode, host, p, tid, frames, weights, intro }) {
     for (const q of path) { ctx.beginPath(); ctx.arc(X(q.a), Y(q.b), 2.2, 0, 6.3); ctx.fill(); }
     if (path.length) { const q = path[path.length - 1]; ctx.fillStyle = "#fff"; ctx.beginPath(); ctx.arc(X(q.a), Y(q.b), 4, 0, 6.3); ctx.fill(); ctx.stroke(); }
     cv.dataset.path = JSON.stringify(path.map((q) => [q.step, q.a, q.b, q.loss]));  // what is drawn, for tests
+    cv.dataset.extent = hi;
     const last = path[path.length - 1];
     $(id("readout")).textContent = last ? `step ${last.step}: training loss ${last.loss}, ${last.off_plane.toFixed(3)} off the plane` : "";
+    // the path walked off the grid: the same plane again, its grid widened to cover the path
+    if (last && !widening && path.some((q) => Math.max(Math.abs(q.a), Math.abs(q.b)) > hi)) {
+      widening = true;
+      $(id("caption")).textContent = "the path left the slice: widening it (the same plane) in the background…";
+      send({ type: "landscape", kind: land.kind, keep: true });
+    }
   }
 
   const box = document.createElement("section");
@@ -94,12 +101,19 @@ function mountain({ mode, host, p, tid, frames, weights, intro }) {
   $(id("button")).onclick = ask;
 
   on(frames, (f) => {
-    if (f.run !== run) { run = f.run; land = null; path = []; fillSelects(); draw(); }
+    if (f.run !== run) { run = f.run; land = null; path = []; widening = false; fillSelects(); draw(); }
     if (weights && !$(id("first")).options.length) fillSelects();
   });
   const mine = (m) => (m.mode || "playground") === mode;
-  on("landscape", (m) => { if (!mine(m)) return; land = m; path = m.path.slice(); $(id("caption")).textContent = m.description; draw(); });
-  on("landscape_path", (m) => { if (!mine(m) || !land) return; path.push(m.point); if (path.length > 2000) path.shift(); draw(); });
+  // the grid's message holds the path up to when it was made; points recorded after that may
+  // have come first, so they are kept
+  on("landscape", (m) => {
+    if (!mine(m)) return;
+    const upTo = m.path.length ? m.path[m.path.length - 1].step : -1;
+    land = m; widening = false; path = m.path.concat(path.filter((q) => q.step > upTo)).slice(-2000);
+    $(id("caption")).textContent = m.description; draw();
+  });
+  on("landscape_path", (m) => { if (!mine(m)) return; path.push(m.point); if (path.length > 2000) path.shift(); if (land) draw(); });
 }
 
 export function wireLandscape() {
