@@ -13,10 +13,13 @@ page does while training) and the JSON encoding of everything sent. One panel pe
   still being computed in a background thread (a few seconds after "draw the slice");
 * ``mnist-insides``: the MNIST insides (weights as images, mistakes, confusion matrix).
 
-Two figures each: **paced**, as the server runs (a frame at most ``protocol.MAX_FPS`` times a
-second, so a panel slows training only if a tick no longer fits in a frame's time), and
-**unpaced**, the worst case (ticks back to back). Rounds alternate closed / open so that load
-from other processes hits both; each figure is the median ratio of steps per second.
+Three figures each: **paced**, as the server runs (a frame at most ``protocol.MAX_FPS`` times a
+second, so a panel slows training only if a tick no longer fits in a frame's time);
+**unpaced**, the worst case (ticks back to back); and **cpu**, steps per second of the
+process's CPU time in the unpaced rounds (every thread's, the background grid's included),
+which other processes' load does not change: on a shared machine the wall-clock ratios swing,
+this one says what the panel costs. Rounds alternate closed / open so that load hits both;
+each figure is the median ratio, open over closed.
 
     python benchmarks/playground_panels.py                  # every case, 6 rounds of 2 s
     python benchmarks/playground_panels.py --case 2d-chain --rounds 4 --seconds 1
@@ -75,12 +78,14 @@ def _open(case: str, sess: Session) -> tuple[Panels, Callable[[], None]]:
     return panels, nothing
 
 
-def steps_per_second(case: str, open_panel: bool, seconds: float, paced: bool) -> float:
+def steps_per_second(case: str, open_panel: bool, seconds: float, paced: bool
+                     ) -> tuple[float, float]:
+    """Steps per second of wall-clock time, and per second of the process's CPU time."""
     sess = _session(case)
     panels, every_3s = _open(case, sess) if open_panel else (None, lambda: None)
     sess.step(20)                                # warm up
     clock = FrameClock(protocol.MAX_FPS)
-    start, steps0 = time.perf_counter(), sess.steps
+    start, cpu0, steps0 = time.perf_counter(), time.process_time(), sess.steps
     scored = asked = start
     while time.perf_counter() - start < seconds:
         if paced:
@@ -98,17 +103,28 @@ def steps_per_second(case: str, open_panel: bool, seconds: float, paced: bool) -
                 every_3s()
         for msg in sent:
             protocol.encode(msg)
-    return (sess.steps - steps0) / (time.perf_counter() - start)
+    steps = sess.steps - steps0
+    return steps / (time.perf_counter() - start), steps / max(time.process_time() - cpu0, 1e-9)
 
 
-def measure(case: str, rounds: int, seconds: float, paced: bool) -> dict[str, float]:
-    closed, opened = [], []
-    for _ in range(rounds):
-        closed.append(steps_per_second(case, False, seconds, paced))
-        opened.append(steps_per_second(case, True, seconds, paced))
+def _figure(closed: list[float], opened: list[float]) -> dict[str, float]:
     return {"closed_steps_per_s": round(statistics.median(closed), 1),
             "open_steps_per_s": round(statistics.median(opened), 1),
             "open_over_closed": round(statistics.median(o / c for o, c in zip(opened, closed)), 3)}
+
+
+def measure(case: str, rounds: int, seconds: float) -> dict[str, dict[str, float]]:
+    """The case's paced, unpaced and cpu figures."""
+    out = {}
+    for paced in (True, False):
+        closed, opened = [], []
+        for _ in range(rounds):
+            closed.append(steps_per_second(case, False, seconds, paced))
+            opened.append(steps_per_second(case, True, seconds, paced))
+        out["paced" if paced else "unpaced"] = _figure([c[0] for c in closed], [o[0] for o in opened])
+        if not paced:
+            out["cpu"] = _figure([c[1] for c in closed], [o[1] for o in opened])
+    return out
 
 
 def main() -> None:
@@ -121,12 +137,11 @@ def main() -> None:
     a = ap.parse_args()
     out: dict[str, Any] = {"rounds": a.rounds, "seconds": a.seconds, "max_fps": protocol.MAX_FPS}
     for case in a.case or CASES:
-        for paced in (True, False):
-            r = measure(case, a.rounds, a.seconds, paced)
-            name = "paced" if paced else "unpaced"
-            out.setdefault(case, {})[name] = r
+        out[case] = measure(case, a.rounds, a.seconds)
+        for name, r in out[case].items():
             if not a.json:
-                print(f"{case:20s} {name:8s} steps/s closed {r['closed_steps_per_s']:7.1f}, open "
+                unit = "steps/cpu-s" if name == "cpu" else "steps/s"
+                print(f"{case:20s} {name:8s} {unit:12s} closed {r['closed_steps_per_s']:7.1f}, open "
                       f"{r['open_steps_per_s']:7.1f}: open/closed = {r['open_over_closed']:.3f}",
                       flush=True)
     if a.json:

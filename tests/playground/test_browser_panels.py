@@ -27,6 +27,24 @@ def _shot(pg, name: str, selector: str | None = None) -> None:
     target.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
+def _listen(pg, kinds: tuple[str, ...]) -> list[dict]:
+    """The server's messages of these types, in order, from the page's next websocket on."""
+    got: list[dict] = []
+
+    def on_ws(ws):
+        def received(payload):
+            try:
+                m = json.loads(payload)
+            except (TypeError, ValueError):
+                return
+            if isinstance(m, dict) and m.get("type") in kinds:
+                got.append(m)
+        ws.on("framereceived", received)
+
+    pg.on("websocket", on_ws)
+    return got
+
+
 def _values(pg, testid: str) -> list[float]:
     return [float(v) for v in pg.eval_on_selector_all(
         f'[data-testid="{testid}"]', "els => els.map(e => e.dataset.value)")]
@@ -83,19 +101,7 @@ def test_chain_panel_numbers_equal_the_engine_gradient(page) -> None:  # noqa: F
 
 def test_error_mountain_path_losses_are_the_training_losses(page) -> None:  # noqa: F811
     pg = page
-    frames: dict[int, float] = {}
-
-    def on_ws(ws):
-        def got(payload):
-            try:
-                m = json.loads(payload)
-            except (TypeError, ValueError):
-                return
-            if m.get("type") == "frame":
-                frames[m["step"]] = m["loss_train"]
-        ws.on("framereceived", got)
-
-    pg.on("websocket", on_ws)
+    got = _listen(pg, ("frame",))
     pg.reload()
     pg.wait_for_selector("#conn.ok", timeout=10000)
     pg.click('[data-testid="landscape-button"]')
@@ -106,6 +112,7 @@ def test_error_mountain_path_losses_are_the_training_losses(page) -> None:  # no
                          timeout=30000)
     pg.click('[data-testid="train-toggle"]')
     path = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
+    frames = {m["step"]: m["loss_train"] for m in got}
     later = [(s, loss) for s, _, _, loss in path[1:]]
     assert later and all(s in frames for s, _ in later)
     for step, loss in later:
@@ -303,19 +310,7 @@ def test_error_mountain_paths_show_each_optimizer(browser, server_url, init: int
 
 def test_mnist_error_mountain_path_losses_are_the_training_losses(page) -> None:  # noqa: F811
     pg = page
-    got: list[dict] = []
-
-    def on_ws(ws):
-        def received(payload):
-            try:
-                m = json.loads(payload)
-            except (TypeError, ValueError):
-                return
-            if m.get("type") in ("mnist_frame", "landscape"):
-                got.append(m)
-        ws.on("framereceived", received)
-
-    pg.on("websocket", on_ws)
+    got = _listen(pg, ("mnist_frame", "landscape"))
     pg.reload()
     pg.wait_for_selector("#conn.ok", timeout=10000)
     pg.click("#tab-mnist")

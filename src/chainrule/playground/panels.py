@@ -16,9 +16,11 @@ in at most one frame every ``PATH_SHARE``-th of the time (``MnistSession.watch_t
 from __future__ import annotations
 
 import copy
+import os
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +35,8 @@ __all__ = ["PATH_SHARE", "Panels", "PeekCursor"]
 
 #: the share of training time the MNIST path's loss measurements may take, at most
 PATH_SHARE = 0.04
+
+T = TypeVar("T")
 
 
 class PeekCursor:
@@ -249,7 +253,7 @@ class Panels:
         def compute() -> dict[str, Any] | None:
             """The grid and the path so far; None when another slice or a new network has
             replaced this plane while it was computed."""
-            surface = loss_surface(plane, loss_at, n=n, n_examples=n_examples)
+            surface = _yielding(lambda: loss_surface(plane, loss_at, n=n, n_examples=n_examples))
             if self.plane is not plane:
                 return None
             return {**surface.to_message(plane), "mode": mode}
@@ -318,6 +322,30 @@ class Panels:
                 raise ConfigError("saliency: draw a digit first")
             return [self.saliency(x, msg["class"])], None
         raise ConfigError(f"unknown panel request {kind!r}")
+
+
+def _yielding(fn: Callable[[], T]) -> T:
+    """``fn()`` in a thread of its own at a lower CPU priority (nice +10, where the system
+    allows it), so that training keeps the CPU while a slice is computed beside it."""
+    out: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only
+        except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+            pass
+        try:
+            out.append(fn())
+        except BaseException as exc:  # handed to the caller's thread below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="chainrule-landscape", daemon=True)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return out[0]
 
 
 def _pair(v: list[int] | None) -> tuple[int, int] | None:
