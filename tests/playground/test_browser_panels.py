@@ -284,7 +284,7 @@ def _drawn_path(browser, url: str, hash_: str, shot: str) -> list[tuple[int, flo
     # a path that walked off the grid gets the same plane's grid widened under it
     pg.wait_for_function("(() => { const c = document.getElementById('land-canvas');"
                          " return JSON.parse(c.dataset.path).every((p) => Math.abs(p[1]) <= +c.dataset.extent"
-                         " && Math.abs(p[2]) <= +c.dataset.extent); })()", timeout=30000)
+                         " && Math.abs(p[2]) <= +c.dataset.extent); })()", timeout=60000)
     drawn = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
     _shot(pg, shot, "#land-panel")
     ctx.close()
@@ -319,7 +319,7 @@ def test_mnist_error_mountain_path_losses_are_the_training_losses(page) -> None:
     pg.click('[data-testid="mnist-landscape-button"]')
     pg.click('[data-testid="train-toggle"]')         # the slice is computed while it trains
     pg.wait_for_function("(JSON.parse(document.getElementById('mland-canvas').dataset.path || '[]'))"
-                         ".length > 4", timeout=90000)
+                         ".length > 4", timeout=180000)
     pg.click('[data-testid="train-toggle"]')
     path = json.loads(pg.get_attribute('[data-testid="mnist-landscape-canvas"]', "data-path"))
     caption = pg.inner_text('[data-testid="mnist-landscape-caption"]')
