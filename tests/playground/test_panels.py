@@ -96,10 +96,10 @@ def test_mnist_landscape_path_carries_the_frames_training_loss_on_the_slices_ima
     sess.step(5)
     panels = Panels(sess)
     compute = panels.open_landscape("random", seed=4)
-    sess._loss_interval = 0.0                 # every frame, so that the test needs no clock
     losses = []
     for _ in range(4):
         sess.step(2)
+        sess.watch_training_loss(1.0)         # measure in the next frame, with no clock
         frame = sess.frame()
         losses.append(frame["loss_train"])
         (pt,) = [m for m in panels.on_frame(frame) if m["type"] == "landscape_path"]

@@ -35,7 +35,7 @@ class MnistSession(Session):
     The training loss *at the current weights* costs a forward pass over training images, so it
     is measured only while the error mountain asks (:meth:`watch_training_loss`): on a fixed
     subset of ``TRAIN_SUBSET`` training images, the same ones the mountain's slice averages,
-    in at most one frame every ``interval`` seconds (``loss_train`` in that frame).
+    in frames spaced to keep that work under a given share of the time (``loss_train``).
     """
 
     mode: ClassVar[str] = "mnist"
@@ -85,6 +85,8 @@ class MnistSession(Session):
         # ten classes: chance is ln 10 ≈ 2.3; still above 1 after 1,500 steps is stuck
         self.watch = diagnose.Watch(stuck_at=1.0, stuck_advice="add neurons, or choose the adam optimizer")
         self._loss_interval: float | None = None   # a new network: nobody watches it yet
+        self._loss_share: float | None = None
+        self._loss_min = 0.2
         self._loss_at = -np.inf
 
     def probe_hidden(self) -> list[np.ndarray]:
@@ -100,9 +102,13 @@ class MnistSession(Session):
         d = self.digits
         return d.x_train[self._train_idx], d.y_train[self._train_idx]
 
-    def watch_training_loss(self, interval: float | None) -> None:
-        """Report ``loss_train`` in a frame at most every ``interval`` seconds (None: stop)."""
-        self._loss_interval = None if interval is None else float(interval)
+    def watch_training_loss(self, share: float | None, min_interval: float = 0.2) -> None:
+        """Report ``loss_train`` in frames (None: stop), the next one now, then spaced so that
+        measuring takes at most ``share`` of the time (each measurement's own cost decides,
+        so a loaded machine gets fewer) and at most one every ``min_interval`` seconds."""
+        self._loss_share = share
+        self._loss_min = float(min_interval)
+        self._loss_interval = None if share is None else 0.0
         self._loss_at = -np.inf
 
     def training_loss(self) -> float:
@@ -161,6 +167,8 @@ class MnistSession(Session):
             self._loss_at = now
             with np.errstate(all="ignore"):
                 extra["loss_train"] = sig(self.training_loss())
+            cost = time.perf_counter() - now
+            self._loss_interval = max(self._loss_min, cost / (self._loss_share or 1.0))
         return {
             "type": "mnist_frame",
             "run": self.run_id,

@@ -227,10 +227,9 @@ class Panels:
             raise ConfigError(f"landscape: kind must be 'weights' or 'random'; got {kind!r}")
         self.plane = plane
         loss_at, n_examples = self._loss_at()
-        start = time.perf_counter()
         with_loss = loss_at(plane.point(0.0, 0.0))
         if not self.toy:  # path points as often as PATH_SHARE of the time allows
-            s.watch_training_loss(max(0.2, (time.perf_counter() - start) / PATH_SHARE))
+            s.watch_training_loss(PATH_SHARE)
         plane.record(s.steps, [p.data for p in params], with_loss)
         return self._grid(plane)
 
