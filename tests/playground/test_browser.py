@@ -506,8 +506,8 @@ def test_a_link_with_dropout_reproduces_the_run(browser, server_url):
         pg = ctx.new_page()
         pg.goto(server_url + link)
         pg.wait_for_selector("#conn.ok", timeout=10000)
-        pg.wait_for_function("playground.config.dataset === 'moons' && playground.inflight === 0 "
-                             "&& playground.frame.run > 0", timeout=10000)
+        pg.wait_for_function("playground.config && playground.frame && playground.config.dataset === 'moons'"
+                             " && playground.inflight === 0 && playground.frame.run > 0", timeout=10000)
         for k in range(steps):
             pg.click("[data-testid=step-button]")
             pg.wait_for_function(f"playground.frame.step === {k + 1}")
