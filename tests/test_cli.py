@@ -281,3 +281,58 @@ def test_malformed_model_metadata_is_a_file_error(capsys, tmp_path, prep):
     rows.write_text("a,b\n1,2\n")
     code, _, err = run_cli(capsys, "predict", str(path), str(rows))
     one_line_error(code, err, "m.safetensors")
+
+
+def _linear_table(path, n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2))
+    with open(path, "w") as f:
+        f.write("a,b,y\n" + "".join(f"{p},{q},{3 * p - 2 * q + 5 + 0.1 * r}\n"
+                                    for (p, q), r in zip(x, rng.standard_normal(n))))
+    return path
+
+
+def test_csv_regression_saves_the_average_of_five_networks_as_one_network(capsys, tmp_path):
+    path = _linear_table(tmp_path / "lin.csv")
+    code, out, err = run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--epochs", "30", "--quiet",
+                             "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "5 networks averaged" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["networks"] == 5 and len(metrics["network_epochs"]) == 5
+    model = cr.load(str(tmp_path / "run" / "model.safetensors"))
+    assert [m.out_features for m in model if isinstance(m, cr.nn.Linear)] == [320, 320, 1]
+    code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "run" / "model.safetensors"), "--csv", str(path),
+                           "--json")
+    assert code == 0 and json.loads(out)["r2"] == pytest.approx(metrics["test_r2"], abs=1e-4)
+
+
+def test_ensemble_one_trains_a_single_network(capsys, tmp_path):
+    path = _linear_table(tmp_path / "lin.csv")
+    code, out, _ = run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--epochs", "5", "--ensemble", "1",
+                           "--quiet", "--out", str(tmp_path / "run"))
+    assert code == 0 and "averaged" not in out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["networks"] == 1
+
+
+def test_resume_refuses_an_averaged_ensemble(capsys, tmp_path):
+    path = _linear_table(tmp_path / "lin.csv")
+    assert main(["train", "--csv", str(path), "--target", "y", "--epochs", "3", "--ensemble", "1", "--quiet",
+                 "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    code, _, err = run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--epochs", "3", "--out",
+                           str(tmp_path / "run"), "--resume")
+    one_line_error(code, err, "--resume", "--ensemble 1")
+
+
+def test_cv_seed_draws_another_assignment_of_rows_to_folds(capsys, tmp_path):
+    path = _linear_table(tmp_path / "lin.csv", n=40)
+
+    def fold_scores(*extra):
+        out = tmp_path / f"run{len(extra)}{'-'.join(extra)}"
+        assert main(["train", "--csv", str(path), "--target", "y", "--cv", "4", "--epochs", "3", "--ensemble", "1",
+                     "--quiet", "--overwrite", "--out", str(out), *extra]) == 0
+        return json.loads((out / "metrics.json").read_text())["evaluation"]["fold_test_r2"]
+
+    assert fold_scores() == fold_scores("--cv-seed", "0")
+    assert fold_scores() != fold_scores("--cv-seed", "1")

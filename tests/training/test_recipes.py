@@ -73,3 +73,30 @@ def test_spiral_default_recipe_learns_the_spiral(capsys):
     assert main(["train", "--dataset", "spiral", "--quiet"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert float(line.split()[2]) >= 0.95, line
+
+
+def test_table_recipe_averages_five_networks_for_regression_and_one_for_classification():
+    from chainrule.training.recipes import table_recipe
+
+    assert table_recipe(300, "regression").ensemble == 5 and table_recipe(300, "classification").ensemble == 1
+
+
+@pytest.mark.parametrize("hidden", [(), (6,), (5, 4), (3, 4, 2)])
+def test_average_networks_computes_the_mean_of_the_members_outputs(hidden):
+    import chainrule as cr
+    from chainrule.training.recipes import average_networks
+
+    cr.manual_seed(0)
+    members = [build_mlp(3, hidden, 2, "tanh") for _ in range(4)]
+    x = cr.tensor(np.random.default_rng(0).standard_normal((7, 3)).astype(np.float32))
+    merged = average_networks(members)
+    expected = np.mean([m(x).data for m in members], axis=0)
+    np.testing.assert_allclose(merged(x).data, expected, rtol=1e-5, atol=1e-6)
+    assert [type(layer).__name__ for layer in merged] == [type(layer).__name__ for layer in members[0]]
+
+
+def test_average_networks_refuses_networks_of_different_shapes():
+    from chainrule.training.recipes import average_networks
+
+    with pytest.raises(ConfigError, match="one shape"):
+        average_networks([build_mlp(3, (4,), 1), build_mlp(3, (5,), 1)])

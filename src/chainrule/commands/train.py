@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import catalogue
@@ -107,6 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--early-stopping", type=nonneg_int, default=None, metavar="N",
                    help="stop when the validation loss has not improved for N epochs; keep the best weights "
                         "(--csv tables default to 10; 0: off)")
+    o.add_argument("--ensemble", type=positive_int, default=None, metavar="K",
+                   help="average K networks, each validated and stopped early on a different 1/K of the "
+                        "training rows (then --val-fraction is unused), saved as one network (--csv "
+                        "regression tables default to 5; others to 1); an ensemble run keeps no checkpoint")
     o.add_argument("--stop-at", type=positive_float, default=None, metavar="ACC",
                    help="stop once the validation accuracy reaches ACC (e.g. 0.98)")
     o.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="MAX",
@@ -117,6 +121,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="judge the recipe by K-fold cross-validation over all examples instead of the "
                         "train/test split (iris defaults to 5; 0: use the split); with --out, the saved "
                         "model is then trained on every example")
+    o.add_argument("--cv-seed", type=nonneg_int, default=0, metavar="N",
+                   help="which assignment of the examples to the --cv folds (default 0, the same every run); "
+                        "on a small table the score moves with it, so compare models over a few seeds")
     o.add_argument("--seed", type=nonneg_int, default=0, help="random seed for initialisation, shuffling "
                    "and dropout (default 0)")
     r = parser.add_argument_group("output")
@@ -146,6 +153,7 @@ class _Trained:
     y_mean: float = 0.0  # regression targets were standardised with these for training
     y_std: float = 1.0
     distributed: bool = False  # trained data-parallel over MPI ranks (each scores a share of the test set)
+    member_epochs: list[int] = field(default_factory=list)  # epochs of each averaged network (one: [epochs])
 
 
 def _resume_command(args: argparse.Namespace) -> str:
@@ -225,14 +233,18 @@ def _run(args: argparse.Namespace) -> int:
         _same_on_every_rank(args, ds)
     for note in ds.notes:  # what preparing a --csv table filled in, dropped or left out
         say(f"{ds.name}: {note}")
-    recipe = table_recipe(len(ds.train) + len(ds.test)) if args.csv else recipe_for(ds.name)
+    recipe = table_recipe(len(ds.train) + len(ds.test), ds.task) if args.csv else recipe_for(ds.name)
     lr = args.lr
     if lr is None and args.optimizer is not None and args.optimizer != recipe.optimizer:
         lr = DEFAULT_LR[args.optimizer]
     recipe = recipe.replace(model=args.model, hidden=args.hidden, activation=args.activation, dropout=args.dropout,
                             optimizer=args.optimizer, lr=lr, weight_decay=args.weight_decay, schedule=args.schedule,
                             batch_size=args.batch_size, epochs=args.epochs, early_stopping=args.early_stopping,
-                            clip_grad_norm=args.clip_grad_norm, val_fraction=args.val_fraction, cv=args.cv)
+                            clip_grad_norm=args.clip_grad_norm, val_fraction=args.val_fraction, cv=args.cv,
+                            ensemble=getattr(args, "ensemble", None))
+    if recipe.ensemble > 1 and args.resume:
+        raise ConfigError(f"--resume continues one network's training; this run averages {recipe.ensemble} "
+                          "networks (--ensemble), which keeps no checkpoint; give --ensemble 1 for a resumable run")
     if ds.task == "regression" and args.stop_at is not None:
         raise ConfigError("--stop-at watches validation accuracy; it does not apply to regression")
     if recipe.cv:
@@ -259,9 +271,10 @@ def _run(args: argparse.Namespace) -> int:
         if e.checkpoint:
             print(f"interrupted after {e.completed_epochs} complete epoch(s); resume with: {_resume_command(args)}",
                   file=sys.stderr)
-        elif args.out is None or recipe.cv:
-            print("interrupted; nothing was saved" + ("" if recipe.cv else
-                  " (give --out DIR to keep a checkpoint you can --resume)"), file=sys.stderr)
+        elif args.out is None or recipe.cv or recipe.ensemble > 1:
+            print("interrupted; nothing was saved" + ("" if recipe.cv else " (--ensemble 1 keeps a checkpoint you "
+                  "can --resume)" if recipe.ensemble > 1 else " (give --out DIR to keep a checkpoint you can "
+                  "--resume)"), file=sys.stderr)
         else:
             print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
         return 130
@@ -278,7 +291,7 @@ def _train_and_test(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
     _write_outputs(args, ds, recipe, trained, results, say)
     if ds.task == "classification" and len(ds.test):
         say(_per_class_table(scores))
-    print(f"{_summary(ds, scores)} after {len(trained.history)} epochs ({trained.seconds:.1f} s"
+    print(f"{_summary(ds, scores)} after {_epochs(trained)} ({trained.seconds:.1f} s"
           f"{_stopped(trained)}){_saved(args)}", flush=True)
     return 0
 
@@ -289,7 +302,8 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
     every example (the cross-validated score is its expected accuracy) and saved."""
     import numpy as np
 
-    folds = ds.cross_validation(recipe.cv, seed=0)  # fixed folds, like the fixed default split
+    # fixed folds (like the fixed default split) unless --cv-seed draws another assignment
+    folds = ds.cross_validation(recipe.cv, seed=getattr(args, "cv_seed", 0))
     n = folds.examples
     say(f"{ds.name}: {recipe.cv}-fold cross-validation over all {n} examples (each one tested once, by a "
         f"model that never saw it)")
@@ -302,8 +316,8 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
         outputs.append(out)
         targets.append(fold.test.arrays[1])
         seconds += trained.seconds
-        epochs.append(len(trained.history))
-        say(f"fold {i}/{recipe.cv}: {_fold_summary(fold, scores)} after {len(trained.history)} epochs")
+        epochs += trained.member_epochs
+        say(f"fold {i}/{recipe.cv}: {_fold_summary(fold, scores)} after {_epochs(trained)}")
         del fold, trained  # one fold's arrays at a time (folds are gathered when taken)
     pooled = _pooled_scores(ds, fold_scores, outputs, targets)
     key = "test_r2" if ds.task == "regression" else "test_accuracy"
@@ -328,7 +342,8 @@ def _cross_validate(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe,
     span = f"{min(epochs)}" if min(epochs) == max(epochs) else f"{min(epochs)}-{max(epochs)}"
     if ds.task == "classification":
         say(_per_class_table(pooled))
-    print(f"{line} ({span} epochs per fold, {seconds:.1f} s){_saved(args)}", flush=True)
+    per = f"per network, {len(epochs) // recipe.cv} averaged per fold" if len(epochs) > recipe.cv else "per fold"
+    print(f"{line} ({span} epochs {per}, {seconds:.1f} s){_saved(args)}", flush=True)
     return 0
 
 
@@ -336,16 +351,18 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
          checkpoint: str | None, resume: bool, tensorboard: str | None = None, verbose: bool = True) -> _Trained:
     """Build the recipe's model and train it on ``ds.train`` (part held out for validation);
     ``tensorboard``: a directory to log the run into for TensorBoard; ``verbose`` False (a
-    cross-validation fold): no per-epoch lines, no diagnoses printed."""
+    cross-validation fold): no per-epoch lines, no diagnoses printed.
+
+    With ``recipe.ensemble`` K > 1 (an MLP on at least 2K rows), K networks are trained, network
+    j validated (and stopped early) on the j-th of K parts of the training rows, and returned as
+    one MLP computing their average (``average_networks``); only the first network's curve is
+    logged, and there is no checkpoint to resume."""
     verbose = verbose and not args.quiet and _is_main(args)
     import numpy as np
 
     import chainrule as cr
     from chainrule.data import TensorDataset, random_split
-    from chainrule.errors import ConfigError
-    from chainrule.training import Callback, CSVLogger, EarlyStopping, StopAtTarget, fit
-    from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
-    from chainrule.training.recipes import build_cnn, build_mlp, build_optimizer, build_scheduler
+    from chainrule.training.recipes import average_networks
 
     regression = ds.task == "regression"
     # --- data: train / validation, regression targets standardised for training
@@ -356,10 +373,55 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
         y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
         y_train = ((y_train - y_mean) / y_std).astype(np.float32)
     train_set: Dataset = TensorDataset(x_train, y_train)
-    val_set: Dataset | None = None
-    if recipe.val_fraction > 0 and len(train_set) >= 10:
-        train_set, val_set = random_split(train_set, [1 - recipe.val_fraction, recipe.val_fraction], seed=args.seed)
+    k = recipe.ensemble if recipe.model == "mlp" and len(train_set) >= max(10, 2 * recipe.ensemble) else 1
+    if k == 1:
+        val_set: Dataset | None = None
+        if recipe.val_fraction > 0 and len(train_set) >= 10:
+            train_set, val_set = random_split(train_set, [1 - recipe.val_fraction, recipe.val_fraction],
+                                              seed=args.seed)
+        model, history, loss_fn, seconds = _train_network(args, ds, recipe, train_set, val_set, say, log_dir,
+                                                          checkpoint, resume, tensorboard, verbose)
+        return _Trained(model=model, history=history, loss_fn=loss_fn, seconds=seconds, y_mean=y_mean,
+                        y_std=y_std, distributed=getattr(args, "_distributed", False),
+                        member_epochs=[len(history)])
+    # cross-fitting: the training rows in K parts (seeded, so every MPI rank draws the same)
+    parts = np.array_split(np.random.default_rng(args.seed).permutation(len(train_set)), k)
+    members, histories, seconds = [], [], 0.0
+    for j in range(k):
+        val_rows = parts[j]
+        fit_rows = np.concatenate([parts[i] for i in range(k) if i != j])
+        first = j == 0
+        model, history, loss_fn, took = _train_network(
+            args, ds, recipe, TensorDataset(x_train[fit_rows], y_train[fit_rows]),
+            TensorDataset(x_train[val_rows], y_train[val_rows]), say, log_dir if first else None, None, False,
+            tensorboard if first else None, verbose and first, member=(j + 1, k))
+        if verbose and not first:
+            best = history.best_epoch or len(history)
+            say(f"network {j + 1}/{k}: best validation loss {min(history['val_loss']):.4f} at epoch {best} "
+                f"of {len(history)}")
+        members.append(model)
+        histories.append(history)
+        seconds += took
+    return _Trained(model=average_networks(members), history=histories[0], loss_fn=loss_fn, seconds=seconds,
+                    y_mean=y_mean, y_std=y_std, distributed=getattr(args, "_distributed", False),
+                    member_epochs=[len(h) for h in histories])
 
+
+def _train_network(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, train_set: Dataset,
+                   val_set: Dataset | None, say: Say, log_dir: str | None, checkpoint: str | None, resume: bool,
+                   tensorboard: str | None, verbose: bool,
+                   member: tuple[int, int] | None = None) -> tuple[Module, History, Module, float]:
+    """One network of the recipe trained on ``train_set`` (stopping early on ``val_set``):
+    (model, history, loss function, seconds). ``member``: (j, K) when it is network j of an
+    average of K."""
+    import numpy as np
+
+    from chainrule.errors import ConfigError
+    from chainrule.training import Callback, CSVLogger, EarlyStopping, StopAtTarget, fit
+    from chainrule.training.diagnostics import ChainruleWarning, Diagnostics
+    from chainrule.training.recipes import build_cnn, build_mlp, build_optimizer, build_scheduler
+
+    regression = ds.task == "regression"
     # --- model, loss, optimizer
     if recipe.model == "cnn":
         if ds.image_shape is None:
@@ -404,7 +466,9 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
     n_val = len(val_set) if val_set is not None else 0
     (say if verbose else _silent)(f"{ds.name}: {len(train_set)} train / {n_val} validation / "
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
-        f"lr {recipe.lr:g}, {_batch(args, recipe)}, {recipe.epochs} epochs")
+        f"lr {recipe.lr:g}, {_batch(args, recipe)}, {recipe.epochs} epochs"
+        + (f"; network {member[0]} of {member[1]} averaged, each validated on a different "
+           f"1/{member[1]} of the training rows" if member else ""))
 
     t_fit = time.perf_counter()
     # Overflow on the way to a NaN loss is reported once, by fit, not as NumPy warnings.
@@ -414,8 +478,7 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
                       batch_size=recipe.batch_size, callbacks=callbacks, metrics=metrics, seed=args.seed,
                       clip_grad_norm=recipe.clip_grad_norm, progress=verbose, scheduler=scheduler,
                       checkpoint=checkpoint, resume=resume, distributed=getattr(args, "_distributed", False))
-    return _Trained(model=model, history=history, loss_fn=loss_fn, seconds=time.perf_counter() - t_fit,
-                    y_mean=y_mean, y_std=y_std, distributed=getattr(args, "_distributed", False))
+    return model, history, loss_fn, time.perf_counter() - t_fit
 
 
 def _batch(args: argparse.Namespace, recipe: Recipe) -> str:
@@ -568,7 +631,8 @@ def _run_facts(args: argparse.Namespace, trained: _Trained, recipe: Recipe, t_st
     return dict(epochs=len(history), train_seconds=round(seconds, 3),
                 total_seconds=round(time.perf_counter() - t_start, 3), stop_reason=history.stop_reason,
                 best_epoch=history.best_epoch, seed=args.seed, num_parameters=trained.model.num_parameters(),
-                recipe=recipe.as_dict())
+                recipe=recipe.as_dict(), networks=len(trained.member_epochs) or 1,
+                network_epochs=trained.member_epochs or [len(history)])
 
 
 def _write_outputs(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, trained: _Trained,
@@ -601,6 +665,15 @@ def _write_outputs(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, 
 
         for path in plot_run(args.out, history=trained.history, model=trained.model, data=ds):
             say(f"wrote {path}")
+
+
+def _epochs(trained: _Trained) -> str:
+    """``23 epochs``, or for an average of networks ``5 networks averaged, 18-41 epochs each``."""
+    e = trained.member_epochs or [len(trained.history)]
+    if len(e) == 1:
+        return f"{e[0]} epochs"
+    span = f"{min(e)}" if min(e) == max(e) else f"{min(e)}-{max(e)}"
+    return f"{len(e)} networks averaged, {span} epochs each"
 
 
 def _stopped(trained: _Trained) -> str:

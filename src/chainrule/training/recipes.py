@@ -17,7 +17,8 @@ field. The numbers are ones that were measured to work (see the README's table):
   with cosine decay, 300 epochs -> 98.4 % (seed 0; 94.8-99.2 % over seeds 0-3)
 * CSV tables: MLP with hidden 64,64, Adam 1e-3, a fifth held out for validation, early stopping
   (patience 10, best weights kept), weight decay 0.1/rows (regression: MSE loss on standardised
-  targets, reported in the original units); see ``table_recipe`` and benchmarks/tables.py.
+  targets, reported in the original units, and the average of 5 such networks, each validated
+  on a different fifth); see ``table_recipe`` and benchmarks/tables.py.
 """
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ class Recipe:
     clip_grad_norm: float | None = None
     early_stopping: int | None = None
     cv: int = 0  # k-fold cross-validation over all examples (0: the data set's train/test split)
+    # networks averaged: each holds out a different 1/ensemble of the training rows for
+    # validation and early stopping (val_fraction is then unused); 1: one network
+    ensemble: int = 1
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with the fields in ``changes`` set (``None`` values are ignored)."""
@@ -83,7 +87,11 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def table_recipe(rows: int) -> Recipe:
+#: networks averaged by the recipe of a regression table (see ``table_recipe``)
+TABLE_REGRESSION_ENSEMBLE = 5
+
+
+def table_recipe(rows: int, task: str = "classification") -> Recipe:
     """The recipe for a user's CSV table of ``rows`` examples: made to generalise with no tuning.
 
     A fifth of the training rows is held out for validation and training stops once the
@@ -92,8 +100,19 @@ def table_recipe(rows: int) -> Recipe:
     ridge regression got 0.30). An L2 penalty shrinks the weights harder the fewer the rows:
     weight decay ``0.1 / rows`` (3e-4 for 300 rows, 1e-5 for 10 000), the usual
     ``λ/N`` scaling of a fixed prior.
+
+    A regression ``task`` averages 5 such networks, each validated on a different fifth of the
+    training rows (cross-fitting): together they learn from every row, which one network with
+    a held-out fifth cannot, and their average has less variance than any of them. A single
+    network's R² swings with which 42 of Hitters' 210 training rows validate it (0.40-0.67 over
+    5 folds). The average of 5 raised Hitters' cross-validated R² from 0.496 to 0.526 (mean
+    over 8 assignments of the 5 folds), Carseats' from 0.839 to 0.846 and Auto's from 0.867 to
+    0.879 (over 4).
     """
-    return dataclasses.replace(RECIPES["csv"], weight_decay=round(0.1 / max(int(rows), 1), 7))
+    recipe = dataclasses.replace(RECIPES["csv"], weight_decay=round(0.1 / max(int(rows), 1), 7))
+    if task == "regression":
+        recipe = dataclasses.replace(recipe, ensemble=TABLE_REGRESSION_ENSEMBLE)
+    return recipe
 
 
 def recipe_for(name: str) -> Recipe:
@@ -149,6 +168,58 @@ def build_mlp(in_features: int, hidden: Sequence[int], out_features: int, activa
     return nn.Sequential(*layers)
 
 
+def average_networks(models: Sequence[Any]) -> Any:
+    """One MLP whose output is exactly the mean of the outputs of ``models``, K MLPs of the
+    same shape built by :func:`build_mlp` (an ensemble saved, loaded, evaluated and exported
+    as a single ordinary ``Sequential``).
+
+    Each hidden layer of the result stacks the K members' units side by side: the first
+    ``Linear`` concatenates their weights ``(K·h, in)``; a middle one is block-diagonal
+    ``(K·h', K·h)``, so member j's units see only member j's units; the last concatenates
+    them along the input ``(out, K·h)`` scaled by 1/K and averages the biases. Activations and
+    dropout act unit by unit, so nothing mixes between members until that final mean.
+    """
+    import numpy as np
+
+    from .. import nn
+
+    if not models:
+        raise ConfigError("average_networks: no networks to average")
+    first, k = models[0], len(models)
+    if k == 1:
+        return first
+    shapes = [[tuple(p.data.shape) for p in m.parameters()] for m in models]
+    if any(s != shapes[0] for s in shapes) or not isinstance(first, nn.Sequential):
+        raise ConfigError("average_networks: the networks must be Sequential MLPs of one shape")
+    linear = [i for i, layer in enumerate(first) if isinstance(layer, nn.Linear)]
+    layers: list[Any] = []
+    for i, layer in enumerate(first):
+        if not isinstance(layer, nn.Linear):
+            layers.append(nn.from_config(layer.to_config()))  # a fresh copy of the activation or dropout
+            continue
+        ws = [np.asarray(m[i].weight.data, np.float64) for m in models]
+        bs = [np.asarray(m[i].bias.data if m[i].bias is not None else np.zeros(m[i].out_features), np.float64)
+              for m in models]
+        if i == linear[0] == linear[-1]:  # no hidden layer: the mean of K affine maps is affine
+            w, b = np.mean(ws, axis=0), np.mean(bs, axis=0)
+        elif i == linear[0]:
+            w, b = np.concatenate(ws, axis=0), np.concatenate(bs)
+        elif i == linear[-1]:
+            w, b = np.concatenate(ws, axis=1) / k, np.mean(bs, axis=0)
+        else:
+            out_h, in_h = ws[0].shape
+            w = np.zeros((k * out_h, k * in_h))
+            for j, wj in enumerate(ws):
+                w[j * out_h:(j + 1) * out_h, j * in_h:(j + 1) * in_h] = wj
+            b = np.concatenate(bs)
+        merged = nn.Linear(w.shape[1], w.shape[0])
+        merged.weight.data[...] = w
+        if merged.bias is not None:  # build_mlp's layers all have one
+            merged.bias.data[...] = b
+        layers.append(merged)
+    return nn.Sequential(*layers)
+
+
 def build_cnn(image_shape: Sequence[int], out_features: int, hidden: Sequence[int] = (), dropout: float = 0.0) -> Any:
     """The LeNet-style CNN (``nn.lenet``) for flattened images of ``image_shape`` (C, H, W).
 
@@ -180,5 +251,6 @@ def build_scheduler(name: str | None, optimizer: Any, epochs: int) -> Any:
     return catalogue.lookup(catalogue.SCHEDULES, name, "schedule").build(optimizer, epochs)
 
 
-__all__ = ["Recipe", "RECIPES", "recipe_for", "table_recipe", "build_mlp", "build_cnn", "build_optimizer",
-           "build_scheduler", "activation_layer", "OPTIMIZERS", "ACTIVATIONS", "SCHEDULES", "DEFAULT_LR"]
+__all__ = ["Recipe", "RECIPES", "recipe_for", "table_recipe", "build_mlp", "average_networks", "build_cnn",
+           "build_optimizer", "build_scheduler", "activation_layer", "OPTIMIZERS", "ACTIVATIONS", "SCHEDULES",
+           "DEFAULT_LR", "TABLE_REGRESSION_ENSEMBLE"]
