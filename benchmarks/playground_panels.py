@@ -9,7 +9,7 @@ page does while training) and the JSON encoding of everything sent. One panel pe
 * ``2d-chain``: the chain-rule panel on a first-layer weight of the 2-D net;
 * ``2d-mountain``: the 2-D error mountain (grid computed before timing), its path live;
 * ``mnist-mountain``: the MNIST error mountain, its path live (loss_train on 500 images at
-  most every 1/25 of the time); ``mnist-mountain-grid``: the same while its 11x11 grid is
+  about 2 % of the time, spaced by its own cost); ``mnist-mountain-grid``: the same while its 11x11 grid is
   still being computed in a background thread (a few seconds after "draw the slice");
 * ``mnist-insides``: the MNIST insides (weights as images, mistakes, confusion matrix).
 
