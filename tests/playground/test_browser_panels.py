@@ -333,7 +333,6 @@ def test_mnist_error_mountain_path_losses_are_the_training_losses(page) -> None:
     # ... of the same loss as the slice: at the plane's origin (a = b = 0) the grid's centre
     mid = len(land["loss"]) // 2
     assert path[0][1:3] == [0, 0] and land["loss"][mid][mid] == pytest.approx(path[0][3], rel=1e-5)
-    # and training did not wait for the grid: frames of later steps came before it
-    before = got[:got.index(land)]
-    assert any(m["type"] == "mnist_frame" and m["step"] > land["origin_step"] for m in before)
+    # (that training does not wait for the grid is tested deterministically, with the grid held
+    # back, in test_panel_messages.py: here a quiet machine may finish the grid before a frame)
     _shot(pg, "mnist-error-mountain", "#mland-panel")
