@@ -14,26 +14,13 @@ same, bit for bit, whatever the thread count.
 
 ``set_num_threads(n)`` chooses the count (default: the CPUs this process may run on, at most 8);
 ``set_num_threads(1)`` turns the splitting off.
-
-Matrix products split the same way. ``over_batch(fn, n, size, products=True)`` marks work whose
-slices each run their own BLAS products (a convolution: im2col, GEMM and bias add of half the
-batch per thread): while it runs, OpenBLAS is held to one thread of its own, so each of our
-threads runs its products on its own core, and the copies, products and adds of a slice follow
-one another in the same thread, in cache, with one fork and join per op instead of one per
-phase. Left to its own threads, OpenBLAS would split every product again and its idle workers
-spin between products, competing with ours for the same cores (on a loaded machine that was
-ten times the CPU time of a training step). Where the BLAS's thread count cannot be set (not
-OpenBLAS, or not found), such work is not split: it runs in the caller, its products on the
-BLAS's threads, as before.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 
 from .errors import ConfigError
 
@@ -82,102 +69,17 @@ def _pool() -> ThreadPoolExecutor:
         return _state.pool
 
 
-class _OpenBLAS:
-    """OpenBLAS's process-wide thread count, found in the loaded library by name (NumPy's
-    wheels ship it as ``libscipy_openblas64_``, with prefixed, suffixed symbols). ``None`` for
-    ``get``/``set`` when NumPy uses another BLAS or the library cannot be found."""
-
-    _NAMES = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-              ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-              ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-              ("openblas_get_num_threads", "openblas_set_num_threads"))
-
-    def __init__(self) -> None:
-        self.get: Callable[[], int] | None = None
-        self.set: Callable[[int], None] | None = None
-        self.users = 0          # regions holding OpenBLAS at one thread, and the count before
-        self.saved = 0
-        self.lock = threading.Lock()
-        try:
-            with open("/proc/self/maps") as f:   # the libraries this process has loaded
-                paths = {line.split()[-1] for line in f
-                         if "openblas" in line.rsplit("/", 1)[-1].lower()}
-        except OSError:   # not Linux: leave the BLAS alone
-            return
-        for path in sorted(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for get_name, set_name in self._NAMES:
-                getter, setter = getattr(lib, get_name, None), getattr(lib, set_name, None)
-                if getter is not None and setter is not None:
-                    getter.restype, getter.argtypes = ctypes.c_int, []
-                    setter.restype, setter.argtypes = None, [ctypes.c_int]
-                    self.get, self.set = getter, setter
-                    return
-
-
-_blas: _OpenBLAS | None = None
-
-
-def _openblas() -> _OpenBLAS:
-    global _blas
-    if _blas is None:
-        import numpy as np  # its BLAS is loaded with it
-        np.dot(np.ones(2), np.ones(2))
-        _blas = _OpenBLAS()
-    return _blas
-
-
-def blas_threads_controllable() -> bool:
-    """True when chainrule can hold NumPy's BLAS to one thread while its own threads run
-    products (OpenBLAS, found in this process)."""
-    return _openblas().set is not None
-
-
-@contextmanager
-def _blas_single_threaded() -> Iterator[None]:
-    """OpenBLAS at one thread inside, its previous count restored when the last of possibly
-    several overlapping regions leaves."""
-    blas = _openblas()
-    assert blas.get is not None and blas.set is not None
-    with blas.lock:
-        if blas.users == 0:
-            blas.saved = blas.get()
-            blas.set(1)
-        blas.users += 1
-    try:
-        yield
-    finally:
-        with blas.lock:
-            blas.users -= 1
-            if blas.users == 0:
-                blas.set(blas.saved)
-
-
-def over_batch(fn: Callable[[slice], object], n: int, size: int, products: bool = False) -> None:
+def over_batch(fn: Callable[[slice], object], n: int, size: int) -> None:
     """Call ``fn(s)`` for consecutive slices ``s`` covering ``range(n)`` (the batch axis),
     in parallel when ``size`` (the elements the whole call touches) makes it worth it.
 
     ``fn`` must write only the rows ``s`` of its outputs; it runs once per slice, the first
-    slice in the calling thread. An exception in any slice is raised here. ``products=True``
-    says that ``fn`` runs BLAS products: the slices then run in parallel only where OpenBLAS
-    can be held to one thread meanwhile (see the module's docstring).
+    slice in the calling thread. An exception in any slice is raised here.
     """
     k = min(_state.threads, n) if size >= MIN_PARALLEL_ELEMENTS else 1
-    if k <= 1 or threading.current_thread().name.startswith("chainrule") or (
-            products and not blas_threads_controllable()):
+    if k <= 1 or threading.current_thread().name.startswith("chainrule"):
         fn(slice(0, n))  # (a worker never waits on the pool it runs in)
         return
-    if products:
-        with _blas_single_threaded():
-            _split(fn, n, k)
-    else:
-        _split(fn, n, k)
-
-
-def _split(fn: Callable[[slice], object], n: int, k: int) -> None:
     bounds = [n * i // k for i in range(k + 1)]
     pool = _pool()
     futures: list[Future[object]] = [pool.submit(fn, slice(bounds[i], bounds[i + 1]))

@@ -30,15 +30,9 @@ by the number of input channels (``_input_grad_by_one_gemm``): KH·KW thin produ
 offset, when C is large enough for BLAS to run them well, else one product for all of
 ∂L/∂cols.
 
-Threads: the batch is cut into pieces of about ``_PIECE_ROWS`` output positions (the same
-pieces whatever the thread count, so the same numbers bit for bit), and each of chainrule's
-threads (chainrule/parallel.py) does all the work of its pieces, one after the other: im2col
-copy, GEMM and bias add forward; the ∂L/∂x products and col2im adds, and its pieces' share of
-∂L/∂W (summed over the pieces at the end) backward. Meanwhile OpenBLAS is held to one thread,
-so every core runs whole pieces — copies, products and adds alike — with one fork and join
-per pass. Left to OpenBLAS's own threads, only the products ran on both cores, the copies and
-adds between them on one, and its idle workers spun between products (measured in the "CNN"
-section of docs/performance.md).
+Threads: NumPy's products use every core through BLAS, its elementwise loops only one; the
+im2col copy, the bias add and the col2im adds are split over the batch across threads when
+large (chainrule/parallel.py), so they do not leave a core idle.
 
 Memory layout: the work is done channels-last. ``out2`` *is* the output stored NHWC, so the
 result is returned as an NCHW-indexed view of it, without a transpose copy; relu and pooling
@@ -47,8 +41,6 @@ the im2col copy and the col2im adds run over contiguous runs of C values.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -77,52 +69,28 @@ def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     return out  # type: ignore[return-value]
 
 
-_FEW_CHANNELS = 4  # below this, im2col lays out its matrix transposed (see _Cols)
+_FEW_CHANNELS = 4  # below this, im2col lays out its matrix transposed (see conv2d)
 _PER_OFFSET_MIN_CHANNELS = 16  # from this many input channels, ∂L/∂x is KH·KW products
 
 
 _WORKSPACE_BYTES = 32 << 20  # the largest im2col matrix built at once when no gradient is wanted
-_PIECE_ROWS = 1024  # rows of cols (output positions) per piece of the batch (see conv2d)
 
 
-class _Cols:
-    """The im2col matrix cols[(n, i, j), (p, q, c)] of a batch, or of a slice of it.
-
-    Stored (N, OH, OW, KH, KW, C), rows of runs of C contiguous values; with few channels (an
-    image's first layer) stored transposed, (KH, KW, C, N, OH, OW), so that the copy runs over
-    OW contiguous values instead of one. Rows belong to samples, so each thread fills and
-    multiplies the rows of its own samples.
-    """
-
-    def __init__(self, n: int, out_hw: tuple[int, int], k: tuple[int, int], c: int,
-                 dtype: np.dtype) -> None:
-        (oh, ow), (kh, kw) = out_hw, k
-        self.transposed = c < _FEW_CHANNELS
-        shape = (kh, kw, c, n, oh, ow) if self.transposed else (n, oh, ow, kh, kw, c)
-        self.data = np.empty(shape, dtype=dtype)
-        self.rows_per_sample, self.width = oh * ow, kh * kw * c
-
-    def fill(self, win: np.ndarray, s: slice, first: int = 0) -> np.ndarray:
-        """Copy the windows ``win[s]`` ((N, OH, OW, C, KH, KW), a strided view of the input)
-        into the rows of the samples ``s`` (``first`` is the sample stored in row 0) and return
-        those rows as a (rows, KH·KW·C) matrix (a transposed view with few channels)."""
-        lo, hi = s.start - first, s.stop - first
-        result: np.ndarray
-        if self.transposed:
-            dst = self.data[:, :, :, lo:hi]
-            np.copyto(dst, win[s].transpose(4, 5, 3, 0, 1, 2))
-            result = dst.reshape(self.width, -1).T
-        else:
-            dst = self.data[lo:hi]
-            np.copyto(dst, win[s].transpose(0, 1, 2, 4, 5, 3))
-            result = dst.reshape(-1, self.width)
-        return result
-
-    def matrix(self) -> np.ndarray:
-        """All of cols, (N·OH·OW, KH·KW·C) (transposed view of colsᵀ with few channels)."""
-        result: np.ndarray = (self.data.reshape(self.width, -1).T if self.transposed
-                              else self.data.reshape(-1, self.width))
-        return result
+def _im2col(win: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """cols[(n, i, j), (p, q, c)] from the windows ``win`` (N, OH, OW, C, KH, KW): the one
+    copy of the forward pass, split over the batch across threads when large."""
+    n, oh, ow, c, kh, kw = win.shape
+    if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
+        cols6 = np.empty((n, oh, ow, kh, kw, c), dtype=dtype)
+        src = win.transpose(0, 1, 2, 4, 5, 3)
+        over_batch(lambda s: np.copyto(cols6[s], src[s]), n, cols6.size)
+        return cols6.reshape(n * oh * ow, kh * kw * c)
+    # few channels (an image's first layer): build colsᵀ, in runs of OW values
+    cols6 = np.empty((kh, kw, c, n, oh, ow), dtype=dtype)
+    src = win.transpose(4, 5, 3, 0, 1, 2)
+    over_batch(lambda s: np.copyto(cols6[:, :, :, s], src[:, :, :, s]), n, cols6.size)
+    result: np.ndarray = cols6.reshape(kh * kw * c, n * oh * ow).T
+    return result
 
 
 def _input_grad_by_one_gemm(c: int) -> bool:
@@ -140,8 +108,7 @@ def _input_grad_by_one_gemm(c: int) -> bool:
 
 def _col2im_per_offset(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, int],
                        stride: tuple[int, int], out_hw: tuple[int, int]) -> None:
-    """Add ∂L/∂x into ``dxp`` (N, HP, WP, C) with one product per kernel offset; ``g2`` holds
-    the rows of the same N samples.
+    """Add ∂L/∂x into ``dxp`` (N, HP, WP, C) with one product per kernel offset.
 
     Window element (p, q) came from xp[:, i·sh + p, j·sw + q, :], so its part of ∂L/∂cols,
     G2 W2[:, (p, q, ·)], goes back there: one GEMM and one strided, vectorised add per kernel
@@ -162,20 +129,19 @@ def _col2im_per_offset(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple
 
 def _col2im_gemm(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, int],
                  stride: tuple[int, int], out_hw: tuple[int, int]) -> None:
-    """Add ∂L/∂x into ``dxp`` (N, HP, WP, C) from ∂L/∂cols = G2 W2 formed by one GEMM, then
-    KH·KW strided adds of its column blocks."""
+    """Add ∂L/∂x into ``dxp`` (N, HP, WP, C) from ∂L/∂cols = G2 W2 formed by one GEMM; the
+    KH·KW strided adds are split over the batch across threads when large."""
     (kh, kw), (sh, sw), (oh, ow) = k, stride, out_hw
     n, c = dxp.shape[0], dxp.shape[3]
     dcols = (g2 @ w2).reshape(n, oh, ow, kh, kw, c)
-    for p in range(kh):
-        for q in range(kw):
-            dxp[:, p:p + sh * oh:sh, q:q + sw * ow:sw] += dcols[:, :, :, p, q]
 
+    def add_rows(s: slice) -> None:
+        d = dxp[s]
+        for p in range(kh):
+            for q in range(kw):
+                d[:, p:p + sh * oh:sh, q:q + sw * ow:sw] += dcols[s, :, :, p, q]
 
-def _forward_in_workspace(forward_piece: Callable[[_Cols, slice, int], None], ws: _Cols,
-                          first: int, i: int, s: slice) -> None:
-    """The forward pass of piece ``i`` (samples ``s``) into a workspace starting at ``first``."""
-    forward_piece(ws, s, first)
+    over_batch(add_rows, n, dcols.size)
 
 
 define_op("conv2d", "Σ over a window of W·x, + b", ("x", "W", "b"),
@@ -218,7 +184,6 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
                          f"{hp}x{wp} (input {x.shape}, padding {(ph, pw)})")
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     dtype = np.result_type(x.dtype, w.dtype)
-    ohw, kdim = oh * ow, kh * kw * c
 
     # Work channels-last: xh[n, y, x, c]. A view when x is already stored NHWC.
     xh = x.data.transpose(0, 2, 3, 1)
@@ -231,44 +196,21 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
     win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N,OH,OW,C,KH,KW)
     # W2[o, (p, q, c)], the weight flattened in the same order
     w2 = np.ascontiguousarray(w.data.transpose(0, 2, 3, 1), dtype=dtype).reshape(o, -1)
-    out2 = np.empty((n * ohw, o), dtype=dtype)       # (N·OH·OW, O): the output, NHWC
-    bias = None if b is None else b.data
-
-    # The batch is cut into pieces of about _PIECE_ROWS rows of cols, the same whatever the
-    # thread count (so are the numbers: each piece is the same products); each thread takes a
-    # run of pieces and does all the work of a piece at once, its slice of cols still in cache.
-    per = max(1, -(-_PIECE_ROWS // ohw))          # samples per piece
-    pieces = [slice(lo, min(n, lo + per)) for lo in range(0, n, per)]
-    work = n * ohw * (kdim + o)                    # elements a pass touches
-
-    def over_pieces(fn: Callable[[int, slice], object], which: range | None = None) -> None:
-        """``fn(i, piece)`` for every piece (or those in ``which``), split over threads."""
-        idx = range(len(pieces)) if which is None else which
-        over_batch(lambda ps: [fn(i, pieces[i]) for i in idx[ps]], len(idx),
-                   work * len(idx) // len(pieces), products=True)
-
-    def forward_piece(cols: _Cols, s: slice, first: int = 0) -> None:
-        """im2col, the GEMM and the bias of the samples ``s``."""
-        rows = out2[s.start * ohw:s.stop * ohw]
-        np.matmul(cols.fill(win, s, first), w2.T, out=rows)
-        if bias is not None:
-            np.add(rows, bias, out=rows)
-
+    out2 = np.empty((n * oh * ow, o), dtype=dtype)       # (N·OH·OW, O): the output, NHWC
     # Training keeps cols for ∂L/∂W. Without a gradient to compute, cols is only a workspace:
-    # it is built for a run of pieces at a time, at most _WORKSPACE_BYTES (a batch of 1000
-    # MNIST images would otherwise take 205 MB in LeNet's second layer).
+    # it is built for a slice of the batch at a time, at most _WORKSPACE_BYTES (a batch of
+    # 1000 MNIST images would otherwise take 205 MB in LeNet's second layer).
     needs_grad = is_grad_enabled() and (x.requires_grad or w.requires_grad or (
         b is not None and b.requires_grad))
-    if needs_grad:
-        cols = _Cols(n, (oh, ow), (kh, kw), c, dtype)
-        over_pieces(lambda i, s: forward_piece(cols, s))
-    else:
-        piece_bytes = per * ohw * kdim * np.dtype(dtype).itemsize
-        step = max(1, _WORKSPACE_BYTES // piece_bytes)    # pieces per workspace
-        ws = _Cols(min(n, step * per), (oh, ow), (kh, kw), c, dtype)
-        for lo in range(0, len(pieces), step):
-            over_pieces(partial(_forward_in_workspace, forward_piece, ws, pieces[lo].start),
-                        range(lo, min(len(pieces), lo + step)))
+    per_sample = oh * ow * kh * kw * c * np.dtype(dtype).itemsize
+    step = n if needs_grad else max(1, _WORKSPACE_BYTES // per_sample)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        cols = _im2col(win[lo:hi], dtype)
+        np.matmul(cols, w2.T, out=out2[lo * oh * ow:hi * oh * ow])   # the GEMM
+    if b is not None:
+        bias, rows = b.data, out2.reshape(n, oh * ow, o)
+        over_batch(lambda s: np.add(rows[s], bias, out=rows[s]), n, out2.size)
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
     cache: dict[str, np.ndarray] = {}
@@ -281,19 +223,9 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
             cache["g2"] = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
         return cache["g2"]
 
-    def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W2 = G2ᵀ cols = Σ over pieces, then back to (O, C, KH, KW)
-        g2, cm = g2_of(g), cols.matrix()
-        per_piece = np.empty((len(pieces), o, kdim), dtype=dtype)
-
-        def piece_product(i: int, s: slice) -> None:
-            rows = slice(s.start * ohw, s.stop * ohw)
-            if cols.transposed:   # (colsᵀ G2)ᵀ: BLAS reads the stored colsᵀ by rows
-                np.matmul(cm[rows].T, g2[rows], out=per_piece[i].T)
-            else:
-                np.matmul(g2[rows].T, cm[rows], out=per_piece[i])
-
-        over_pieces(piece_product)
-        dw2 = per_piece[0] if len(pieces) == 1 else per_piece.sum(axis=0)
+    def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
+        # (colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row by row
+        dw2 = g2_of(g).T @ cols if cols.flags.c_contiguous else (cols.T @ g2_of(g)).T
         return np.ascontiguousarray(dw2.reshape(o, kh, kw, c).transpose(0, 3, 1, 2),
                                     dtype=w.dtype)
 
@@ -304,11 +236,9 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         return result
 
     def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
-        g2 = g2_of(g)
         dxp = np.zeros((n, hp, wp, c), dtype=dtype)
         col2im = _col2im_gemm if _input_grad_by_one_gemm(c) else _col2im_per_offset
-        over_pieces(lambda i, s: col2im(g2[s.start * ohw:s.stop * ohw], w2, dxp[s], (kh, kw),
-                                        (sh, sw), (oh, ow)))
+        col2im(g2_of(g), w2, dxp, (kh, kw), (sh, sw), (oh, ow))
         dx = dxp[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
         result: np.ndarray = dx.astype(x.dtype, copy=False)
         return result
