@@ -60,9 +60,9 @@ def fail_together() -> Iterator[None]:
     """Run a distributed command so that no rank is ever left waiting for a dead one.
 
     Only rank 0 keeps stdout (the others print nothing but errors). An exception raised on
-    every rank at once (:class:`RanksDiffer`) is re-raised on rank 0, to be reported once,
-    and ends the others quietly with status 2. Any other exception on a rank prints
-    ``chainrule: error: rank R: ...`` and aborts the job (``MPI_Abort``), so every rank
+    every rank at once (:class:`RanksDiffer`) is printed once, by rank 0, as
+    ``chainrule: error: ...``, and every rank ends with status 2 without finalising MPI.
+    Any other exception on a rank prints ``chainrule: error: rank R: ...`` and aborts the job (``MPI_Abort``), so every rank
     stops with a non-zero status instead of hanging in its next collective.
     """
     me = comm.rank()
@@ -74,9 +74,13 @@ def fail_together() -> Iterator[None]:
         if e.code in (0, None):
             raise
         _abort_with(f"exited with status {e.code}", e.code if isinstance(e.code, int) else 1)
-    except RanksDiffer:
+    except RanksDiffer as e:
+        # every rank met the same difference: rank 0 reports it once, and no rank enters
+        # MPI_Finalize at exit (the other ranks may be gone already, and MPICH's finalize can
+        # then wait for them until the launcher's kill: a hang seen 1 run in ~40)
         if me == 0:
-            raise
+            print(f"chainrule: error: {' '.join(str(e).split())}", file=sys.stderr)
+        sys.stdout.flush()
         sys.stderr.flush()
         os._exit(2)
     except KeyboardInterrupt:
