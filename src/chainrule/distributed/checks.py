@@ -62,8 +62,9 @@ def fail_together() -> Iterator[None]:
     Only rank 0 keeps stdout (the others print nothing but errors). An exception raised on
     every rank at once (:class:`RanksDiffer`) is printed once, by rank 0, as
     ``chainrule: error: ...``, and every rank ends with status 2 without finalising MPI.
-    Any other exception on a rank prints ``chainrule: error: rank R: ...`` and aborts the job (``MPI_Abort``), so every rank
-    stops with a non-zero status instead of hanging in its next collective.
+    Any other exception on a rank prints ``chainrule: error: rank R: ...`` and aborts the job
+    (``MPI_Abort``), so every rank stops with a non-zero status instead of hanging in its next
+    collective.
     """
     me = comm.rank()
     if me != 0:
