@@ -79,6 +79,33 @@ def _check_name(name: str) -> str:
     return name.lower()
 
 
+def _check_size(where: str, n: int, noise: float) -> None:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ConfigError(f"{where}: n must be an integer >= 2, got {n!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
+        raise ConfigError(f"{where}: noise must be a number in [0, 10], got {noise!r}")
+
+
+def _splits(key: str, x: np.ndarray, y: np.ndarray, test_fraction: float, n: int, noise: float,
+            seed: int | None, classes: list[str] | None) -> DatasetSplits:
+    """The train/test ``DatasetSplits`` of a synthetic 2-D problem (stratified when it has
+    ``classes``; a regression problem has None)."""
+    tr, te = train_test_indices(len(y), test_fraction, seed=seed, labels=y if classes else None)
+    return DatasetSplits(
+        name=key,
+        train=TensorDataset(x[tr], y[tr]),
+        test=TensorDataset(x[te], y[te]),
+        task="classification" if classes else "regression",
+        num_features=2,
+        num_classes=len(classes) if classes else None,
+        class_names=classes,
+        feature_names=["x1", "x2"],
+        mean=np.zeros(2, np.float32),
+        std=np.ones(2, np.float32),
+        source=f"synthetic ({key}, n={n}, noise={noise}, seed={seed})",
+    )
+
+
 def generate(name: str, n: int = 500, noise: float = 0.1, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Raw points of a toy problem, shuffled: X ``(n, 2)`` float32 in about [-1, 1], y ``(n,)`` int64.
 
@@ -86,10 +113,7 @@ def generate(name: str, n: int = 500, noise: float = 0.1, seed: int | None = 0) 
     playground, which needs points without a train/test split.
     """
     key = _check_name(name)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-        raise ConfigError(f"toy2d: n must be an integer >= 2, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
-        raise ConfigError(f"toy2d: noise must be a number in [0, 10], got {noise!r}")
+    _check_size("toy2d", n, noise)
     rng = np.random.default_rng(seed)
     n0 = int(n) // 2
     n1 = int(n) - n0
@@ -114,20 +138,7 @@ def toy2d(
     """
     key = _check_name(name)
     x, y = generate(key, n=n, noise=noise, seed=seed)
-    tr, te = train_test_indices(len(y), test_fraction, seed=seed, labels=y)
-    return DatasetSplits(
-        name=key,
-        train=TensorDataset(x[tr], y[tr]),
-        test=TensorDataset(x[te], y[te]),
-        task="classification",
-        num_features=2,
-        num_classes=2,
-        class_names=["0", "1"],
-        feature_names=["x1", "x2"],
-        mean=np.zeros(2, np.float32),
-        std=np.ones(2, np.float32),
-        source=f"synthetic ({key}, n={n}, noise={noise}, seed={seed})",
-    )
+    return _splits(key, x, y, test_fraction, n, noise, seed, classes=["0", "1"])
 
 
 # ---- regression ---------------------------------------------------------------------------
@@ -168,30 +179,14 @@ def regression2d(
     if key not in _SURFACES:
         raise ConfigError(f"unknown 2-D regression problem {name!r}; choose one of: "
                           f"{', '.join(REGRESSION_NAMES)}")
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-        raise ConfigError(f"regression2d: n must be an integer >= 2, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
-        raise ConfigError(f"regression2d: noise must be a number in [0, 10], got {noise!r}")
+    _check_size("regression2d", n, noise)
     rng = np.random.default_rng(seed)
     pts = rng.uniform(-SCALE, SCALE, (int(n), 2))
     jitter = rng.uniform(-SCALE, SCALE, pts.shape) * noise
     value = _SURFACES[key](pts[:, 0] + jitter[:, 0], pts[:, 1] + jitter[:, 1])
     x = (pts / SCALE).astype(np.float32)
     y = value.astype(np.float32)[:, None]
-    tr, te = train_test_indices(len(y), test_fraction, seed=seed)
-    return DatasetSplits(
-        name=key,
-        train=TensorDataset(x[tr], y[tr]),
-        test=TensorDataset(x[te], y[te]),
-        task="regression",
-        num_features=2,
-        num_classes=None,
-        class_names=None,
-        feature_names=["x1", "x2"],
-        mean=np.zeros(2, np.float32),
-        std=np.ones(2, np.float32),
-        source=f"synthetic ({key}, n={n}, noise={noise}, seed={seed})",
-    )
+    return _splits(key, x, y, test_fraction, n, noise, seed, classes=None)
 
 
 __all__ = ["toy2d", "generate", "regression2d", "TOY2D_NAMES", "REGRESSION_NAMES"]
