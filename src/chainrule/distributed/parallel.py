@@ -107,9 +107,14 @@ def _grad_view(buffer: np.ndarray, offset: int, like: np.ndarray) -> np.ndarray:
     """The slice of a bucket's flat ``buffer`` holding the gradient of parameter ``like``,
     seen with ``like``'s shape and memory layout (Fortran order for ``nn.Linear``'s weight)."""
     flat = buffer[offset:offset + like.size]
-    if like.ndim >= 2 and like.flags.f_contiguous and not like.flags.c_contiguous:
+    if _column_major(like):
         return flat.reshape(like.shape[::-1]).T
     return flat.reshape(like.shape)
+
+
+def _column_major(a: np.ndarray) -> bool:
+    """Whether ``a`` is laid out column-major only (``nn.Linear``'s weight and its gradient)."""
+    return a.ndim >= 2 and a.flags.f_contiguous and not a.flags.c_contiguous
 
 
 def broadcast_state(model: Any, root: int = 0) -> None:
@@ -139,9 +144,7 @@ def _in_memory_order(a: np.ndarray, like: np.ndarray) -> np.ndarray:
     column-major (``nn.Linear``'s weight), so packing a gradient of the weight's layout into a
     bucket is a straight copy, not a transposing one. Every rank orders a bucket the same way,
     because the parameters' layouts are the same everywhere."""
-    if like.ndim >= 2 and like.flags.f_contiguous and not like.flags.c_contiguous:
-        return a.T
-    return a
+    return a.T if _column_major(like) else a
 
 
 class DataParallel:
