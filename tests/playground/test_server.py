@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 
 import pytest
@@ -366,3 +367,21 @@ def test_one_client_may_not_hold_every_session():
         with c.websocket_connect("/ws") as again:  # closing tabs gives the slots back
             opened(again)
         assert c.get("/healthz").json()["sessions"] <= 1
+
+
+def test_frames_answering_a_control_count_against_the_frame_rate():
+    # a hand-moved clock: the frame clock's slots are 50 ms apart at 20 frames a second
+    now = [0.0]
+    with TestClient(make_app(clock=lambda: now[0])) as c, c.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"play"}')
+        recv_until(ws, "frame")                      # the first training frame takes the slot at 0
+        ws.send_text('{"type":"config","lr":0.2}')
+        recv_until(ws, "frame")                      # the answer takes the next slot, at 50 ms
+        now[0] = 0.075                               # past the first slot's end, before the answer's
+        time.sleep(0.3)                              # the server's loop wakes several times meanwhile
+        ws.send_text('{"type":"ping"}')
+        _, between = recv_until(ws, "pong")
+        assert [m["type"] for m in between] == ["pong"]
+        now[0] = 0.1                                 # the answer's slot has ended: training resumes
+        assert recv_until(ws, "frame")[0]["step"] > 0

@@ -269,7 +269,7 @@ class Connection:
             await self.send({"type": kind, "config": sess.config, "rebuilt": what})
             for extra in await self._thread(sess.after_configure, what):
                 await self.send(extra)
-            await self.send(await self._thread(sess.frame, True))
+            await self._frame_out(await self._thread(sess.frame, True))
         elif kind == "predict":
             digits = await self._session(MnistSession.mode)
             assert isinstance(digits, MnistSession)
@@ -278,7 +278,7 @@ class Connection:
             toy = await self._session(ToySession.mode)
             assert isinstance(toy, ToySession)
             await self._thread(toy.set_parameter, msg["layer"], msg["row"], msg["col"], msg["value"])
-            await self.send(await self._thread(toy.frame, True))
+            await self._frame_out(await self._thread(toy.frame, True))
 
     async def _background(self, job: Callable[[], dict | None]) -> None:
         """Run a slow panel job in a worker thread and send its message (None: nothing), with
@@ -324,10 +324,15 @@ class Connection:
     async def _send_frame(self, force_eval: bool = False) -> None:
         sess = self.sessions[self.mode]
         frame = await self._thread(sess.frame, self._evaluate_now(force_eval))
+        await self._frame_out(frame)
+        await self._panel_extras(frame)
+
+    async def _frame_out(self, frame: dict) -> None:
+        """Send a frame and count it against the rate cap: every frame, training or the answer
+        to a control, takes a slot of the frame clock, so no mix of both exceeds ``max_fps``."""
         await self.send(frame)
         self.frames.sent()
         self.frames_sent += 1
-        await self._panel_extras(frame)
 
     async def _panel_extras(self, frame: dict) -> None:
         """What open panels add to a frame: the path point, a refreshed chain panel."""
@@ -358,9 +363,7 @@ class Connection:
             return
         finally:
             slots.release()
-        await self.send(frame)
-        self.frames.sent()
-        self.frames_sent += 1
+        await self._frame_out(frame)
         await self._panel_extras(frame)
         if (loss is not None and not math.isfinite(loss)) or frame.get("diverged"):
             self.running = False
