@@ -130,6 +130,15 @@ def _buffers(model: Any) -> list[tuple[str, np.ndarray]]:
         if hasattr(model, "named_buffers") else []
 
 
+def _buffer_owners(model: Any) -> list[tuple[Any, str]]:
+    """(module, attribute) of every buffer, found once: walking the module tree every step
+    costs more than a small model's whole gradient sum; the arrays themselves are looked up
+    each step, since ``load_state_dict`` or a user may rebind them."""
+    if not hasattr(model, "named_modules"):
+        return []
+    return [(mod, name) for _, mod in model.named_modules() for name in mod.__dict__.get("_buffer_names", ())]
+
+
 def _contiguous(a: np.ndarray) -> np.ndarray:
     """``a`` or a C-contiguous view of its memory (a Fortran-ordered weight's transpose)."""
     if a.flags.c_contiguous:
@@ -199,6 +208,7 @@ class DataParallel:
         self.algorithm = self.reducer.name if self.reducer is not None else "none"
         self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
+        self._buffer_owners = _buffer_owners(model)
         self._scale = 1.0 / self.world_size
         self._loss = 0.0
         self.comm_seconds = 0.0
@@ -281,7 +291,10 @@ class DataParallel:
         t0 = time.perf_counter()
         reqs = []
         if self.broadcast_buffers and self.world_size > 1:  # this step's running statistics: rank 0's
-            reqs = [comm._state.comm.Ibcast(buf, root=0) for _, buf in _buffers(self.module)]
+            for mod, name in self._buffer_owners:
+                buf = getattr(mod, name)
+                if isinstance(buf, np.ndarray) and buf.size:
+                    reqs.append(comm._state.comm.Ibcast(_contiguous(buf), root=0))
         if self.reducer is not None:
             self.reducer.finish()
         if reqs:
