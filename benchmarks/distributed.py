@@ -10,9 +10,10 @@ training images. Every rank runs one BLAS thread unless said otherwise. Runs:
   2 ranks x 128 per rank = global batch 256, so each rank does the 1-rank run's work per step
   and the epoch has half the steps; once with the default (hierarchical, shared-memory)
   allreduce and once with the plain MPI ``Iallreduce``; compared also with 1 rank x 2 BLAS
-  threads at batch 256 (the same global batch on the same two cores), and with its *ceiling*: two ranks that each train their own model on their own shards of
-  128 with no communication at all (what two busy cores, sharing caches and memory, allow
-  before any gradient is averaged);
+  threads at batch 256 (the same global batch on the same two cores), and with its
+  *ceiling*: two ranks that each train their own model on their own shards of 128 with no
+  communication at all (what two busy cores, sharing caches and memory, allow before any
+  gradient is averaged);
 * **strong scaling**: 2 ranks x 64 = global batch 128, the 1-rank run's very steps split in
   two; compared with 1 rank x 2 threads at batch 128, and with its *ceiling*: two ranks that
   each train their own half-batches of 64 with no communication at all (what the fixed
