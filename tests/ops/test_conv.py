@@ -195,6 +195,27 @@ def test_input_gradient_only_when_asked():
     assert x.grad is None and w.grad is not None
 
 
+@pytest.mark.parametrize("channels", [1, 6])  # colsᵀ stored (few channels) and cols stored
+@pytest.mark.parametrize("trainable", ["weight", "bias", "both"])
+def test_bias_and_weight_gradients_from_the_shared_product_match_each_alone(channels, trainable):
+    """The bias rides in the GEMM as a column of ones; its gradient is the last column of
+    G2ᵀ [cols | 1] when the weight's is computed too, else 1ᵀ G2: all the same sums."""
+    rng = np.random.default_rng(6)
+    x = t64(rng.standard_normal((2, channels, 6, 5)), requires_grad=False)
+    w = t64(rng.standard_normal((3, channels, 3, 2)), requires_grad=trainable != "bias")
+    b = t64(rng.standard_normal(3), requires_grad=trainable != "weight")
+    g = rng.standard_normal((2, 3, 4, 4))
+    (F.conv2d(x, w, b) * t64(g, False)).sum().backward()
+    if b.requires_grad:
+        np.testing.assert_allclose(b.grad, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    if w.requires_grad:
+        # ∂L/∂w[o, c, p, q] = Σ g[n, o, i, j] x[n, c, i + p, j + q]
+        win = np.lib.stride_tricks.sliding_window_view(x.data, (4, 4), axis=(2, 3))
+        want = np.einsum("nohw,ncpqhw->ocpq", g, win)
+        np.testing.assert_allclose(w.grad, want, rtol=1e-10)
+    assert (w.grad is None) == (trainable == "bias") and (b.grad is None) == (trainable == "weight")
+
+
 @pytest.mark.parametrize("x_shape,w_shape,kwargs,error,words", [
     ((1, 3, 5, 5), (2, 4, 3, 3), {}, ShapeError, "3 channels"),
     ((3, 5, 5), (2, 3, 3, 3), {}, ShapeError, "4-D"),

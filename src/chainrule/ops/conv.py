@@ -13,7 +13,9 @@ windows as a strided view; one copy lays them out as rows). Then the whole layer
     out2 = cols @ W2ᵀ          with W2[o, (p, q, c)] = w[o, c, p, q], out2: (N·OH·OW, O)
 
 and the calculus is that of ``linear`` (see ops/linear.py), with G2 the output gradient laid
-out like out2:
+out like out2. The bias rides in the same GEMM: cols gets a last column of ones and W2 the
+bias as a last column, ``out2 = [cols | 1] [W2 | b]ᵀ``, and then ``G2ᵀ [cols | 1]`` is
+``[∂L/∂W2 | ∂L/∂b]``, so neither the bias add nor its gradient takes a pass of its own:
 
     ∂L/∂W2   = G2ᵀ cols                   (one GEMM over every sample and position)
     ∂L/∂cols = G2 W2                      (one GEMM, or one per kernel offset, see below)
@@ -31,8 +33,7 @@ offset, when C is large enough for BLAS to run them well, else one product for a
 ∂L/∂cols.
 
 Threads: NumPy's products use every core through BLAS, its elementwise loops only one; the
-im2col copy, the bias add and the col2im adds are split over the batch across threads when
-large (chainrule/parallel.py), so they do not leave a core idle.
+im2col copy and the col2im adds are split over the batch across threads when large (chainrule/parallel.py), so they do not leave a core idle.
 
 Memory layout: the work is done channels-last. ``out2`` *is* the output stored NHWC, so the
 result is returned as an NCHW-indexed view of it, without a transpose copy; relu and pooling
@@ -76,20 +77,28 @@ _PER_OFFSET_MIN_CHANNELS = 16  # from this many input channels, ∂L/∂x is KH�
 _WORKSPACE_BYTES = 32 << 20  # the largest im2col matrix built at once when no gradient is wanted
 
 
-def _im2col(win: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _im2col(win: np.ndarray, dtype: np.dtype, ones: bool) -> np.ndarray:
     """cols[(n, i, j), (p, q, c)] from the windows ``win`` (N, OH, OW, C, KH, KW): the one
-    copy of the forward pass, split over the batch across threads when large."""
+    copy of the forward pass, split over the batch across threads when large. With ``ones``
+    a last column of ones follows, which carries the bias through the GEMM (see conv2d)."""
     n, oh, ow, c, kh, kw = win.shape
+    k, extra = kh * kw * c, int(ones)
     if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
-        cols6 = np.empty((n, oh, ow, kh, kw, c), dtype=dtype)
+        buf = np.empty((n * oh * ow, k + extra), dtype=dtype)
+        cols6 = buf[:, :k].reshape(n, oh, ow, kh, kw, c)  # a view: rows keep their stride
         src = win.transpose(0, 1, 2, 4, 5, 3)
         over_batch(lambda s: np.copyto(cols6[s], src[s]), n, cols6.size)
-        return cols6.reshape(n * oh * ow, kh * kw * c)
+        if ones:
+            buf[:, k] = 1
+        return buf
     # few channels (an image's first layer): build colsᵀ, in runs of OW values
-    cols6 = np.empty((kh, kw, c, n, oh, ow), dtype=dtype)
+    buf = np.empty((k + extra, n * oh * ow), dtype=dtype)
+    cols6 = buf[:k].reshape(kh, kw, c, n, oh, ow)
     src = win.transpose(4, 5, 3, 0, 1, 2)
     over_batch(lambda s: np.copyto(cols6[:, :, :, s], src[:, :, :, s]), n, cols6.size)
-    result: np.ndarray = cols6.reshape(kh * kw * c, n * oh * ow).T
+    if ones:
+        buf[k] = 1
+    result: np.ndarray = buf.T
     return result
 
 
@@ -194,23 +203,27 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         xp = xh
     # cols[(n, i, j), (p, q, c)]: every window, channel innermost (the one copy)
     win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N,OH,OW,C,KH,KW)
-    # W2[o, (p, q, c)], the weight flattened in the same order
-    w2 = np.ascontiguousarray(w.data.transpose(0, 2, 3, 1), dtype=dtype).reshape(o, -1)
+    # W2[o, (p, q, c)], the weight flattened in the same order; with a bias, W2b = [W2 | b]
+    # meets a column of ones in cols, so the GEMM adds the bias and G2ᵀ[cols | 1] is
+    # [∂L/∂W2 | ∂L/∂b]: no separate pass over the output for either (see the module notes)
+    k = kh * kw * c
+    w2b = np.empty((o, k + (b is not None)), dtype=dtype)
+    w2b[:, :k].reshape(o, kh, kw, c)[...] = w.data.transpose(0, 2, 3, 1)
+    if b is not None:
+        w2b[:, k] = b.data
+    w2 = w2b[:, :k]
     out2 = np.empty((n * oh * ow, o), dtype=dtype)       # (N·OH·OW, O): the output, NHWC
     # Training keeps cols for ∂L/∂W. Without a gradient to compute, cols is only a workspace:
     # it is built for a slice of the batch at a time, at most _WORKSPACE_BYTES (a batch of
     # 1000 MNIST images would otherwise take 205 MB in LeNet's second layer).
     needs_grad = is_grad_enabled() and (x.requires_grad or w.requires_grad or (
         b is not None and b.requires_grad))
-    per_sample = oh * ow * kh * kw * c * np.dtype(dtype).itemsize
+    per_sample = oh * ow * (k + 1) * np.dtype(dtype).itemsize
     step = n if needs_grad else max(1, _WORKSPACE_BYTES // per_sample)
     for lo in range(0, n, step):
         hi = min(n, lo + step)
-        cols = _im2col(win[lo:hi], dtype)
-        np.matmul(cols, w2.T, out=out2[lo * oh * ow:hi * oh * ow])   # the GEMM
-    if b is not None:
-        bias, rows = b.data, out2.reshape(n, oh * ow, o)
-        over_batch(lambda s: np.add(rows[s], bias, out=rows[s]), n, out2.size)
+        cols = _im2col(win[lo:hi], dtype, b is not None)
+        np.matmul(cols, w2b.T, out=out2[lo * oh * ow:hi * oh * ow])   # the GEMM (+ bias)
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
     cache: dict[str, np.ndarray] = {}
@@ -223,16 +236,26 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
             cache["g2"] = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
         return cache["g2"]
 
+    def dw2b_of(g: np.ndarray) -> np.ndarray:
+        """[∂L/∂W2 | ∂L/∂b] = G2ᵀ [cols | 1], (O, KH·KW·C (+1)), computed once for vjp_w and
+        vjp_b. ((colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row
+        by row.)"""
+        if cache.get("gw") is not g:
+            g2 = g2_of(g)
+            cache["gw"] = g
+            cache["dw2b"] = g2.T @ cols if cols.flags.c_contiguous else (cols.T @ g2).T
+        return cache["dw2b"]
+
     def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
-        # (colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row by row
-        dw2 = g2_of(g).T @ cols if cols.flags.c_contiguous else (cols.T @ g2_of(g)).T
+        dw2 = dw2b_of(g)[:, :k]
         return np.ascontiguousarray(dw2.reshape(o, kh, kw, c).transpose(0, 3, 1, 2),
                                     dtype=w.dtype)
 
-    def vjp_b(g: np.ndarray) -> np.ndarray:  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j], as 1ᵀ G2 (a BLAS product: many rows)
-        g2 = g2_of(g)
-        # (recorded only when there is a bias)
-        result: np.ndarray = (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).astype(b.dtype, copy=False)  # type: ignore[union-attr]
+    def vjp_b(g: np.ndarray) -> np.ndarray:  # ∂L/∂b[o] = Σ_{n,i,j} G[n, o, i, j] = G2ᵀ 1
+        # (recorded only when there is a bias) the last column of G2ᵀ [cols | 1] when the
+        # weight's gradient is wanted too, else 1ᵀ G2 alone (a BLAS product: many rows)
+        db = dw2b_of(g)[:, k] if w.requires_grad else np.ones(n * oh * ow, dtype=dtype) @ g2_of(g)
+        result: np.ndarray = np.ascontiguousarray(db, dtype=b.dtype)  # type: ignore[union-attr]
         return result
 
     def vjp_x(g: np.ndarray) -> np.ndarray:  # ∂L/∂cols = G2 W2, then col2im (channels-last), then drop the padding
