@@ -33,7 +33,8 @@ offset, when C is large enough for BLAS to run them well, else one product for a
 ∂L/∂cols.
 
 Threads: NumPy's products use every core through BLAS, its elementwise loops only one; the
-im2col copy and the col2im adds are split over the batch across threads when large (chainrule/parallel.py), so they do not leave a core idle.
+im2col copy and the col2im adds are split over the batch across threads when large
+(chainrule/parallel.py), so they do not leave a core idle.
 
 Memory layout: the work is done channels-last. ``out2`` *is* the output stored NHWC, so the
 result is returned as an NCHW-indexed view of it, without a transpose copy; relu and pooling
