@@ -292,19 +292,28 @@ def _linear_table(path, n=80, seed=0):
     return path
 
 
-def test_csv_regression_saves_the_average_of_five_networks_as_one_network(capsys, tmp_path):
+def test_csv_regression_saves_the_average_of_ten_networks_as_one_network(capsys, tmp_path):
     path = _linear_table(tmp_path / "lin.csv")
     code, out, err = run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--epochs", "30", "--quiet",
                              "--out", str(tmp_path / "run"))
     assert code == 0, err
-    assert "5 networks averaged" in out
+    assert "10 networks averaged" in out
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["networks"] == 5 and len(metrics["network_epochs"]) == 5
+    assert metrics["networks"] == 10 and len(metrics["network_epochs"]) == 10
     model = cr.load(str(tmp_path / "run" / "model.safetensors"))
-    assert [m.out_features for m in model if isinstance(m, cr.nn.Linear)] == [320, 320, 1]
+    assert [m.out_features for m in model if isinstance(m, cr.nn.Linear)] == [1000, 1]
     code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "run" / "model.safetensors"), "--csv", str(path),
                            "--json")
     assert code == 0 and json.loads(out)["r2"] == pytest.approx(metrics["test_r2"], abs=1e-4)
+
+
+def test_csv_regression_fixed_length_networks_train_every_epoch_up_to_the_epochs_flag(capsys, tmp_path):
+    path = _linear_table(tmp_path / "lin.csv")
+    code, _, err = run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--epochs", "12", "--quiet",
+                           "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    epochs = json.loads((tmp_path / "run" / "metrics.json").read_text())["network_epochs"]
+    assert epochs[5:] == [12] * 5  # the early-stopped five come first
 
 
 def test_ensemble_one_trains_a_single_network(capsys, tmp_path):

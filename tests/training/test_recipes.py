@@ -81,6 +81,22 @@ def test_table_recipe_averages_five_networks_for_regression_and_one_for_classifi
     assert table_recipe(300, "regression").ensemble == 5 and table_recipe(300, "classification").ensemble == 1
 
 
+def test_regression_table_recipe_adds_fixed_length_networks_decayed_by_ten_per_row():
+    from chainrule.training.recipes import table_recipe
+
+    recipe = table_recipe(263, "regression")
+    assert recipe.hidden == (100,) and (recipe.fixed_epochs, recipe.fixed_batch_size) == (300, 200)
+    assert recipe.fixed_weight_decay == pytest.approx(10 / 263, rel=1e-4)
+    assert recipe.weight_decay == pytest.approx(0.1 / 263, rel=1e-3)  # the early-stopped networks' own
+
+
+def test_classification_table_recipe_has_no_fixed_length_networks():
+    from chainrule.training.recipes import table_recipe
+
+    recipe = table_recipe(263, "classification")
+    assert recipe.fixed_epochs == 0 and recipe.hidden == (64, 64)
+
+
 @pytest.mark.parametrize("hidden", [(), (6,), (5, 4), (3, 4, 2)])
 def test_average_networks_computes_the_mean_of_the_members_outputs(hidden):
     import chainrule as cr

@@ -110,7 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--ensemble", type=positive_int, default=None, metavar="K",
                    help="average K networks, each validated and stopped early on a different 1/K of the "
                         "training rows (then --val-fraction is unused), saved as one network (--csv "
-                        "regression tables default to 5; others to 1); an ensemble run keeps no checkpoint")
+                        "regression tables default to 5, plus 5 trained a fixed 300 epochs on the same rows; "
+                        "others to 1); an ensemble run keeps no checkpoint")
     o.add_argument("--stop-at", type=positive_float, default=None, metavar="ACC",
                    help="stop once the validation accuracy reaches ACC (e.g. 0.98)")
     o.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="MAX",
@@ -242,6 +243,8 @@ def _run(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, epochs=args.epochs, early_stopping=args.early_stopping,
                             clip_grad_norm=args.clip_grad_norm, val_fraction=args.val_fraction, cv=args.cv,
                             ensemble=getattr(args, "ensemble", None))
+    if args.epochs is not None and recipe.fixed_epochs > args.epochs:  # --epochs caps every network
+        recipe = recipe.replace(fixed_epochs=args.epochs)
     if recipe.ensemble > 1 and args.resume:
         raise ConfigError(f"--resume continues one network's training; this run averages {recipe.ensemble} "
                           "networks (--ensemble), which keeps no checkpoint; give --ensemble 1 for a resumable run")
@@ -354,7 +357,9 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
     cross-validation fold): no per-epoch lines, no diagnoses printed.
 
     With ``recipe.ensemble`` K > 1 (an MLP on at least 2K rows), K networks are trained, network
-    j validated (and stopped early) on the j-th of K parts of the training rows, and returned as
+    j validated (and stopped early) on the j-th of K parts of the training rows; with
+    ``recipe.fixed_epochs`` > 0, K more, network j trained on the same rows for that many epochs
+    with no early stopping (``fixed_batch_size``, ``fixed_weight_decay``). All are returned as
     one MLP computing their average (``average_networks``); only the first network's curve is
     logged, and there is no checkpoint to resume."""
     verbose = verbose and not args.quiet and _is_main(args)
@@ -386,19 +391,27 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
                         member_epochs=[len(history)])
     # cross-fitting: the training rows in K parts (seeded, so every MPI rank draws the same)
     parts = np.array_split(np.random.default_rng(args.seed).permutation(len(train_set)), k)
+    # each split trains an early-stopped network, then (recipe.fixed_epochs) a fixed-length one
+    fixed = recipe.replace(epochs=recipe.fixed_epochs, batch_size=recipe.fixed_batch_size,
+                           weight_decay=recipe.fixed_weight_decay, early_stopping=0, schedule="none")
+    plan = [(j, recipe) for j in range(k)] + ([(j, fixed) for j in range(k)] if recipe.fixed_epochs > 0 else [])
     members, histories, seconds = [], [], 0.0
-    for j in range(k):
+    for n, (j, member_recipe) in enumerate(plan):
         val_rows = parts[j]
         fit_rows = np.concatenate([parts[i] for i in range(k) if i != j])
-        first = j == 0
+        first = n == 0
         model, history, loss_fn, took = _train_network(
-            args, ds, recipe, TensorDataset(x_train[fit_rows], y_train[fit_rows]),
+            args, ds, member_recipe, TensorDataset(x_train[fit_rows], y_train[fit_rows]),
             TensorDataset(x_train[val_rows], y_train[val_rows]), say, log_dir if first else None, None, False,
-            tensorboard if first else None, verbose and first, member=(j + 1, k))
+            tensorboard if first else None, verbose and first, member=(n + 1, len(plan), k))
         if verbose and not first:
-            best = history.best_epoch or len(history)
-            say(f"network {j + 1}/{k}: best validation loss {min(history['val_loss']):.4f} at epoch {best} "
-                f"of {len(history)}")
+            if member_recipe is fixed:  # no early stopping: the left-over fifth only measures it
+                say(f"network {n + 1}/{len(plan)}: {len(history)} epochs (fixed length, weight decay "
+                    f"{fixed.weight_decay:g}); validation loss {history['val_loss'][-1]:.4f}")
+            else:
+                best = history.best_epoch or len(history)
+                say(f"network {n + 1}/{len(plan)}: best validation loss {min(history['val_loss']):.4f} at epoch "
+                    f"{best} of {len(history)}")
         members.append(model)
         histories.append(history)
         seconds += took
@@ -410,10 +423,10 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
 def _train_network(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, train_set: Dataset,
                    val_set: Dataset | None, say: Say, log_dir: str | None, checkpoint: str | None, resume: bool,
                    tensorboard: str | None, verbose: bool,
-                   member: tuple[int, int] | None = None) -> tuple[Module, History, Module, float]:
+                   member: tuple[int, int, int] | None = None) -> tuple[Module, History, Module, float]:
     """One network of the recipe trained on ``train_set`` (stopping early on ``val_set``):
-    (model, history, loss function, seconds). ``member``: (j, K) when it is network j of an
-    average of K."""
+    (model, history, loss function, seconds). ``member``: (j, M, K) when it is network j of an
+    average of M trained on K cross-fitting splits."""
     import numpy as np
 
     from chainrule.errors import ConfigError
@@ -467,8 +480,8 @@ def _train_network(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, 
     (say if verbose else _silent)(f"{ds.name}: {len(train_set)} train / {n_val} validation / "
         f"{len(ds.test)} test examples; {recipe.model} {arch} ({recipe.activation}), {recipe.optimizer} "
         f"lr {recipe.lr:g}, {_batch(args, recipe)}, {recipe.epochs} epochs"
-        + (f"; network {member[0]} of {member[1]} averaged, each validated on a different "
-           f"1/{member[1]} of the training rows" if member else ""))
+        + (f"; network {member[0]} of {member[1]} averaged, on {member[2]} splits of the training rows, each "
+           f"validated on a different 1/{member[2]}" if member else ""))
 
     t_fit = time.perf_counter()
     # Overflow on the way to a NaN loss is reported once, by fit, not as NumPy warnings.
