@@ -393,7 +393,7 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
     parts = np.array_split(np.random.default_rng(args.seed).permutation(len(train_set)), k)
     # each split trains an early-stopped network, then (recipe.fixed_epochs) a fixed-length one
     fixed = recipe.replace(epochs=recipe.fixed_epochs, batch_size=recipe.fixed_batch_size,
-                           weight_decay=recipe.fixed_weight_decay, early_stopping=0, schedule="none")
+                           weight_decay=recipe.fixed_weight_decay, early_stopping=0)
     plan = [(j, recipe) for j in range(k)] + ([(j, fixed) for j in range(k)] if recipe.fixed_epochs > 0 else [])
     members, histories, seconds = [], [], 0.0
     for n, (j, member_recipe) in enumerate(plan):
@@ -407,7 +407,7 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
         if verbose and not first:
             if member_recipe is fixed:  # no early stopping: the left-over fifth only measures it
                 say(f"network {n + 1}/{len(plan)}: {len(history)} epochs (fixed length, weight decay "
-                    f"{fixed.weight_decay:g}); validation loss {history['val_loss'][-1]:.4f}")
+                    f"{fixed.weight_decay:.2g}); validation loss {history['val_loss'][-1]:.4f}")
             else:
                 best = history.best_epoch or len(history)
                 say(f"network {n + 1}/{len(plan)}: best validation loss {min(history['val_loss']):.4f} at epoch "
