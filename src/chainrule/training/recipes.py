@@ -96,9 +96,12 @@ RECIPES: dict[str, Recipe] = {
 
 #: early-stopped networks averaged by the recipe of a regression table (see ``table_recipe``)
 TABLE_REGRESSION_ENSEMBLE = 5
-#: the regression recipe's fixed-length networks: epochs, batch size (scikit-learn's
-#: ``MLPRegressor`` batch) and weight decay per row (the decay is this divided by the rows)
-TABLE_REGRESSION_FIXED_EPOCHS, TABLE_REGRESSION_FIXED_BATCH, TABLE_REGRESSION_FIXED_DECAY = 300, 200, 10.0
+#: epochs of each fixed-length network of a regression table's recipe (no early stopping)
+TABLE_REGRESSION_FIXED_EPOCHS = 300
+#: batch size of the fixed-length networks (scikit-learn's ``MLPRegressor`` default, 200)
+TABLE_REGRESSION_FIXED_BATCH = 200
+#: weight decay of the fixed-length networks times the table's rows (10 / rows)
+TABLE_REGRESSION_FIXED_DECAY = 10.0
 
 
 def table_recipe(rows: int, task: str = "classification") -> Recipe:
