@@ -14,7 +14,8 @@ PACKAGE = Path(chainrule.__file__).parent
 
 #: lowest first; the same numbers as the layer diagram in docs/architecture.md
 LAYERS = {
-    0: {"errors", "rng", "catalogue", "opspec", "extras", "parallel", "allocator", "_startup"},
+    0: {"errors", "rng", "catalogue", "opspec", "extras", "parallel", "allocator", "blas_threads",
+        "_startup"},
     1: {"tensor", "gradcheck"},
     2: {"ops"},
     3: {"nn", "optim", "tiny_network"},

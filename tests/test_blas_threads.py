@@ -1,0 +1,53 @@
+"""chainrule.blas_threads: OpenBLAS's idle workers park soon after a product, unless told not to.
+
+Each case imports chainrule in a fresh interpreter (OpenBLAS's spin time is process-wide) and
+asks OpenBLAS for the spin exponent it will use (``openblas_thread_timeout``)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from chainrule.blas_threads import TIMEOUT_EXPONENT, _openblas_libraries
+
+PROBE = """
+import ctypes, os, numpy as np
+np.dot(np.ones(2), np.ones(2))
+import chainrule
+from chainrule.blas_threads import _openblas_libraries
+lib = ctypes.CDLL(_openblas_libraries()[0])
+a = np.ones((256, 256), dtype=np.float32)  # large enough for OpenBLAS to thread it
+print(lib.openblas_thread_timeout(), os.environ.get("OPENBLAS_THREAD_TIMEOUT"), (a @ a).sum())
+"""
+
+openblas = pytest.mark.skipif(not sys.platform.startswith("linux") or not _openblas_libraries(),
+                              reason="NumPy's BLAS here is not OpenBLAS on Linux")
+
+
+def probe(**env):
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OPENBLAS_THREAD_TIMEOUT", "CHAINRULE_BLAS_SPIN")}
+    out = subprocess.run([sys.executable, "-c", PROBE], env={**base, **env}, capture_output=True,
+                         text=True, check=True)
+    timeout, env_after, total = out.stdout.split()
+    return int(timeout), env_after, float(total)
+
+
+@openblas
+def test_importing_chainrule_shortens_openblas_spin_and_restores_the_environment():
+    timeout, env_after, total = probe()
+    assert timeout == TIMEOUT_EXPONENT
+    assert env_after == "None"          # the variable was set only while OpenBLAS read it
+    assert total == 256.0 ** 3           # threaded products still right after the server restarts
+
+
+@openblas
+def test_a_users_own_openblas_thread_timeout_wins():
+    timeout, env_after, _ = probe(OPENBLAS_THREAD_TIMEOUT="12")
+    assert (timeout, env_after) == (12, "12")
+
+
+@openblas
+def test_chainrule_blas_spin_default_leaves_openblas_alone():
+    timeout, _, _ = probe(CHAINRULE_BLAS_SPIN="default")
+    assert timeout != TIMEOUT_EXPONENT
