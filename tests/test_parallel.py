@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
+import chainrule.blas_threads as blas_threads
 import chainrule.nn.functional as F
 import chainrule.parallel as parallel
 from chainrule.errors import ConfigError
@@ -41,6 +42,31 @@ def test_large_work_is_split_over_threads():
         parallel.over_batch(lambda s: names.add(threading.current_thread().name), 8,
                             size=parallel.MIN_PARALLEL_ELEMENTS)
     assert len(names) == 2
+
+
+@pytest.mark.skipif(not blas_threads.blas_thread_count_settable(), reason="NumPy's BLAS is not OpenBLAS")
+def test_slices_with_products_run_with_openblas_held_to_one_thread_then_restored():
+    count = blas_threads._thread_count()
+    before = count.get()
+    seen, lock = [], threading.Lock()
+
+    def product_rows(s):
+        with lock:
+            seen.append((threading.current_thread().name, count.get()))
+
+    with split_everything(2):
+        parallel.over_batch(product_rows, 8, size=10**9, products=True)
+    assert len({name for name, _ in seen}) == 2 and {n for _, n in seen} == {1}
+    assert count.get() == before
+
+
+def test_slices_with_products_stay_whole_when_the_blas_thread_count_cannot_be_set(monkeypatch):
+    monkeypatch.setattr(parallel, "blas_thread_count_settable", lambda: False)
+    names = []
+    with split_everything(2):
+        parallel.over_batch(lambda s: names.append((threading.current_thread().name, s)), 8,
+                            size=10**9, products=True)
+    assert names == [(threading.current_thread().name, slice(0, 8))]
 
 
 def test_an_error_in_a_worker_is_raised_in_the_caller():

@@ -17,6 +17,10 @@ server again with the new time, and then the environment is as it was. Applied o
 left alone when the user set ``OPENBLAS_THREAD_TIMEOUT`` themselves, or set
 ``CHAINRULE_BLAS_SPIN=default``, or when other threads are already running (stopping the
 server under a running product is not safe).
+
+``single_threaded_blas()`` holds OpenBLAS to one thread for a while, for work that chainrule
+splits over its own threads with products inside each slice (``parallel.over_batch(...,
+products=True)``): each thread then runs its products on its own core.
 """
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ import ctypes
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 TIMEOUT_EXPONENT = 18  # workers spin for 2^18 cycles (about 0.1 ms), then sleep
 
@@ -62,3 +69,73 @@ def park_idle_blas_threads() -> bool:
         shutdown()
         return True
     return False
+
+
+class _ThreadCount:
+    """OpenBLAS's process-wide thread count (``openblas_get/set_num_threads``, under the
+    prefixed, suffixed names of NumPy's wheels too); ``get``/``set`` are ``None`` when NumPy's
+    BLAS is not OpenBLAS or cannot be found."""
+
+    _NAMES = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+              ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+              ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+              ("openblas_get_num_threads", "openblas_set_num_threads"))
+
+    def __init__(self) -> None:
+        self.get: Any = None
+        self.set: Any = None
+        self.users = 0  # regions holding OpenBLAS at one thread, and the count before them
+        self.saved = 1
+        self.lock = threading.Lock()
+        if not sys.platform.startswith("linux"):
+            return
+        import numpy as np
+        np.dot(np.ones(2), np.ones(2))  # NumPy's BLAS is loaded by now
+        for path in _openblas_libraries():
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for get_name, set_name in self._NAMES:
+                getter, setter = getattr(lib, get_name, None), getattr(lib, set_name, None)
+                if getter is not None and setter is not None:
+                    getter.argtypes, getter.restype = [], ctypes.c_int
+                    setter.argtypes, setter.restype = [ctypes.c_int], None
+                    self.get, self.set = getter, setter
+                    return
+
+
+_count: _ThreadCount | None = None
+
+
+def _thread_count() -> _ThreadCount:
+    global _count
+    if _count is None:
+        _count = _ThreadCount()
+    return _count
+
+
+def blas_thread_count_settable() -> bool:
+    """True when chainrule can hold NumPy's BLAS (OpenBLAS) to one thread for a while."""
+    return _thread_count().set is not None
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """OpenBLAS at one thread inside (so that chainrule's own threads can each run products on
+    their own core), its previous count back when the last of overlapping regions leaves.
+    Setting the count is a store of one integer in OpenBLAS (about a microsecond)."""
+    count = _thread_count()
+    assert count.get is not None and count.set is not None, "check blas_thread_count_settable()"
+    with count.lock:
+        if count.users == 0:
+            count.saved = count.get()
+            count.set(1)
+        count.users += 1
+    try:
+        yield
+    finally:
+        with count.lock:
+            count.users -= 1
+            if count.users == 0:
+                count.set(count.saved)

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from .blas_threads import blas_thread_count_settable, single_threaded_blas
 from .errors import ConfigError
 
 MIN_PARALLEL_ELEMENTS = 1 << 18  # 1 MiB of float32: below it a hand-off costs more than it saves
@@ -69,17 +70,33 @@ def _pool() -> ThreadPoolExecutor:
         return _state.pool
 
 
-def over_batch(fn: Callable[[slice], object], n: int, size: int) -> None:
+def over_batch(fn: Callable[[slice], object], n: int, size: int, products: bool = False) -> None:
     """Call ``fn(s)`` for consecutive slices ``s`` covering ``range(n)`` (the batch axis),
     in parallel when ``size`` (the elements the whole call touches) makes it worth it.
 
     ``fn`` must write only the rows ``s`` of its outputs; it runs once per slice, the first
     slice in the calling thread. An exception in any slice is raised here.
+
+    ``products=True`` marks slices that run matrix products of their own (a convolution's
+    input gradient, one small product per kernel offset): OpenBLAS is then held to one thread
+    while they run, so that each of chainrule's threads has a core to itself; where its thread
+    count cannot be set (another BLAS), such work is not split, and its products keep the
+    BLAS's own threads.
     """
     k = min(_state.threads, n) if size >= MIN_PARALLEL_ELEMENTS else 1
-    if k <= 1 or threading.current_thread().name.startswith("chainrule"):
+    if k <= 1 or threading.current_thread().name.startswith("chainrule") or (
+            products and not blas_thread_count_settable()):
         fn(slice(0, n))  # (a worker never waits on the pool it runs in)
         return
+    if products:
+        with single_threaded_blas():
+            _split(fn, n, k)
+        return
+    _split(fn, n, k)
+
+
+def _split(fn: Callable[[slice], object], n: int, k: int) -> None:
+    """``fn`` over ``k`` consecutive slices of ``range(n)``, the first in this thread."""
     bounds = [n * i // k for i in range(k + 1)]
     pool = _pool()
     futures: list[Future[object]] = [pool.submit(fn, slice(bounds[i], bounds[i + 1]))

@@ -122,19 +122,28 @@ def _col2im_per_offset(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple
 
     Window element (p, q) came from xp[:, i·sh + p, j·sw + q, :], so its part of ∂L/∂cols,
     G2 W2[:, (p, q, ·)], goes back there: one GEMM and one strided, vectorised add per kernel
-    offset (an assignment when windows cannot overlap)."""
+    offset (an assignment when windows cannot overlap). The products are thin (C columns)
+    and the adds are elementwise, so the batch is split over chainrule's threads, each running
+    the products and adds of its samples with OpenBLAS held to one thread (the rows of a
+    product do not depend on how the batch is split: the same result for any thread count)."""
     (kh, kw), (sh, sw), (oh, ow) = k, stride, out_hw
     n, c = dxp.shape[0], dxp.shape[3]
     w2r = w2.reshape(w2.shape[0], kh * kw, c)
+    g3 = g2.reshape(n, oh * ow, g2.shape[1])
     overlap = sh < kh or sw < kw
-    for p in range(kh):
-        for q in range(kw):
-            block = (g2 @ w2r[:, p * kw + q]).reshape(n, oh, ow, c)
-            dst = dxp[:, p:p + sh * oh:sh, q:q + sw * ow:sw]
-            if overlap:
-                dst += block
-            else:
-                dst[...] = block
+
+    def rows(s: slice) -> None:
+        g2s, d = g3[s].reshape(-1, g3.shape[2]), dxp[s]
+        for p in range(kh):
+            for q in range(kw):
+                block = (g2s @ w2r[:, p * kw + q]).reshape(-1, oh, ow, c)
+                dst = d[:, p:p + sh * oh:sh, q:q + sw * ow:sw]
+                if overlap:
+                    dst += block
+                else:
+                    dst[...] = block
+
+    over_batch(rows, n, n * oh * ow * c * kh * kw, products=True)
 
 
 def _col2im_gemm(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, int],
