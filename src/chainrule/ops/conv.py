@@ -78,29 +78,44 @@ _PER_OFFSET_MIN_CHANNELS = 16  # from this many input channels, ∂L/∂x is KH�
 _WORKSPACE_BYTES = 32 << 20  # the largest im2col matrix built at once when no gradient is wanted
 
 
-def _im2col(win: np.ndarray, dtype: np.dtype, ones: bool) -> np.ndarray:
-    """cols[(n, i, j), (p, q, c)] from the windows ``win`` (N, OH, OW, C, KH, KW): the one
-    copy of the forward pass, split over the batch across threads when large. With ``ones``
-    a last column of ones follows, which carries the bias through the GEMM (see conv2d)."""
+def _im2col_gemm(win: np.ndarray, w2b: np.ndarray, out2: np.ndarray, ones: bool) -> np.ndarray:
+    """cols[(n, i, j), (p, q, c)] from the windows ``win`` (N, OH, OW, C, KH, KW), and the
+    forward GEMM ``out2 = cols W2bᵀ`` into ``out2`` (N·OH·OW, O); returns cols. With ``ones``
+    a last column of ones follows, which carries the bias through the GEMM (see conv2d).
+
+    The copy is the forward pass's one pass over the windows. Both are split over the batch
+    across chainrule's threads, each copying its samples' rows and multiplying them (OpenBLAS
+    held to one thread meanwhile): the rows of a product do not depend on the split."""
     n, oh, ow, c, kh, kw = win.shape
-    k, extra = kh * kw * c, int(ones)
+    k, extra, per = kh * kw * c, int(ones), oh * ow
     if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
-        buf = np.empty((n * oh * ow, k + extra), dtype=dtype)
+        buf = np.empty((n * per, k + extra), dtype=out2.dtype)
         cols6 = buf[:, :k].reshape(n, oh, ow, kh, kw, c)  # a view: rows keep their stride
         src = win.transpose(0, 1, 2, 4, 5, 3)
-        over_batch(lambda s: np.copyto(cols6[s], src[s]), n, cols6.size)
         if ones:
             buf[:, k] = 1
-        return buf
-    # few channels (an image's first layer): build colsᵀ, in runs of OW values
-    buf = np.empty((k + extra, n * oh * ow), dtype=dtype)
-    cols6 = buf[:k].reshape(kh, kw, c, n, oh, ow)
-    src = win.transpose(4, 5, 3, 0, 1, 2)
-    over_batch(lambda s: np.copyto(cols6[:, :, :, s], src[:, :, :, s]), n, cols6.size)
-    if ones:
-        buf[k] = 1
-    result: np.ndarray = buf.T
-    return result
+        cols = buf
+
+        def fill(s: slice) -> None:
+            np.copyto(cols6[s], src[s])
+    else:  # few channels (an image's first layer): build colsᵀ, in runs of OW values
+        buf = np.empty((k + extra, n * per), dtype=out2.dtype)
+        cols6 = buf[:k].reshape(kh, kw, c, n, oh, ow)
+        src = win.transpose(4, 5, 3, 0, 1, 2)
+        if ones:
+            buf[k] = 1
+        cols = buf.T
+
+        def fill(s: slice) -> None:
+            np.copyto(cols6[:, :, :, s], src[:, :, :, s])
+
+    def rows(s: slice) -> None:
+        fill(s)
+        r = slice(s.start * per, s.stop * per)
+        np.matmul(cols[r], w2b.T, out=out2[r])
+
+    over_batch(rows, n, cols6.size, products=True)
+    return cols
 
 
 def _input_grad_by_one_gemm(c: int) -> bool:
@@ -232,8 +247,8 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
     step = n if needs_grad else max(1, _WORKSPACE_BYTES // per_sample)
     for lo in range(0, n, step):
         hi = min(n, lo + step)
-        cols = _im2col(win[lo:hi], dtype, b is not None)
-        np.matmul(cols, w2b.T, out=out2[lo * oh * ow:hi * oh * ow])   # the GEMM (+ bias)
+        # im2col and the GEMM (+ bias)
+        cols = _im2col_gemm(win[lo:hi], w2b, out2[lo * oh * ow:hi * oh * ow], b is not None)
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
     cache: dict[str, np.ndarray] = {}
