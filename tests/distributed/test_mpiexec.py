@@ -307,3 +307,32 @@ def test_an_unknown_allreduce_algorithm_is_refused_by_name(tmp_path):
     r = _mpiexec(2, *API, str(tmp_path), "loop", env={"CHAINRULE_ALLREDUCE": "carrier-pigeon"})
     assert r.returncode != 0
     assert "unknown allreduce algorithm 'carrier-pigeon'" in r.stderr
+
+
+BUCKET_PLAN = """
+import json, sys
+import chainrule.distributed as dist
+from chainrule import nn
+dist.init()
+model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+ddp = dist.DataParallel(model, **json.loads(sys.argv[1]))
+if dist.rank() == 0:
+    print(json.dumps({"sizes": [int(b.buffer.nbytes) for b in ddp.buckets], "algorithm": ddp.algorithm}))
+ddp.remove_hooks()
+"""
+
+
+@pytest.mark.parametrize("env, options, buckets", [
+    ({}, {}, 1),                                              # one machine, shared memory: one bucket
+    ({"CHAINRULE_TEST_RANKS_PER_NODE": "1"}, {}, 2),          # across machines: DDP's small first bucket
+    ({"CHAINRULE_ALLREDUCE": "mpi"}, {}, 2),                  # MPI's own allreduce: DDP's buckets
+    ({}, {"first_bucket_mb": 1}, 2),                          # asked for
+], ids=["one-machine", "two-machines", "plain-mpi", "asked-for"])
+def test_the_first_bucket_is_small_only_where_starting_early_can_overlap(env, options, buckets):
+    # the MNIST MLP's 1.08 MB of gradients: one bucket, or a first bucket of at most 1 MB
+    r = _mpiexec(2, sys.executable, "-c", BUCKET_PLAN, json.dumps(options), env=env)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(plan["sizes"]) == buckets and sum(plan["sizes"]) == 1_077_292  # + the loss slot
+    if buckets == 2:
+        assert plan["sizes"][0] <= 2**20

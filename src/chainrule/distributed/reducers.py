@@ -249,9 +249,24 @@ def make_reducer(buffers: list[np.ndarray], algorithm: str) -> MPIReducer | Hier
     return MPIReducer(buffers)
 
 
+def all_on_one_machine() -> bool:
+    """Whether every rank of the job shares this machine's memory (collective: every rank
+    calls it); a test's ``CHAINRULE_TEST_RANKS_PER_NODE`` below the world size says no."""
+    world, mpi = comm._state.comm, comm._state.mpi
+    per_node = _fake_node_size()
+    if per_node:
+        return per_node >= world.Get_size()
+    node = world.Split_type(mpi.COMM_TYPE_SHARED, key=world.Get_rank())
+    try:
+        return bool(node.Get_size() == world.Get_size())
+    finally:
+        node.Free()
+
+
 def _fake_node_size() -> int:
     raw = os.environ.get("CHAINRULE_TEST_RANKS_PER_NODE", "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else 0
 
 
-__all__ = ["ALGORITHMS", "HierarchicalReducer", "MPIReducer", "choose_algorithm", "make_reducer"]
+__all__ = ["ALGORITHMS", "HierarchicalReducer", "MPIReducer", "all_on_one_machine", "choose_algorithm",
+           "make_reducer"]
