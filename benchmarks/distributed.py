@@ -274,8 +274,8 @@ def variants(args: argparse.Namespace) -> None:
                Config("MPI Iallreduce, gradients copied back", 2, 1, b, env=mpi,
                       options='{"gradient_as_bucket_view": false}'),
                Config("MPI Iallreduce, gradients as bucket views", 2, 1, b, env=mpi),
-               Config("hierarchical, bucket views (default)", 2, 1, b),
-               Config("hierarchical, one bucket", 2, 1, b, options='{"first_bucket_mb": 25}')]
+               Config("hierarchical, one bucket (default, one machine)", 2, 1, b),
+               Config("hierarchical, DDP's 1 MB first bucket", 2, 1, b, options='{"first_bucket_mb": 1}')]
     runs: dict[Config, list[dict]] = {c: [] for c in configs}
     for rnd in range(args.rounds):
         for cfg in configs:
