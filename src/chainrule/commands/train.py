@@ -110,8 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--ensemble", type=positive_int, default=None, metavar="K",
                    help="average K networks, each validated and stopped early on a different 1/K of the "
                         "training rows (then --val-fraction is unused), saved as one network (--csv "
-                        "regression tables default to 5, plus 5 trained a fixed 300 epochs on the same rows; "
-                        "others to 1); an ensemble run keeps no checkpoint")
+                        "regression tables default to several, plus as many trained a fixed number of epochs "
+                        "on the same rows: the run's first line says how many; others to 1); an ensemble run "
+                        "keeps no checkpoint")
     o.add_argument("--stop-at", type=positive_float, default=None, metavar="ACC",
                    help="stop once the validation accuracy reaches ACC (e.g. 0.98)")
     o.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="MAX",

@@ -123,13 +123,14 @@ def broadcast_state(model: Any, root: int = 0) -> None:
     """Overwrite every rank's parameters and buffers with rank ``root``'s, in place."""
     for p in model.parameters():
         comm.broadcast_(_contiguous(p.data), root, "broadcasting the initial parameters")
-    for _, buf in _buffers(model):
+    for buf in _buffer_arrays(_buffer_owners(model)):
         comm.broadcast_(buf, root, "broadcasting the buffers")
 
 
-def _buffers(model: Any) -> list[tuple[str, np.ndarray]]:
-    return [(n, _contiguous(b)) for n, b in model.named_buffers() if isinstance(b, np.ndarray) and b.size] \
-        if hasattr(model, "named_buffers") else []
+def _buffer_arrays(owners: list[tuple[Any, str]]) -> list[np.ndarray]:
+    """The non-empty array buffers of ``owners``, as they are now, C-contiguous (in place)."""
+    arrays = (getattr(mod, name) for mod, name in owners)
+    return [_contiguous(b) for b in arrays if isinstance(b, np.ndarray) and b.size]
 
 
 def _buffer_owners(model: Any) -> list[tuple[Any, str]]:
@@ -303,10 +304,7 @@ class DataParallel:
         t0 = time.perf_counter()
         reqs = []
         if self.broadcast_buffers and self.world_size > 1:  # this step's running statistics: rank 0's
-            for mod, name in self._buffer_owners:
-                buf = getattr(mod, name)
-                if isinstance(buf, np.ndarray) and buf.size:
-                    reqs.append(comm._state.comm.Ibcast(_contiguous(buf), root=0))
+            reqs = [comm._state.comm.Ibcast(buf, root=0) for buf in _buffer_arrays(self._buffer_owners)]
         if self.reducer is not None:
             self.reducer.finish()
         if reqs:

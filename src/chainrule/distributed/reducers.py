@@ -219,12 +219,8 @@ def make_reducer(buffers: list[np.ndarray], algorithm: str) -> MPIReducer | Hier
     decision is taken together, so every rank uses the same one."""
     if algorithm == "mpi":
         return MPIReducer(buffers)
-    world, mpi = comm._state.comm, comm._state.mpi
-    node = world.Split_type(mpi.COMM_TYPE_SHARED, key=world.Get_rank())
-    per_node = _fake_node_size()
-    if per_node:  # tests: pretend the machine is several of per_node ranks each
-        node.Free()
-        node = world.Split(world.Get_rank() // per_node, key=world.Get_rank())
+    world = comm._state.comm
+    node = _machine_comm()
     sizes = [s[0] for s in comm.allgather_json([node.Get_size()], "comparing the machines' rank counts")]
     even = len(set(sizes)) == 1
     reducer: HierarchicalReducer | None = None
@@ -251,16 +247,22 @@ def make_reducer(buffers: list[np.ndarray], algorithm: str) -> MPIReducer | Hier
 
 def all_on_one_machine() -> bool:
     """Whether every rank of the job shares this machine's memory (collective: every rank
-    calls it); a test's ``CHAINRULE_TEST_RANKS_PER_NODE`` below the world size says no."""
+    calls it)."""
+    node = _machine_comm()
+    try:
+        return bool(node.Get_size() == comm._state.comm.Get_size())
+    finally:
+        node.Free()
+
+
+def _machine_comm() -> Any:
+    """The communicator of this machine's ranks (``COMM_TYPE_SHARED``; collective). Tests
+    pretend the machine is several of ``CHAINRULE_TEST_RANKS_PER_NODE`` ranks each."""
     world, mpi = comm._state.comm, comm._state.mpi
     per_node = _fake_node_size()
     if per_node:
-        return per_node >= world.Get_size()
-    node = world.Split_type(mpi.COMM_TYPE_SHARED, key=world.Get_rank())
-    try:
-        return bool(node.Get_size() == world.Get_size())
-    finally:
-        node.Free()
+        return world.Split(world.Get_rank() // per_node, key=world.Get_rank())
+    return world.Split_type(mpi.COMM_TYPE_SHARED, key=world.Get_rank())
 
 
 def _fake_node_size() -> int:

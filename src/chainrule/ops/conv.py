@@ -285,8 +285,7 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
 
     def dw2b_of(g: np.ndarray) -> np.ndarray:
         """[∂L/∂W2 | ∂L/∂b] = G2ᵀ [cols | 1], (O, KH·KW·C (+1)), computed once for vjp_w and
-        vjp_b. ((colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row
-        by row.)"""
+        vjp_b (see ``_weight_grad_product``)."""
         if cache.get("gw") is not g:
             cache["gw"] = g
             cache["dw2b"] = _weight_grad_product(g2_of(g), cols, n)
