@@ -157,7 +157,7 @@ def test_lenet_is_the_documented_network():
     cr.manual_seed(0)
     model = nn.lenet()
     kinds = [type(m).__name__ for m in model]
-    assert kinds == ["Unflatten", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d",
+    assert kinds == ["Unflatten", "Conv2d", "MaxPool2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU",
                      "Flatten", "Linear", "ReLU", "Linear"]
     assert (model[1].out_channels, model[4].out_channels, model[8].in_features,
             model[8].out_features, model[10].out_features) == (32, 64, 1024, 128, 10)
@@ -169,6 +169,49 @@ def test_lenet_is_the_documented_network():
     assert small(np.zeros((2, 3 * 16 * 20), np.float32)).shape == (2, 4)
     with pytest.raises(ConfigError, match="too small"):
         nn.lenet(image_size=8)
+
+
+def _textbook_order(model: nn.Sequential) -> nn.Sequential:
+    """The same layers (the same parameter objects) as conv -> ReLU -> pool."""
+    layers = list(model)
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], nn.MaxPool2d) and isinstance(layers[i + 1], nn.ReLU):
+            layers[i], layers[i + 1] = layers[i + 1], layers[i]
+    return nn.Sequential(*layers)
+
+
+def test_lenet_pool_then_relu_equals_relu_then_pool_bit_for_bit_with_its_gradients():
+    cr.manual_seed(5)
+    model = nn.lenet(channels=(6, 8), hidden=16)
+    textbook = _textbook_order(model)
+    assert [type(m).__name__ for m in textbook][1:4] == ["Conv2d", "ReLU", "MaxPool2d"]
+    x = np.random.default_rng(6).standard_normal((5, 784)).astype(np.float32)
+    x[0] = -1.0                  # windows whose maximum is <= 0 and many ties: zero gradient
+    x[1] = 0.0
+    y = np.array([0, 1, 2, 3, 4])
+    grads = []
+    for m in (model, textbook):
+        for p in m.parameters():
+            p.grad = None
+        out = m(x)
+        F.cross_entropy(out, y).backward()
+        grads.append((out.data, [p.grad.copy() for p in m.parameters()]))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    for a, b in zip(grads[0][1], grads[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_lenet_saved_in_the_textbook_order_loads_as_saved_and_into_todays_lenet(tmp_path):
+    cr.manual_seed(7)
+    old = _textbook_order(nn.lenet()).eval()   # what lenet() built before pooling moved first
+    x = np.random.default_rng(8).random((3, 784)).astype(np.float32)
+    cr.save(old, tmp_path / "old.safetensors")
+    loaded = cr.load(tmp_path / "old.safetensors").eval()
+    assert [type(m).__name__ for m in loaded] == [type(m).__name__ for m in old]
+    np.testing.assert_array_equal(loaded(x).data, old(x).data)
+    today = nn.lenet().eval()
+    today.load_state_dict(loaded.state_dict())
+    np.testing.assert_array_equal(today(x).data, old(x).data)
 
 
 def test_layers_are_registered_for_saved_architectures():

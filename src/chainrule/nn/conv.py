@@ -120,12 +120,23 @@ def lenet(in_channels: int = 1, num_classes: int = 10, image_size: Any = 28,
           dropout: float = 0.0, flat_input: bool = True) -> Module:
     """The LeNet-style CNN of ``chainrule train --model cnn``: for flat (N, C·H·W) images
 
-        Unflatten -> [Conv2d k×k (no padding) -> ReLU -> MaxPool2d 2] per entry of channels
+        Unflatten -> [Conv2d k×k (no padding) -> MaxPool2d 2 -> ReLU] per entry of channels
                   -> Flatten -> Linear(hidden) -> ReLU -> [Dropout] -> Linear(num_classes)
 
     Defaults (MNIST): conv5×5·32 – pool – conv5×5·64 – pool – fc128 – fc10, 28→24→12→8→4,
     so the head sees 64·4·4 = 1024 features. ``image_size`` is an int or (H, W);
     ``flat_input=False`` drops the Unflatten for inputs already shaped (N, C, H, W).
+
+    Pooling comes before the ReLU, the reverse of the textbook conv -> ReLU -> pool, because
+    the two orders compute the same function with the same gradient while this one applies
+    the ReLU to a quarter of the values. ReLU is monotone, so it commutes with the maximum:
+    max(relu(a), relu(b), ...) = relu(max(a, b, ...)), bit for bit. The gradient agrees too:
+    where the window's maximum is positive both orders route it to the same (first) largest
+    element, and where it is <= 0 both give zero (the ReLU after the pool blocks it; before
+    the pool, every element of the window is a zero ReLU output). A saved network stores its
+    own layer list, so one saved with the old order loads, and computes, as before; the
+    parameters keep their names either way (the convolutions are layers 1 and 4), so its
+    weights also load into today's ``lenet()`` and give the same outputs.
     Returns an ``nn.Sequential`` that ``cr.save``/``cr.load`` rebuild from its config.
     """
     from .layers import Dropout, Flatten, Linear, ReLU
@@ -141,7 +152,7 @@ def lenet(in_channels: int = 1, num_classes: int = 10, image_size: Any = 28,
         if h < 2 or w < 2:
             raise ConfigError(f"lenet: image_size {image_size} is too small for "
                               f"{len(channels)} conv{kernel_size}x{kernel_size}+pool stages")
-        layers += [conv, ReLU(), MaxPool2d(2)]
+        layers += [conv, MaxPool2d(2), ReLU()]  # = conv, ReLU, pool (see above); cheaper
         c, h, w = ch, h // 2, w // 2
     layers += [Flatten(), Linear(c * h * w, hidden), ReLU()]
     if dropout > 0:
