@@ -22,7 +22,9 @@ training images. Every rank runs one BLAS thread unless said otherwise. Runs:
 each one warm-up and one timed epoch between barriers. Printed: median epoch seconds,
 speed-up and efficiency (T1 / (N * TN)), the ratio against 1 rank x 2 threads, the share of
 the epoch each rank spent in communication (packing, starting and waiting on the bucketed
-Iallreduce, waiting for the slower rank included), the share of benchlib's GEMM floor each run
+Iallreduce, waiting for the slower rank included) and how it is spread over the steps (the
+median step's against the mean, and the share carried by steps that waited for a stalled
+rank), the share of benchlib's GEMM floor each run
 reaches, and a model of the weak-scaling epoch on 8, 64 and 256 ranks (ring allreduce of the
 measured gradient bytes) on 10 and 100 Gbit/s networks.
 
@@ -84,16 +86,22 @@ def worker(data_dir: Path, batch: int, seed: int, independent: bool, options: di
         if distributed:
             dist.barrier()
         t0, c0 = time.perf_counter(), time.process_time()
+        steps.clear()
         for i, (xb, yb) in enumerate(loader):
+            ts = time.perf_counter()
             opt.zero_grad()
             if ddp is not None:
                 assert sampler is not None
+                comm_before = ddp.comm_seconds
                 ddp.set_batch(len(yb), sampler.global_size(i))
                 F.cross_entropy(ddp(xb), yb).backward()
                 ddp.synchronize()
+                step_comm = ddp.comm_seconds - comm_before
             else:
                 F.cross_entropy(model(xb), yb).backward()
+                step_comm = 0.0
             opt.step()
+            steps.append((time.perf_counter() - ts, step_comm))
         cpu[0] = time.process_time() - c0
         seconds = time.perf_counter() - t0  # this rank's own epoch, before waiting for the others
         if distributed:
@@ -101,13 +109,15 @@ def worker(data_dir: Path, batch: int, seed: int, independent: bool, options: di
         return seconds
 
     cpu = [0.0]
+    steps: list[tuple[float, float]] = []  # (seconds, communication seconds) of each step
     epoch(0)
     comm_before = ddp.comm_seconds if ddp is not None else 0.0
     seconds = epoch(1)
     comm = (ddp.comm_seconds - comm_before) if ddp is not None else 0.0
     grad_bytes = 4 * sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
     result = {"seconds": seconds, "cpu_seconds": cpu[0], "comm_seconds": comm, "grad_bytes": grad_bytes,
-              "steps": len(loader), "algorithm": ddp.algorithm if ddp is not None else "none"}
+              "steps": len(loader), "algorithm": ddp.algorithm if ddp is not None else "none",
+              "step_seconds": [round(t, 7) for t, _ in steps], "step_comm": [round(c, 7) for _, c in steps]}
     if distributed:
         per_rank = dist.allgather_json(result)
         if dist.rank() == 0:
@@ -240,6 +250,7 @@ def main() -> None:
         if two is weak:
             print(f"  the same with the plain MPI Iallreduce: efficiency {t1 / (2 * med(weak_mpi)):.2f}, "
                   f"communication share {comm_share(weak_mpi):.1%}")
+        print("  " + _per_step_line(runs[two]))
         top = weak_ceiling if two is weak else ceiling
         tc = med(top)
         print(f"  ceiling with no communication ({top.name}): epoch {tc:.3f} s, efficiency "
@@ -287,6 +298,27 @@ def variants(args: argparse.Namespace) -> None:
         comm = statistics.median(statistics.mean(r["comm_seconds"] / r["steps"] for r in run["ranks"])
                                  for run in runs[cfg]) * 1e3
         print(f"  {cfg.name:44s} {ms:6.3f} ms a step, {comm:6.3f} ms communicating")
+
+
+#: a step whose communication takes longer than this has waited for a stalled rank
+STALL_SECONDS = 1e-3
+
+
+def _per_step_line(runs: list[dict]) -> str:
+    """How the communication time is spread over the steps (every rank of every round): the
+    median step's (what the average itself costs: packing, the barrier, the sum) against the
+    mean, and the share carried by the steps that waited more than STALL_SECONDS for the
+    other rank (a rank stalled by something else on its core, which a synchronous step
+    passes on to every rank)."""
+    comm = np.concatenate([r["step_comm"] for run in runs for r in run["ranks"]])
+    step = np.concatenate([r["step_seconds"] for run in runs for r in run["ranks"]])
+    if not comm.size or comm.sum() <= 0:
+        return "per step: no communication recorded"
+    stalls = comm > STALL_SECONDS
+    return (f"per step: communication median {np.median(comm) * 1e3:.3f} ms ({np.median(comm) / np.median(step):.1%} "
+            f"of the median step, {np.median(step) * 1e3:.2f} ms), mean {comm.mean() * 1e3:.3f} ms; the "
+            f"{stalls.mean():.1%} of steps waiting > {STALL_SECONDS * 1e3:g} ms for a stalled rank carry "
+            f"{comm[stalls].sum() / comm.sum():.0%} of it")
 
 
 def _pass_seconds(nbytes: int) -> float:
