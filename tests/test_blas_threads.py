@@ -51,3 +51,18 @@ def test_a_users_own_openblas_thread_timeout_wins():
 def test_chainrule_blas_spin_default_leaves_openblas_alone():
     timeout, _, _ = probe(CHAINRULE_BLAS_SPIN="default")
     assert timeout != TIMEOUT_EXPONENT
+
+
+@openblas
+def test_set_blas_threads_inside_a_single_threaded_region_applies_when_it_leaves():
+    from chainrule.blas_threads import blas_threads, set_blas_threads, single_threaded_blas
+
+    before = blas_threads()
+    try:
+        with single_threaded_blas():
+            assert set_blas_threads(2)
+            assert blas_threads() == 1
+        assert blas_threads() == 2
+        assert set_blas_threads(1) and blas_threads() == 1
+    finally:
+        set_blas_threads(before)

@@ -139,3 +139,24 @@ def single_threaded_blas() -> Iterator[None]:
             count.users -= 1
             if count.users == 0:
                 count.set(count.saved)
+
+
+def set_blas_threads(n: int) -> bool:
+    """Set OpenBLAS's thread count for the rest of the process (``openblas_set_num_threads``);
+    False when NumPy's BLAS is not an OpenBLAS chainrule can reach. Under a
+    :func:`single_threaded_blas` region the count applies when the last region leaves."""
+    count = _thread_count()
+    if count.set is None:
+        return False
+    with count.lock:
+        if count.users:
+            count.saved = n
+        else:
+            count.set(n)
+    return True
+
+
+def blas_threads() -> int | None:
+    """OpenBLAS's thread count now (None when it cannot be read)."""
+    count = _thread_count()
+    return int(count.get()) if count.get is not None else None

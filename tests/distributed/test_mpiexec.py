@@ -336,3 +336,38 @@ def test_the_first_bucket_is_small_only_where_starting_early_can_overlap(env, op
     assert len(plan["sizes"]) == buckets and sum(plan["sizes"]) == 1_077_292  # + the loss slot
     if buckets == 2:
         assert plan["sizes"][0] <= 2**20
+
+
+_SHOW_THREADS = """
+import json, os
+import chainrule as cr
+import chainrule.distributed as dist
+from chainrule.blas_threads import blas_threads
+dist.init()
+share = dist.core_share()
+print(json.dumps([dist.rank(), cr.get_num_threads(), blas_threads(), share.threads, share.source]), flush=True)
+"""
+
+
+def test_ranks_share_the_machines_cores_instead_of_each_taking_all():
+    env = {k: v for k, v in ENV.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    r = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-c", _SHOW_THREADS], check=False, capture_output=True,
+                       text=True, timeout=BOUND, env=env)
+    assert r.returncode == 0, r.stderr
+    cores = len(os.sched_getaffinity(0))
+    expected = max(1, cores // 2) if cores == os.cpu_count() else None  # None: the launcher bound the ranks
+    rows = sorted(json.loads(line) for line in r.stdout.splitlines() if line.startswith("["))
+    assert [row[0] for row in rows] == [0, 1]
+    for _, ours, blas, threads, source in rows:
+        assert source in ("shared", "bound")
+        if expected is not None:
+            assert threads == expected
+        assert ours == threads
+        assert blas in (None, threads)
+
+
+def test_a_thread_variable_of_the_user_is_left_as_it_is():
+    r = _mpiexec(2, sys.executable, "-c", _SHOW_THREADS, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "3"})
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("[")]
+    assert len(rows) == 2 and all(row[1:] == [1, 1, 1, "OPENBLAS_NUM_THREADS"] for row in rows)

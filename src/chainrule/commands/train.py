@@ -499,10 +499,11 @@ def _batch(args: argparse.Namespace, recipe: Recipe) -> str:
     """``batch 128``, or under MPI the per-rank and the global batch (the lr is not scaled)."""
     if not getattr(args, "_distributed", False):
         return f"batch {recipe.batch_size}"
-    from chainrule.distributed import world_size
+    from chainrule.distributed import core_share, world_size
 
-    n = world_size()
-    return f"batch {recipe.batch_size} per rank on {n} MPI ranks = global batch {n * recipe.batch_size}"
+    n, cores = world_size(), core_share()
+    threads = f", {cores.describe()}" if cores is not None else ""
+    return f"batch {recipe.batch_size} per rank on {n} MPI ranks = global batch {n * recipe.batch_size}{threads}"
 
 
 def _check_resumed_settings(path: str, optimizer: Optimizer) -> None:

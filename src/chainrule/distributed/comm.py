@@ -40,6 +40,7 @@ class _State:
     timeout: float = DEFAULT_TIMEOUT
     waiting: tuple[float, str] | None = None  # (start, what) of the wait in progress
     watchdog: threading.Thread | None = None
+    cores: Any = None  # this rank's threads.CoreShare (None in a single process)
 
 
 _state = _State()
@@ -62,7 +63,9 @@ def init(timeout: float | None = None) -> Any:
 
     ``timeout``: seconds one collective may wait for the other ranks before the job is
     aborted (default ``CHAINRULE_MPI_TIMEOUT`` or 300). Raises :class:`DistributedError`
-    when mpi4py or an MPI library is missing.
+    when mpi4py or an MPI library is missing. With more than one rank, every rank also gets
+    its share of its machine's cores for BLAS and chainrule's own threads (see
+    ``distributed/threads.py``; :func:`core_share` tells what was decided).
     """
     if timeout is None:
         raw = os.environ.get("CHAINRULE_MPI_TIMEOUT", "")
@@ -84,10 +87,29 @@ def init(timeout: float | None = None) -> Any:
         raise DistributedError(f"mpi4py cannot load an MPI library: {' '.join(str(e).split())[:300]}") from None
     _state.mpi, _state.comm = MPI, MPI.COMM_WORLD
     if _state.comm.Get_size() > 1:
+        _state.cores = _share_cores()
         _state.watchdog = threading.Thread(target=_watch, name="chainrule-mpi-watchdog", daemon=True)
         _state.watchdog.start()
         sys.excepthook = _abort_on_uncaught(sys.excepthook)
     return _state.comm
+
+
+def _share_cores() -> Any:
+    """Give this rank its share of the machine's cores (distributed/threads.py); collective:
+    the ranks on one machine are counted with a shared-memory split of the world."""
+    from .threads import share_cores
+
+    node = _state.comm.Split_type(_state.mpi.COMM_TYPE_SHARED, key=_state.comm.Get_rank())
+    try:
+        return share_cores(node.Get_size())
+    finally:
+        node.Free()
+
+
+def core_share() -> Any:
+    """What :func:`init` decided for this rank's threads (a ``threads.CoreShare``; None in
+    a single process or before ``init``)."""
+    return _state.cores
 
 
 def _abort_on_uncaught(previous: Any) -> Any:
