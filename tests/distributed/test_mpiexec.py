@@ -6,6 +6,7 @@ Skipped only when mpi4py or mpiexec is not installed (``pip install -e ".[mpi]"`
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -339,14 +340,19 @@ def test_the_first_bucket_is_small_only_where_starting_early_can_overlap(env, op
 
 
 _SHOW_THREADS = """
-import json, os
+import json, os, sys
 import chainrule as cr
 import chainrule.distributed as dist
 from chainrule.blas_threads import blas_threads
 dist.init()
 share = dist.core_share()
-print(json.dumps([dist.rank(), cr.get_num_threads(), blas_threads(), share.threads, share.source]), flush=True)
+sys.stdout.write(json.dumps([dist.rank(), cr.get_num_threads(), blas_threads(), share.threads, share.source]) + "\\n")
 """
+
+
+def _thread_rows(stdout):
+    """Each rank's printed row (the two ranks' lines may interleave in mpiexec's output)."""
+    return [json.loads(m) for m in re.findall(r"\[[^\]]*\]", stdout)]
 
 
 def test_ranks_share_the_machines_cores_instead_of_each_taking_all():
@@ -356,7 +362,7 @@ def test_ranks_share_the_machines_cores_instead_of_each_taking_all():
     assert r.returncode == 0, r.stderr
     cores = len(os.sched_getaffinity(0))
     expected = max(1, cores // 2) if cores == os.cpu_count() else None  # None: the launcher bound the ranks
-    rows = sorted(json.loads(line) for line in r.stdout.splitlines() if line.startswith("["))
+    rows = sorted(_thread_rows(r.stdout))
     assert [row[0] for row in rows] == [0, 1]
     for _, ours, blas, threads, source in rows:
         assert source in ("shared", "bound")
@@ -369,5 +375,5 @@ def test_ranks_share_the_machines_cores_instead_of_each_taking_all():
 def test_a_thread_variable_of_the_user_is_left_as_it_is():
     r = _mpiexec(2, sys.executable, "-c", _SHOW_THREADS, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "3"})
     assert r.returncode == 0, r.stderr
-    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("[")]
+    rows = _thread_rows(r.stdout)
     assert len(rows) == 2 and all(row[1:] == [1, 1, 1, "OPENBLAS_NUM_THREADS"] for row in rows)
