@@ -91,6 +91,26 @@ def test_max_pool_sends_the_gradient_of_a_tie_to_the_first_maximum_only():
     np.testing.assert_array_equal(x.grad[0, 0], [[1, 0], [0, 0]])
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_max_pool_routes_every_pattern_of_tied_maxima_to_the_first_in_row_major_order(k):
+    # one sample per non-empty set of positions holding the maximum (1), the rest 0
+    masks = (np.arange(1, 2 ** (k * k))[:, None] >> np.arange(k * k)) & 1
+    x = t64(masks.reshape(-1, 1, k, k).astype(np.float64))
+    F.max_pool2d(x, k).sum().backward()
+    first = masks.argmax(axis=1)                         # the first 1 in row-major order
+    np.testing.assert_array_equal(x.grad.reshape(len(masks), k * k),
+                                  np.eye(k * k)[first])
+
+
+def test_max_pool_without_a_gradient_gives_the_same_maxima():
+    x = np.random.default_rng(1).standard_normal((3, 4, 9, 8)).astype(np.float32)
+    with_grad = F.max_pool2d(cr.tensor(x, requires_grad=True), 3, 2, 1)
+    with cr.no_grad():
+        plain = F.max_pool2d(cr.tensor(x, requires_grad=True), 3, 2, 1)
+    np.testing.assert_array_equal(plain.data, with_grad.data)
+    assert not plain.requires_grad
+
+
 def test_overlapping_max_pool_sums_gradients_of_a_shared_maximum():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 5.0                      # the max of all four 2x2 windows (stride 1)
