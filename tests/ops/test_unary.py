@@ -91,3 +91,15 @@ def test_tanh_is_finite_for_huge_inputs():
     y.sum().backward()
     np.testing.assert_array_equal(y.data, [-1.0, 1.0])
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (8, 32, 40, 40)])  # small, and large enough to be split
+def test_relu_gradient_arriving_nchw_comes_back_in_the_inputs_channels_last_layout(shape):
+    rng = np.random.default_rng(4)
+    n, c, h, w = shape
+    x = rng.standard_normal((n, h, w, c)).transpose(0, 3, 1, 2)    # NCHW view of NHWC memory (a conv output)
+    X = t64(x)
+    r = rng.standard_normal((n, c * h * w))
+    (X.relu().flatten(1) * t64(r, requires_grad=False)).sum().backward()   # Flatten hands back NCHW
+    np.testing.assert_array_equal(X.grad, r.reshape(shape) * (x > 0))
+    assert X.grad.strides[1] < X.grad.strides[3]                     # channels still innermost

@@ -35,6 +35,7 @@ from ..opspec import define_op
 from ..parallel import over_batch
 from ..tensor import Tensor, make
 from .conv import _pair
+from .layout import in_layout_of
 
 
 def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) -> tuple[int, ...]:
@@ -72,11 +73,6 @@ def _padded(a: np.ndarray, ph: int, pw: int, fill: float) -> np.ndarray:
     out = np.full_like(a, fill, shape=(n, c, h + 2 * ph, w + 2 * pw))
     out[:, :, ph:ph + h, pw:pw + w] = a
     return out
-
-
-def _order(a: np.ndarray) -> list[int]:
-    """The axes of ``a`` from the slowest-varying in memory to the fastest (its layout)."""
-    return sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
 
 
 define_op("max_pool2d", "max over each window", ("x",),
@@ -118,10 +114,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     over_batch(forward_rows, n, xp.size)
 
     def vjp(g: np.ndarray) -> np.ndarray:  # route each window's gradient to its argmax (the first, as PyTorch)
-        if _order(g) != _order(out) and g.size > 1:  # e.g. NCHW from a Flatten: one small copy
-            g_in_layout = np.empty_like(out, dtype=g.dtype)  # into the layout of `which`
-            g_in_layout[...] = g
-            g = g_in_layout
+        g = in_layout_of(g, out)  # e.g. NCHW from a Flatten: one small copy into the layout of `which`
         overlap = sh < kh or sw < kw
         covered = (not overlap and sh == kh and sw == kw
                    and xp.shape[2] == oh * kh and xp.shape[3] == ow * kw)

@@ -11,6 +11,7 @@ from .. import parallel
 from ..opspec import define_op
 from ..parallel import over_batch
 from ..tensor import Tensor, make
+from .layout import in_layout_of
 
 define_op("exp", "eˣ", ("x",), ("(eˣ)' = eˣ",), elementwise=True)
 
@@ -79,11 +80,13 @@ def relu(x: Tensor) -> Tensor:
     xd = x.data
     if xd.size < parallel.MIN_PARALLEL_ELEMENTS or not xd.ndim:
         out = np.maximum(xd, 0)
-        return make(out, "relu", (x, lambda g: g * (out > 0)))  # relu' = 1 where x > 0, else 0
+        # relu' = 1 where x > 0, else 0; g first into out's layout (a gradient from Flatten is NCHW)
+        return make(out, "relu", (x, lambda g: in_layout_of(g, out) * (out > 0)))
     out = np.empty_like(xd)
     over_batch(lambda s: np.maximum(xd[s], 0, out=out[s]), len(xd), xd.size)
 
     def vjp(g: np.ndarray) -> np.ndarray:
+        g = in_layout_of(g, out)
         dx = np.empty_like(g)
         over_batch(lambda s: np.multiply(g[s], out[s] > 0, out=dx[s]), len(g), g.size)
         return dx
