@@ -21,8 +21,8 @@ def memory_order(a: np.ndarray) -> list[int]:
 def in_layout_of(g: np.ndarray, like: np.ndarray) -> np.ndarray:
     """``g`` (same shape as ``like``) stored in ``like``'s memory layout: ``g`` itself when the
     layouts already agree, else one copy."""
-    if g.size <= 1 or memory_order(g) == memory_order(like):
-        return g
+    if g.strides == like.strides or g.size <= 1 or memory_order(g) == memory_order(like):
+        return g  # (the strides test first: the common case, and cheap for a tiny graph's ops)
     out = np.empty_like(like, dtype=g.dtype)
     out[...] = g
     return out
