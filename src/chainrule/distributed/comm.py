@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ChainruleError, ConfigError
+from .threads import CoreShare, share_cores
 
 #: environment variables by which launchers tell a process how many ranks the job has
 #: (MPICH/Intel MPI and Slurm's PMI, Open MPI, MVAPICH, a Slurm job step)
@@ -40,7 +41,7 @@ class _State:
     timeout: float = DEFAULT_TIMEOUT
     waiting: tuple[float, str] | None = None  # (start, what) of the wait in progress
     watchdog: threading.Thread | None = None
-    cores: Any = None  # this rank's threads.CoreShare (None in a single process)
+    cores: CoreShare | None = None  # this rank's threads (None in a single process)
 
 
 _state = _State()
@@ -94,11 +95,9 @@ def init(timeout: float | None = None) -> Any:
     return _state.comm
 
 
-def _share_cores() -> Any:
+def _share_cores() -> CoreShare:
     """Give this rank its share of the machine's cores (distributed/threads.py); collective:
     the ranks on one machine are counted with a shared-memory split of the world."""
-    from .threads import share_cores
-
     node = _state.comm.Split_type(_state.mpi.COMM_TYPE_SHARED, key=_state.comm.Get_rank())
     try:
         return share_cores(node.Get_size())
@@ -106,9 +105,9 @@ def _share_cores() -> Any:
         node.Free()
 
 
-def core_share() -> Any:
-    """What :func:`init` decided for this rank's threads (a ``threads.CoreShare``; None in
-    a single process or before ``init``)."""
+def core_share() -> CoreShare | None:
+    """What :func:`init` decided for this rank's threads (None in a single process or
+    before ``init``)."""
     return _state.cores
 
 
