@@ -45,19 +45,31 @@ def _openblas_libraries() -> list[str]:
         return []
 
 
+def _loaded_openblas() -> list[ctypes.CDLL]:
+    """Handles on the OpenBLAS libraries NumPy has loaded (Linux; none elsewhere or when
+    NumPy's BLAS is another)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    import numpy as np
+    np.dot(np.ones(2), np.ones(2))  # NumPy's BLAS is loaded by now
+    handles = []
+    for path in _openblas_libraries():
+        try:
+            handles.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return handles
+
+
 def park_idle_blas_threads() -> bool:
     """Shorten OpenBLAS's spin as described above; True when it was applied."""
-    if not sys.platform.startswith("linux") or os.environ.get("CHAINRULE_BLAS_SPIN") == "default":
+    if os.environ.get("CHAINRULE_BLAS_SPIN") == "default":
         return False
     if "OPENBLAS_THREAD_TIMEOUT" in os.environ or threading.active_count() > 1:
         return False
-    import numpy as np
-    np.dot(np.ones(2), np.ones(2))  # NumPy's BLAS is loaded by now
-    for path in _openblas_libraries():
-        try:
-            lib = ctypes.CDLL(path)
-            read_env, shutdown = lib.openblas_read_env, lib.blas_thread_shutdown_
-        except (OSError, AttributeError):
+    for lib in _loaded_openblas():
+        read_env, shutdown = getattr(lib, "openblas_read_env", None), getattr(lib, "blas_thread_shutdown_", None)
+        if read_env is None or shutdown is None:
             continue
         read_env.argtypes, read_env.restype = [], None
         shutdown.argtypes, shutdown.restype = [], ctypes.c_int
@@ -87,15 +99,7 @@ class _ThreadCount:
         self.users = 0  # regions holding OpenBLAS at one thread, and the count before them
         self.saved = 1
         self.lock = threading.Lock()
-        if not sys.platform.startswith("linux"):
-            return
-        import numpy as np
-        np.dot(np.ones(2), np.ones(2))  # NumPy's BLAS is loaded by now
-        for path in _openblas_libraries():
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
+        for lib in _loaded_openblas():
             for get_name, set_name in self._NAMES:
                 getter, setter = getattr(lib, get_name, None), getattr(lib, set_name, None)
                 if getter is not None and setter is not None:

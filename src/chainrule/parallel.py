@@ -28,17 +28,20 @@ from .errors import ConfigError
 MIN_PARALLEL_ELEMENTS = 1 << 18  # 1 MiB of float32: below it a hand-off costs more than it saves
 
 
-def _available_cpus() -> int:
+MAX_DEFAULT_THREADS = 8
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity; all CPUs where that is unknown)."""
     try:
-        n = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
+        return os.cpu_count() or 1
 
 
 class _State:
     def __init__(self) -> None:
-        self.threads = _available_cpus()
+        self.threads = min(available_cpus(), MAX_DEFAULT_THREADS)
         self.pool: ThreadPoolExecutor | None = None
         self.lock = threading.Lock()
 

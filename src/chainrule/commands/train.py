@@ -392,18 +392,20 @@ def _fit(args: argparse.Namespace, ds: DatasetSplits, recipe: Recipe, say: Say, 
                         member_epochs=[len(history)])
     # cross-fitting: the training rows in K parts (seeded, so every MPI rank draws the same)
     parts = np.array_split(np.random.default_rng(args.seed).permutation(len(train_set)), k)
+    # split j: (rows to learn from, rows left over), gathered once for both of its networks
+    splits = []
+    for j in range(k):
+        fit, left = np.concatenate([parts[i] for i in range(k) if i != j]), parts[j]
+        splits.append((TensorDataset(x_train[fit], y_train[fit]), TensorDataset(x_train[left], y_train[left])))
     # each split trains an early-stopped network, then (recipe.fixed_epochs) a fixed-length one
     fixed = recipe.replace(epochs=recipe.fixed_epochs, batch_size=recipe.fixed_batch_size,
                            weight_decay=recipe.fixed_weight_decay, early_stopping=0)
     plan = [(j, recipe) for j in range(k)] + ([(j, fixed) for j in range(k)] if recipe.fixed_epochs > 0 else [])
     members, histories, seconds = [], [], 0.0
     for n, (j, member_recipe) in enumerate(plan):
-        val_rows = parts[j]
-        fit_rows = np.concatenate([parts[i] for i in range(k) if i != j])
         first = n == 0
         model, history, loss_fn, took = _train_network(
-            args, ds, member_recipe, TensorDataset(x_train[fit_rows], y_train[fit_rows]),
-            TensorDataset(x_train[val_rows], y_train[val_rows]), say, log_dir if first else None, None, False,
+            args, ds, member_recipe, *splits[j], say, log_dir if first else None, None, False,
             tensorboard if first else None, verbose and first, member=(n + 1, len(plan), k))
         if verbose and not first:
             if member_recipe is fixed:  # no early stopping: the left-over fifth only measures it

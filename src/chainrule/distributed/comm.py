@@ -97,12 +97,24 @@ def init(timeout: float | None = None) -> Any:
 
 def _share_cores() -> CoreShare:
     """Give this rank its share of the machine's cores (distributed/threads.py); collective:
-    the ranks on one machine are counted with a shared-memory split of the world."""
-    node = _state.comm.Split_type(_state.mpi.COMM_TYPE_SHARED, key=_state.comm.Get_rank())
+    the ranks on one machine are counted by :func:`machine_comm`."""
+    node = machine_comm()
     try:
         return share_cores(node.Get_size())
     finally:
         node.Free()
+
+
+def machine_comm() -> Any:
+    """The communicator of this machine's ranks (``COMM_TYPE_SHARED``; collective: every rank
+    calls it; the caller frees it). Tests pretend the machine is several of
+    ``CHAINRULE_TEST_RANKS_PER_NODE`` ranks each."""
+    world, mpi = _state.comm, _state.mpi
+    raw = os.environ.get("CHAINRULE_TEST_RANKS_PER_NODE", "")
+    per_node = int(raw) if raw.isdigit() and int(raw) > 0 else 0
+    if per_node:
+        return world.Split(world.Get_rank() // per_node, key=world.Get_rank())
+    return world.Split_type(mpi.COMM_TYPE_SHARED, key=world.Get_rank())
 
 
 def core_share() -> CoreShare | None:

@@ -220,7 +220,7 @@ def make_reducer(buffers: list[np.ndarray], algorithm: str) -> MPIReducer | Hier
     if algorithm == "mpi":
         return MPIReducer(buffers)
     world = comm._state.comm
-    node = _machine_comm()
+    node = comm.machine_comm()
     sizes = [s[0] for s in comm.allgather_json([node.Get_size()], "comparing the machines' rank counts")]
     even = len(set(sizes)) == 1
     reducer: HierarchicalReducer | None = None
@@ -248,26 +248,11 @@ def make_reducer(buffers: list[np.ndarray], algorithm: str) -> MPIReducer | Hier
 def all_on_one_machine() -> bool:
     """Whether every rank of the job shares this machine's memory (collective: every rank
     calls it)."""
-    node = _machine_comm()
+    node = comm.machine_comm()
     try:
         return bool(node.Get_size() == comm._state.comm.Get_size())
     finally:
         node.Free()
-
-
-def _machine_comm() -> Any:
-    """The communicator of this machine's ranks (``COMM_TYPE_SHARED``; collective). Tests
-    pretend the machine is several of ``CHAINRULE_TEST_RANKS_PER_NODE`` ranks each."""
-    world, mpi = comm._state.comm, comm._state.mpi
-    per_node = _fake_node_size()
-    if per_node:
-        return world.Split(world.Get_rank() // per_node, key=world.Get_rank())
-    return world.Split_type(mpi.COMM_TYPE_SHARED, key=world.Get_rank())
-
-
-def _fake_node_size() -> int:
-    raw = os.environ.get("CHAINRULE_TEST_RANKS_PER_NODE", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 0
 
 
 __all__ = ["ALGORITHMS", "HierarchicalReducer", "MPIReducer", "all_on_one_machine", "choose_algorithm",

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 
 from ..blas_threads import set_blas_threads
-from ..parallel import set_num_threads
+from ..parallel import available_cpus, set_num_threads
 
 #: environment variables by which a user (or a batch script) fixes the threads per process
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -54,14 +54,6 @@ class CoreShare:
         return f"{self.threads} {unit} per rank ({why})"
 
 
-def available_cores() -> int:
-    """The CPUs this process may run on (its affinity; all CPUs where that is unknown)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def decide(local_ranks: int, cores: int, machine_cores: int, environ: dict[str, str]) -> CoreShare:
     """The share of one rank (pure: no effect), following the rules of the module docstring."""
     for var in THREAD_VARIABLES:
@@ -76,11 +68,11 @@ def decide(local_ranks: int, cores: int, machine_cores: int, environ: dict[str, 
 def share_cores(local_ranks: int) -> CoreShare:
     """Decide this rank's threads (:func:`decide`) and apply them: chainrule's own threads,
     and OpenBLAS's unless a thread variable says otherwise."""
-    share = decide(local_ranks, available_cores(), os.cpu_count() or 1, dict(os.environ))
+    share = decide(local_ranks, available_cpus(), os.cpu_count() or 1, dict(os.environ))
     if share.source not in THREAD_VARIABLES:
         set_blas_threads(share.threads)
     set_num_threads(share.threads)
     return share
 
 
-__all__ = ["THREAD_VARIABLES", "CoreShare", "available_cores", "decide", "share_cores"]
+__all__ = ["THREAD_VARIABLES", "CoreShare", "decide", "share_cores"]
