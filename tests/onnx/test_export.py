@@ -190,6 +190,7 @@ def test_embedding_and_layer_norm_take_integer_ids(tmp_path):
 
 
 def test_a_data_parallel_wrapper_exports_its_model(tmp_path):
+    pytest.importorskip("mpi4py")  # DataParallel starts MPI (the [mpi] extra, not in [dev])
     from chainrule.distributed import DataParallel
 
     cr.manual_seed(5)
