@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_browser import ARGS, CHROMIUM, browser, page, server_url  # noqa: F401  (fixtures)
+from test_browser import ARGS, CHROMIUM, browser, page, server_url, sync_api  # noqa: F401  (fixtures)
 from test_landscape import FULL_BATCH, PATH_STEPS, RUNS, check_optimizer_paths, path_measures
 
 pytestmark = pytest.mark.browser
@@ -272,6 +272,7 @@ def _drawn_path(browser, url: str, hash_: str, shot: str) -> list[tuple[int, flo
     as drawn on the page: ``(step, a, b, loss)`` per step."""
     ctx = browser.new_context(viewport={"width": 1360, "height": 940}, bypass_csp=True)
     pg = ctx.new_page()
+    got = _listen(pg, ("landscape", "landscape_pending", "error"))
     pg.goto(url + hash_)
     pg.wait_for_selector("#conn.ok", timeout=10000)
     init = int(hash_.split("init=")[1].split("&")[0])
@@ -288,9 +289,15 @@ def _drawn_path(browser, url: str, hash_: str, shot: str) -> list[tuple[int, flo
                          f".some((p) => p[0] >= {PATH_STEPS})", timeout=LOADED_MACHINE_MS)
     pg.click('[data-testid="train-toggle"]')
     # a path that walked off the grid gets the same plane's grid widened under it
-    pg.wait_for_function("(() => { const c = document.getElementById('land-canvas');"
-                         " return JSON.parse(c.dataset.path).every((p) => Math.abs(p[1]) <= +c.dataset.extent"
-                         " && Math.abs(p[2]) <= +c.dataset.extent); })()", timeout=LOADED_MACHINE_MS)
+    try:
+        pg.wait_for_function("(() => { const c = document.getElementById('land-canvas');"
+                             " return JSON.parse(c.dataset.path).every((p) => Math.abs(p[1]) <= +c.dataset.extent"
+                             " && Math.abs(p[2]) <= +c.dataset.extent); })()", timeout=LOADED_MACHINE_MS)
+    except sync_api.TimeoutError as exc:  # say what the page had asked for and been sent
+        asked = [(m["type"], m.get("alphas", [None])[-1], m.get("message")) for m in got]
+        raise AssertionError(f"the grid was not widened over the path: extent "
+                             f"{pg.get_attribute('#land-canvas', 'data-extent')}, caption "
+                             f"{pg.inner_text('[data-testid=landscape-caption]')!r}; server sent {asked}") from exc
     drawn = json.loads(pg.get_attribute('[data-testid="landscape-canvas"]', "data-path"))
     _shot(pg, shot, "#land-panel")
     ctx.close()

@@ -385,3 +385,27 @@ def test_frames_answering_a_control_count_against_the_frame_rate():
         assert [m["type"] for m in between] == ["pong"]
         now[0] = 0.1                                 # the answer's slot has ended: training resumes
         assert recv_until(ws, "frame")[0]["step"] > 0
+
+
+def test_a_slow_answer_while_training_is_not_cut_off_by_the_frame_timer():
+    # the frame clock stands still after the first frame, so the server waits between frames
+    # (50 ms at 20 frames a second) with messages arriving inside that wait; a control message
+    # whose answer takes longer than the wait must still be answered
+    class SlowToConfigure(ToySession):
+        def configure(self, **values):
+            time.sleep(0.3)
+            return super().configure(**values)
+
+    now = [0.0]
+    with TestClient(make_app(clock=lambda: now[0],
+                             playground_factory=lambda: SlowToConfigure({"n_points": 100}))) as c, \
+            c.websocket_connect("/ws") as ws:
+        opened(ws)
+        ws.send_text('{"type":"play"}')
+        recv_until(ws, "frame")
+        time.sleep(0.1)                              # the server is now inside a frame wait
+        ws.send_text('{"type":"config","lr":0.2}')
+        ws.send_text('{"type":"pause"}')             # handled after the config, in order
+        _, between = recv_until(ws, "state", pred=lambda m: not m["running"])
+        echoes = [m for m in between if m["type"] == "config"]
+        assert [m["config"]["lr"] for m in echoes] == [0.2], [m["type"] for m in between]

@@ -202,8 +202,13 @@ class Connection:
                 wait = self.frames.wait_time()
             else:
                 wait = min(self.manager.time_left(self.sid) + 0.01, 5.0)
+            # only the waiting is bounded: a message that arrives is handled outside the timer,
+            # or a slow answer (a landscape request while training runs) would be cancelled
+            # half-way at the next frame's time and its reply never sent
+            msg = None
             with anyio.move_on_after(wait):
                 msg = await self._inbox.receive()
+            if msg is not None:
                 await self._handle(msg)
 
     # ---- what messages do --------------------------------------------------------------------
