@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from chainrule.errors import ConfigError
 from chainrule.playground.panels import Panels
 from chainrule.playground.toy import ToySession
 
@@ -122,6 +123,16 @@ def test_a_landscape_replaced_while_computing_sends_nothing() -> None:
     sess.reset()
     panels.on_frame(sess.frame())             # the new network forgets the plane
     assert stale() is None
+
+
+def test_widening_a_slice_the_reset_forgot_says_to_draw_it_again() -> None:
+    sess = _session()
+    panels = Panels(sess)
+    panels.open_landscape("random", seed=1)()
+    sess.reset()
+    panels.on_frame(sess.frame())             # the new network forgets the plane
+    with pytest.raises(ConfigError, match="no slice to widen.*draw the slice again"):
+        panels.open_landscape("random", keep=True)
 
 
 def test_keep_widens_the_same_planes_grid_to_cover_the_path() -> None:

@@ -210,7 +210,10 @@ class Panels:
         self._check_run()
         s = self.session
         params = _params(s)
-        if keep and self.plane is not None:
+        if keep:
+            if self.plane is None:  # a reset or a new network forgot it (see _check_run)
+                raise ConfigError("landscape: there is no slice to widen (the network was reset "
+                                  "or rebuilt since it was drawn); draw the slice again")
             return self._grid(self.plane)
         if kind == "weights":
             if first is None or second is None:
