@@ -20,6 +20,8 @@ import threading
 from types import FrameType
 
 _guarded = False
+# the handler guard() replaces, for release() to put back (None: one set outside Python)
+_previous = signal.getsignal(signal.SIGINT)
 
 
 def is_command() -> bool:
@@ -43,20 +45,27 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
 
 
 def guard() -> None:
-    """Make Ctrl-C end the starting command at once (exit 130), if this process is the command."""
-    global _guarded
+    """Make Ctrl-C end the starting command at once (exit 130), if this process is the command.
+
+    A command started with SIGINT ignored (``nohup chainrule train &`` from a script: the
+    shell ignores it for background jobs, and Python keeps it ignored) is left ignoring it."""
+    global _guarded, _previous
     if _guarded or not is_command() or threading.current_thread() is not threading.main_thread():
         return
     try:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous == signal.SIG_IGN:
+            return
         signal.signal(signal.SIGINT, _exit_quietly)
-        _guarded = True
+        _previous, _guarded = previous, True
     except (ValueError, OSError):  # no signals here (embedded interpreter)
         pass
 
 
 def release() -> None:
-    """From here on Ctrl-C raises ``KeyboardInterrupt`` again (the running command handles it)."""
+    """From here on Ctrl-C is what it was before :func:`guard`: Python's ``KeyboardInterrupt``
+    (the running command handles it)."""
     global _guarded
     if _guarded:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler if _previous is None else _previous)
         _guarded = False

@@ -26,6 +26,30 @@ def test_sigint_at_random_startup_moments_never_prints_a_traceback(home):
 
 
 def test_importing_chainrule_in_a_program_leaves_ctrl_c_alone(home):
-    code = "import signal, chainrule; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    # the handler before and after the import: whatever this program's Ctrl-C was (Python's
+    # KeyboardInterrupt, or ignored when the test run itself was started with SIGINT ignored)
+    code = ("import signal; before = signal.getsignal(signal.SIGINT); import chainrule; "
+            "print(signal.getsignal(signal.SIGINT) is before)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(home), cwd=home)
-    assert r.stdout.strip() == "True", r.stderr
+    assert r.stdout.strip() == "True", (r.returncode, r.stdout, r.stderr)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(home):
+    # `nohup chainrule train &` in a script: the shell starts background jobs with SIGINT
+    # ignored; neither the start-up guard nor the running command may take that back
+    proc = subprocess.Popen(chainrule_cmd("train", "--dataset", "digits", "--epochs", "100000", "--cv", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(home), cwd=home,
+                            preexec_fn=_ignore_sigint)
+    try:
+        for delay in (0.2, 1.0, 1.0):    # during start-up, then while it trains
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
