@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,13 @@ def cli_env(home: Path) -> dict:
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", COLUMNS="200")
     env.pop("PYTHONWARNINGS", None)
     return env
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a command a test interrupts: SIGINT's default disposition, as a
+    command typed in a terminal has it, even when the test run itself was started with SIGINT
+    ignored (``nohup pytest &`` from a script), which the command would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def chainrule_cmd(*args: str) -> list[str]:

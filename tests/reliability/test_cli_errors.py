@@ -21,7 +21,7 @@ import pytest
 import chainrule as cr
 from chainrule.io import read_safetensors
 
-from .conftest import COMMAND_TIMEOUT, chainrule_cmd, cli_env, run_cli
+from .conftest import COMMAND_TIMEOUT, chainrule_cmd, cli_env, ctrl_c_as_in_a_terminal, run_cli
 
 # name -> (train arguments; {placeholder} is the case's own folder)
 BAD_TRAIN_ARGS = {
@@ -140,7 +140,7 @@ def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tmp_path, home):
     ckpt = out / "checkpoint.safetensors"
     proc = subprocess.Popen(chainrule_cmd("train", "--dataset", "xor", "--epochs", "100000", "--out", str(out),
                                           "--quiet"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env(home))
+                            env=cli_env(home), preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         _wait_for(ckpt, proc)
         time.sleep(0.3)  # land somewhere inside a later epoch or checkpoint write

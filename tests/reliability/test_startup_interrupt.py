@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from .conftest import chainrule_cmd, cli_env
+from .conftest import chainrule_cmd, cli_env, ctrl_c_as_in_a_terminal
 
 
 def test_sigint_at_random_startup_moments_never_prints_a_traceback(home):
@@ -17,7 +17,8 @@ def test_sigint_at_random_startup_moments_never_prints_a_traceback(home):
     for _ in range(12):
         delay = rng.uniform(0.0, 1.2)  # from interpreter start-up to the first epochs
         proc = subprocess.Popen(chainrule_cmd("train", "--dataset", "digits", "--epochs", "500", "--cv", "0"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(home), cwd=home)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(home), cwd=home,
+                                preexec_fn=ctrl_c_as_in_a_terminal)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
