@@ -29,6 +29,11 @@ def ctrl_c_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def ctrl_c_ignored() -> None:
+    """``preexec_fn`` for a command started as a script's ``nohup chainrule ... &`` is: SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def chainrule_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "chainrule", *args]
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from .conftest import chainrule_cmd, cli_env, ctrl_c_as_in_a_terminal
+from .conftest import chainrule_cmd, cli_env, ctrl_c_as_in_a_terminal, ctrl_c_ignored
 
 
 def test_sigint_at_random_startup_moments_never_prints_a_traceback(home):
@@ -35,16 +35,12 @@ def test_importing_chainrule_in_a_program_leaves_ctrl_c_alone(home):
     assert r.stdout.strip() == "True", (r.returncode, r.stdout, r.stderr)
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(home):
     # `nohup chainrule train &` in a script: the shell starts background jobs with SIGINT
     # ignored; neither the start-up guard nor the running command may take that back
     proc = subprocess.Popen(chainrule_cmd("train", "--dataset", "digits", "--epochs", "100000", "--cv", "0"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(home), cwd=home,
-                            preexec_fn=_ignore_sigint)
+                            preexec_fn=ctrl_c_ignored)
     try:
         for delay in (0.2, 1.0, 1.0):    # during start-up, then while it trains
             time.sleep(delay)
