@@ -103,3 +103,21 @@ def test_relu_gradient_arriving_nchw_comes_back_in_the_inputs_channels_last_layo
     (X.relu().flatten(1) * t64(r, requires_grad=False)).sum().backward()   # Flatten hands back NCHW
     np.testing.assert_array_equal(X.grad, r.reshape(shape) * (x > 0))
     assert X.grad.strides[1] < X.grad.strides[3]                     # channels still innermost
+
+
+@pytest.mark.parametrize("layout", ["C", "channels_last", "strided"])
+def test_relu_equals_numpys_maximum_with_zero_bit_for_bit_in_any_layout(layout):
+    """relu runs np.maximum against zero-page zeros (ops/zero_page.py) for speed: the values,
+    NaN, infinities and signed zeros included, and the memory layout are NumPy's own."""
+    special = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, 1e-45, -1e-45, 3.0, -3.0], np.float32)
+    v = np.resize(special, (2, 3, 4, 6))
+    if layout == "channels_last":
+        v = np.ascontiguousarray(v.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    elif layout == "strided":
+        v = v[:, :, ::2]
+    x = cr.from_numpy(v)
+    assert x.data.strides == v.strides
+    out = x.relu().data
+    expected = np.maximum(v, 0)
+    assert out.strides == expected.strides
+    np.testing.assert_array_equal(out.view(np.int32), expected.view(np.int32))
