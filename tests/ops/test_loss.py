@@ -302,3 +302,14 @@ def test_cross_entropy_sequence_labels_in_pytorchs_layout_get_a_hint():
     from chainrule.errors import ShapeError
     with pytest.raises(ShapeError, match="transpose"):
         F.cross_entropy(cr.zeros(2, 3, 5), np.zeros((2, 5), dtype=int))
+
+
+def test_cross_entropy_of_logits_with_no_classes_raises_shape_error():
+    with pytest.raises(cr.ShapeError, match="no classes"):
+        F.cross_entropy(np.zeros((3, 0), np.float32), np.zeros(3, int))
+
+
+def test_cross_entropy_of_a_row_holding_nan_is_nan_and_other_rows_stay_finite():
+    z = np.array([[1.0, np.nan, 0.0], [1.0, 2.0, 0.5]], np.float32)
+    per = F.cross_entropy(z, np.array([0, 1]), reduction="none").data
+    assert np.isnan(per[0]) and np.isfinite(per[1])
