@@ -16,7 +16,6 @@ _startup.guard()  # the chainrule command only: Ctrl-C while it starts up exits 
 import importlib
 
 from .allocator import retain_freed_memory as _retain_freed_memory
-from .blas_threads import park_idle_blas_threads as _park_idle_blas_threads
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
 from .gradcheck import gradcheck
@@ -43,7 +42,6 @@ from .tensor import (
 __version__ = "0.1.0"
 
 _retain_freed_memory()  # reuse freed feature maps across steps (see allocator.py)
-_park_idle_blas_threads()  # OpenBLAS's idle threads leave the cores to chainrule's (blas_threads.py)
 
 _SUBMODULES = {"nn", "optim", "data", "training", "io", "viz", "playground", "functional", "onnx"}
 # name -> (module, attribute) for functions that live in lazily loaded subpackages

@@ -1,10 +1,10 @@
-"""OpenBLAS's idle worker threads park soon after a product instead of spinning for 0.1 s.
+"""OpenBLAS's idle worker threads park soon after a product once chainrule runs threads of its own.
 
 After each threaded matrix product, OpenBLAS's worker threads busy-wait for the next one, by
-default for 2^28 CPU cycles (about 0.1 s). A training step alternates products with
+default for 2^28 CPU cycles (about 0.1 s). A CNN's training step alternates products with
 elementwise work (ReLU, pooling, the im2col copy), which chainrule splits over its own threads
-(``parallel.py``); a CNN step is 25 ms, so OpenBLAS's workers never stop spinning, and they
-hold the other core exactly when chainrule's thread needs it: the scheduler then puts both of
+(``parallel.py``); the step is 25 ms, so OpenBLAS's workers never stop spinning, and they hold
+the other core exactly when chainrule's thread needs it: the scheduler then puts both of
 chainrule's threads on one core, and the split gains nothing. PyTorch avoids this by running
 everything on one thread pool.
 
@@ -12,11 +12,16 @@ OpenBLAS reads the spin time from ``OPENBLAS_THREAD_TIMEOUT`` (2^n cycles, n in 
 it loads, which is usually before chainrule is imported (NumPy loads it). So chainrule sets the
 variable for a moment, asks OpenBLAS to read its environment again (``openblas_read_env``) and
 stops its thread server (``blas_thread_shutdown_``); the next threaded product starts the
-server again with the new time, and then the environment is as it was. Applied once at
-``import chainrule`` when NumPy's OpenBLAS exports those two functions (NumPy's own wheels do);
-left alone when the user set ``OPENBLAS_THREAD_TIMEOUT`` themselves, or set
-``CHAINRULE_BLAS_SPIN=default``, or when other threads are already running (stopping the
-server under a running product is not safe).
+server again with the new time, and then the environment is as it was.
+
+This is done once, when chainrule is about to start its own threads (``parallel._pool``, the
+first time a large op is split), and not at import: a process whose work is never split (an
+MLP's batches are too small) keeps OpenBLAS's long spin, which it wants, since its products
+come every few tens of microseconds with bookkeeping in between and a parked worker costs a
+wake-up (40 µs on the MNIST MLP's first backward product). Skipped when NumPy's OpenBLAS does
+not export the two functions (NumPy's own wheels do), when the user set
+``OPENBLAS_THREAD_TIMEOUT`` themselves or ``CHAINRULE_BLAS_SPIN=default``, and when other
+threads are running (stopping the server under a running product is not safe).
 
 ``single_threaded_blas()`` holds OpenBLAS to one thread for a while, for work that chainrule
 splits over its own threads with products inside each slice (``parallel.over_batch(...,
@@ -62,7 +67,8 @@ def _loaded_openblas() -> list[ctypes.CDLL]:
 
 
 def park_idle_blas_threads() -> bool:
-    """Shorten OpenBLAS's spin as described above; True when it was applied."""
+    """Shorten OpenBLAS's spin as described above; True when it was applied. Call it before
+    starting threads: with another thread running it does nothing."""
     if os.environ.get("CHAINRULE_BLAS_SPIN") == "default":
         return False
     if "OPENBLAS_THREAD_TIMEOUT" in os.environ or threading.active_count() > 1:

@@ -12,6 +12,9 @@ handing a slice to a thread costs tens of microseconds, which an MLP's or a tiny
 would notice. Every chunk writes only its own rows of preallocated outputs, so results are the
 same, bit for bit, whatever the thread count.
 
+The first split also shortens the spin of OpenBLAS's idle workers, so that they leave the cores
+to these threads (``blas_threads.py``).
+
 ``set_num_threads(n)`` chooses the count (default: the CPUs this process may run on, at most 8);
 ``set_num_threads(1)`` turns the splitting off.
 """
@@ -22,7 +25,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from .blas_threads import blas_thread_count_settable, single_threaded_blas
+from .blas_threads import blas_thread_count_settable, park_idle_blas_threads, single_threaded_blas
 from .errors import ConfigError
 
 MIN_PARALLEL_ELEMENTS = 1 << 18  # 1 MiB of float32: below it a hand-off costs more than it saves
@@ -44,6 +47,7 @@ class _State:
         self.threads = min(available_cpus(), MAX_DEFAULT_THREADS)
         self.pool: ThreadPoolExecutor | None = None
         self.lock = threading.Lock()
+        self.blas_parked = False  # whether OpenBLAS's spin was shortened (tried once)
 
 
 _state = _State()
@@ -68,6 +72,9 @@ def set_num_threads(n: int) -> None:
 def _pool() -> ThreadPoolExecutor:
     with _state.lock:
         if _state.pool is None:
+            if not _state.blas_parked:  # before our first thread: OpenBLAS's idle ones must yield
+                _state.blas_parked = True
+                park_idle_blas_threads()
             _state.pool = ThreadPoolExecutor(max_workers=_state.threads - 1,
                                              thread_name_prefix="chainrule")
         return _state.pool
