@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..blas_threads import park_idle_blas_threads
 from ..errors import ChainruleError, ConfigError
 from .threads import CoreShare, share_cores
 
@@ -89,6 +90,11 @@ def init(timeout: float | None = None) -> Any:
     _state.mpi, _state.comm = MPI, MPI.COMM_WORLD
     if _state.comm.Get_size() > 1:
         _state.cores = _share_cores()
+        # the watchdog thread below would make parking OpenBLAS's idle workers unsafe to try
+        # later, when chainrule's own threads start (blas_threads.py): park them now, as every
+        # process used to at import, if this rank keeps more than one core
+        if _state.cores.threads > 1:
+            park_idle_blas_threads()
         _state.watchdog = threading.Thread(target=_watch, name="chainrule-mpi-watchdog", daemon=True)
         _state.watchdog.start()
         sys.excepthook = _abort_on_uncaught(sys.excepthook)
