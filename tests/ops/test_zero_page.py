@@ -48,3 +48,15 @@ def test_zeros_larger_than_any_earlier_ones_cost_no_resident_memory():
     assert z.nbytes == 256 << 20 and z.sum() == 0
     grown = _resident_mb() - before
     assert grown < 32, f"reading 256 MB of zeros made {grown:.0f} MB resident"
+
+
+@posix
+def test_no_zeros_when_the_mapping_cannot_be_made(monkeypatch):
+    import chainrule.ops.zero_page as zp
+
+    def refuse(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(zp.mmap, "mmap", refuse)
+    monkeypatch.setattr(zp, "_pages", None)
+    assert zp.zeros_like(np.ones(10, np.float32)) is None

@@ -7,8 +7,8 @@ zeros)`` with NumPy 2.4). A full-size array of zeros gives ReLU the fast loop, b
 and clearing one would cost what it saves. So the zeros come from one anonymous mapping that
 is private and read-only: the kernel backs every page of it with its single physical page of
 zeros, so the operand takes no memory and is always in cache, and it can be as large as any
-activation. Where such a mapping is not available (not a POSIX system), :func:`zeros_like`
-returns None and callers use the scalar.
+activation. Where such a mapping cannot be made (not a POSIX system, or no address space
+that large), :func:`zeros_like` returns None and callers use the scalar.
 """
 from __future__ import annotations
 
@@ -34,8 +34,12 @@ def _zero_bytes(nbytes: int) -> np.ndarray | None:
     with _lock:
         if _pages is None or _pages.size < nbytes:
             size = max(_MIN_BYTES, 1 << (nbytes - 1).bit_length())  # address space only
+            try:
+                mapping = mmap.mmap(-1, size, flags=flags, prot=prot)
+            except (OSError, ValueError, OverflowError):  # no address space that large
+                return None
             # the old mapping stays alive as long as arrays made from it do
-            _pages = np.frombuffer(mmap.mmap(-1, size, flags=flags, prot=prot), np.uint8)
+            _pages = np.frombuffer(mapping, np.uint8)
         return _pages
 
 
