@@ -91,3 +91,26 @@ def test_missing_tensorboardx_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(cr.ConfigError, match=r"pip install 'chainrule\[tensorboard\]'"):
         TensorBoard("unused")
+
+
+def test_no_writer_thread_runs_during_the_first_epoch(tmp_path):
+    """The event writer's thread starts at the first epoch's end: a thread running when
+    chainrule first splits an op keeps OpenBLAS's idle workers from being parked
+    (chainrule/blas_threads.py), which would slow a CNN with logging on."""
+    import threading
+
+    seen: list[int] = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(threading.active_count())
+            return x
+
+    cr.manual_seed(0)
+    ds = cr.data.load_dataset("iris")
+    model = nn.Sequential(nn.Linear(4, 3), Probe())
+    before = threading.active_count()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), ds.train, epochs=2,
+        progress=False, seed=0, callbacks=[TensorBoard(tmp_path)])
+    assert seen[0] == before, "a new thread was running during the first epoch's first forward pass"
+    assert list(tmp_path.rglob("events.out.tfevents.*")), "the run was still written"

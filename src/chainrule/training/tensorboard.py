@@ -54,13 +54,21 @@ class TensorBoard(Callback):
         self._graph_done = not graph
 
     def on_train_begin(self, run: Run) -> None:
-        tbx = require("tensorboardX", "TensorBoard logging")
-        os.makedirs(self.log_dir, exist_ok=True)
-        self.writer = tbx.SummaryWriter(logdir=self.log_dir)
+        os.makedirs(self.log_dir, exist_ok=True)  # a bad directory fails before training
+
+    def _open_writer(self) -> Any:
+        """The event writer, made at the first epoch's end rather than at the start: its
+        thread would otherwise be running when chainrule first splits an op over its own
+        threads, and OpenBLAS's idle workers are parked only when no other thread runs
+        (``chainrule/blas_threads.py``); a CNN's epochs would then be slower with logging on."""
+        if self.writer is None:
+            tbx = require("tensorboardX", "TensorBoard logging")
+            os.makedirs(self.log_dir, exist_ok=True)
+            self.writer = tbx.SummaryWriter(logdir=self.log_dir)
+        return self.writer
 
     def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
-        if self.writer is None:
-            self.on_train_begin(run)
+        self._open_writer()
         w, step = self.writer, int(logs.get("epoch", epoch + 1))
         if not self._graph_done:  # once per run, after the first epoch (the shapes are known)
             self._graph_done = True
