@@ -21,7 +21,10 @@ come every few tens of microseconds with bookkeeping in between and a parked wor
 wake-up (40 µs on the MNIST MLP's first backward product). Skipped when NumPy's OpenBLAS does
 not export the two functions (NumPy's own wheels do), when the user set
 ``OPENBLAS_THREAD_TIMEOUT`` themselves or ``CHAINRULE_BLAS_SPIN=default``, and when other
-threads are running (stopping the server under a running product is not safe).
+threads are running (stopping the server under a running product is not safe). So chainrule's
+own helper threads start after the first split (the ``TensorBoard`` callback's writer, at the
+first epoch's end) or park first (an MPI rank's watchdog, in ``distributed.init``). In a
+Jupyter kernel, whose own threads always run, the workers are never parked.
 
 ``single_threaded_blas()`` holds OpenBLAS to one thread for a while, for work that chainrule
 splits over its own threads with products inside each slice (``parallel.over_batch(...,
