@@ -68,8 +68,7 @@ class TensorBoard(Callback):
         return self.writer
 
     def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, Any]) -> None:
-        self._open_writer()
-        w, step = self.writer, int(logs.get("epoch", epoch + 1))
+        w, step = self._open_writer(), int(logs.get("epoch", epoch + 1))
         if not self._graph_done:  # once per run, after the first epoch (the shapes are known)
             self._graph_done = True
             self._add_graph(run)
