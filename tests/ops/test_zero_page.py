@@ -60,3 +60,7 @@ def test_no_zeros_when_the_mapping_cannot_be_made(monkeypatch):
     monkeypatch.setattr(zp.mmap, "mmap", refuse)
     monkeypatch.setattr(zp, "_pages", None)
     assert zp.zeros_like(np.ones(10, np.float32)) is None
+
+
+def test_an_array_of_objects_gets_no_zeros():
+    assert zeros_like(np.array([1, None], dtype=object)) is None

@@ -45,11 +45,14 @@ def _zero_bytes(nbytes: int) -> np.ndarray | None:
 
 def zeros_like(a: np.ndarray) -> np.ndarray | None:
     """A read-only array of zeros with ``a``'s shape, dtype and memory layout, or None when
-    ``a`` is not dense in memory (a strided slice) or no zero mapping can be made.
+    ``a`` is not dense in memory (a strided slice), holds no plain numbers (objects, strings:
+    zero bytes are not their zero), or no zero mapping can be made.
 
     The layout matters: a ufunc takes its fast loop only when both operands are walked with
     matching strides, so the zeros of a channels-last or transposed array are laid out alike.
     """
+    if a.dtype.kind not in "biufc":
+        return None
     if a.flags.c_contiguous:
         order: tuple[int, ...] | None = None
     else:  # a dense array in another axis order: the axes sorted by decreasing stride
