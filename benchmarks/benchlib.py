@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,67 @@ def settled_seconds(run: Callable[..., Any], *args: Any,
     t0 = clock()
     run(*args)
     return clock() - t0
+
+
+def exhaust(steps: Iterator[Any]) -> Any:
+    """Run a generator to its end; its return value (an epoch generator's result)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+@dataclass
+class EpochRun:
+    """One runner's epoch under :func:`interleaved_epoch`: its time, its result, its turns."""
+    seconds: float = 0.0
+    result: Any = None
+    turns: int = 0
+
+
+def interleaved_epoch(epochs: dict[str, Iterator[Any]], steps: int, chunks: int,
+                      pause: float = SETTLE_SECONDS,
+                      clock: Callable[[], float] = time.perf_counter) -> dict[str, EpochRun]:
+    """Run one epoch of every runner, in turns of ``ceil(steps / chunks)`` steps each.
+
+    ``epochs[name]`` is a generator that trains one epoch of ``steps`` steps, yielding after
+    every step and returning its result (say the mean loss). The runners take turns (``a``'s
+    first turn, ``b``'s first, ..., ``a``'s second, ...), each turn timed after ``pause``
+    seconds (see :func:`settled_seconds`), and a runner's epoch time is the sum of its turns.
+
+    Why turns: the machine's speed drifts over seconds (a shared virtual machine; this one
+    swings by 1.4×), so two epochs run one after the other can meet two different machines,
+    and their ratio moves by as much. Turns of a fraction of an epoch put the runners on
+    nearly the same machine, so the ratio of their epoch times is a paired comparison.
+
+    What a turn costs: its first step finds caches holding the other runner's data, and after
+    a pause the core must wake up (measured: 2-4 ms per turn after a 0.3 s pause, nothing
+    without one). The same for every runner, so it pulls the ratio towards 1 by that time
+    over the turn's: negligible for turns of a second (a CNN's eighth of an epoch), not for a
+    0.35 s MLP epoch cut in eight, which is why runners sharing one BLAS (nothing of another
+    library left spinning) alternate with ``pause=0``. ``chunks=1``: whole epochs in turn.
+    """
+    if chunks < 1 or steps < 1:
+        raise ValueError("interleaved_epoch: steps and chunks must be >= 1")
+    turn = -(-steps // chunks)
+    runs = {name: EpochRun() for name in epochs}
+    live = dict(epochs)
+    while live:
+        for name, gen in list(live.items()):
+            run = runs[name]
+            if pause:
+                time.sleep(pause)
+            t0 = clock()
+            try:
+                for _ in range(turn):
+                    next(gen)
+            except StopIteration as stop:
+                run.result = stop.value
+                del live[name]
+            run.seconds += clock() - t0
+            run.turns += 1
+    return runs
 
 
 # ----------------------------------------------------------------------------- the GEMM rate

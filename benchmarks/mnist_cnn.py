@@ -4,9 +4,10 @@ The model in both (``chainrule.nn.lenet()``, the network of ``chainrule train --
 conv5×5·32 – maxpool2 – ReLU – conv5×5·64 – maxpool2 – ReLU – fc128 – ReLU – fc10, PyTorch's
 default initialisation, softmax cross-entropy, Adam lr 1e-3, batch 128, float32, the 60,000
 training images of ../shared/data/mnist, test accuracy on the 10,000 test images after each
-epoch. The two frameworks alternate epoch by epoch (chainrule epoch 1, PyTorch epoch 1,
-chainrule epoch 2, ...) so that machine noise hits both alike, with a short pause before each
-epoch (idle OpenMP/OpenBLAS worker threads spin for a while after their last call).
+epoch. The frameworks train each epoch in alternating turns of an eighth of an epoch
+(``--chunks``; benchlib.interleaved_epoch), so that machine noise, which on a shared host drifts
+within seconds, hits them alike; a 5 ms pause precedes each turn (idle OpenMP/OpenBLAS worker
+threads spin for a while after their last call).
 
 lenet() pools before its ReLUs (the same function and gradient as the textbook conv – ReLU –
 pool, since ReLU is monotone, with the ReLU on a quarter of the values). PyTorch runs twice: as
@@ -38,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import benchlib
@@ -49,6 +51,7 @@ from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset, mnist
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+TURN_PAUSE = 0.005  # seconds before each turn of an epoch (see main)
 
 
 # ----------------------------------------------------------------------------- chainrule
@@ -63,7 +66,8 @@ class Chainrule:
         self.loader = DataLoader(TensorDataset(xtr, ytr), batch_size=batch, shuffle=True,
                                  seed=seed)
 
-    def epoch(self) -> float:
+    def steps(self) -> Iterator[None]:
+        """One epoch, yielding after every step; returns the mean training loss."""
         self.model.train()
         total, n = 0.0, 0
         for xb, yb in self.loader:
@@ -73,7 +77,12 @@ class Chainrule:
             self.opt.step()
             total += loss.item() * len(yb)
             n += len(yb)
+            yield
         return total / n
+
+    def epoch(self) -> float:
+        loss: float = benchlib.exhaust(self.steps())
+        return loss
 
     def accuracy(self) -> float:
         self.model.eval()
@@ -107,7 +116,8 @@ class Torch:
         self.batch = batch
         self.rng = np.random.default_rng(seed)
 
-    def epoch(self) -> float:
+    def steps(self) -> Iterator[None]:
+        """One epoch, yielding after every step; returns the mean training loss."""
         torch = self.torch
         self.model.train()
         order = torch.from_numpy(self.rng.permutation(len(self.xtr)))
@@ -119,6 +129,7 @@ class Torch:
             loss.backward()
             self.opt.step()
             total += loss.item() * len(idx)
+            yield
         return total / len(order)
 
     def accuracy(self) -> float:
@@ -138,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2)")
+    ap.add_argument("--chunks", type=int, default=8,
+                    help="the libraries alternate in turns of 1/CHUNKS epoch (default 8; 1: "
+                         "whole epochs, one after the other)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     ap.add_argument("--no-torch", action="store_true", help="chainrule only")
     ap.add_argument("--torch-order", choices=("both", "lenet", "textbook"), default="both",
@@ -186,13 +200,18 @@ def main(argv: list[str] | None = None) -> int:
 
     rate_before = benchlib.gemm_rate()  # the floor's GEMM rate: measured before and after
     results: dict[str, list[dict]] = {r.name: [] for r in runners}
+    steps = -(-len(xtr) // args.batch_size)
     for epoch in range(1, args.epochs + 1):
-        # rotate who goes first; the pause lets the other library's worker threads stop spinning
-        for r in runners[(epoch - 1) % len(runners):] + runners[:(epoch - 1) % len(runners)]:
-            losses: list[float] = []
-            seconds = benchlib.settled_seconds(lambda r=r, out=losses: out.append(r.epoch()),
-                                               clock=clock)
-            loss = losses[0]
+        # every runner's epoch in turns of 1/chunks epoch, who goes first rotating. A turn
+        # waits TURN_PAUSE: enough for the other library's idle threads to stop spinning (both
+        # spin briefly here: OpenMP's default, and OpenBLAS parked by chainrule's first split),
+        # short of the idle that puts a core to sleep (after 0.3 s a chainrule step that hands
+        # work to its threads takes 51 ms instead of 18: docs/performance.md)
+        order = runners[(epoch - 1) % len(runners):] + runners[:(epoch - 1) % len(runners)]
+        runs = benchlib.interleaved_epoch({r.name: r.steps() for r in order}, steps, args.chunks,
+                                          pause=TURN_PAUSE, clock=clock)
+        for r in order:
+            seconds, loss = runs[r.name].seconds, runs[r.name].result
             acc = r.accuracy()
             results[r.name].append({"epoch": epoch, "seconds": seconds, "loss": loss,
                                     "test_accuracy": acc})
@@ -209,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, order in (("pytorch", "the same layer order"), ("pytorch-textbook", "PyTorch in "
                         "the textbook order conv-ReLU-pool")):
         if name in med:
+            each = ", ".join(f"{c['seconds'] / t['seconds']:.2f}"
+                             for c, t in zip(results["chainrule"], results[name]))
             print(f"chainrule / {name} epoch time: {med['chainrule'] / med[name]:.2f}x "
-                  f"({order}; target <= 1.15x)")
+                  f"({order}; target <= 1.15x); epoch by epoch {each}")
     flops = benchlib.epoch_flops(runners[0].model, xtr[:1], len(xtr))
     floor = benchlib.Floor(flops, max(rate_before, benchlib.gemm_rate()))
     print(floor.header())

@@ -1,0 +1,76 @@
+"""benchmarks/benchlib.py's interleaved epochs: the turns, and what each runner is charged."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "benchlib.py"
+
+
+@pytest.fixture(scope="module")
+def benchlib():
+    spec = importlib.util.spec_from_file_location("benchlib", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Clock:
+    """A clock that moves only when a fake training step says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_epoch(name, steps, cost, clock, log):
+    """An epoch of ``steps`` steps of ``cost`` seconds each; returns its name as the result."""
+    for _ in range(steps):
+        clock.now += cost
+        log.append(name)
+        yield
+    return f"{name} done"
+
+
+def test_runners_take_turns_of_a_fraction_of_an_epoch(benchlib):
+    clock, log = Clock(), []
+    epochs = {n: fake_epoch(n, 10, 1.0, clock, log) for n in ("a", "b")}
+    benchlib.interleaved_epoch(epochs, steps=10, chunks=4, pause=0, clock=clock)
+    assert "".join(log) == "aaabbbaaabbbaaabbbab"
+
+
+def test_each_runner_is_charged_its_own_turns_and_keeps_its_result(benchlib):
+    clock, log = Clock(), []
+    epochs = {"fast": fake_epoch("fast", 10, 1.0, clock, log),
+              "slow": fake_epoch("slow", 10, 3.0, clock, log)}
+    runs = benchlib.interleaved_epoch(epochs, steps=10, chunks=3, pause=0, clock=clock)
+    assert runs["fast"].seconds == pytest.approx(10.0)
+    assert runs["slow"].seconds == pytest.approx(30.0)
+    assert (runs["fast"].result, runs["slow"].result) == ("fast done", "slow done")
+
+
+def test_one_chunk_runs_whole_epochs_one_after_the_other(benchlib):
+    clock, log = Clock(), []
+    epochs = {n: fake_epoch(n, 5, 1.0, clock, log) for n in ("a", "b")}
+    benchlib.interleaved_epoch(epochs, steps=5, chunks=1, pause=0, clock=clock)
+    assert "".join(log) == "aaaaabbbbb"
+
+
+def test_runners_of_different_lengths_all_finish(benchlib):
+    clock, log = Clock(), []
+    epochs = {"short": fake_epoch("s", 3, 1.0, clock, log), "long": fake_epoch("l", 9, 1.0, clock, log)}
+    runs = benchlib.interleaved_epoch(epochs, steps=9, chunks=3, pause=0, clock=clock)
+    assert log.count("s") == 3 and log.count("l") == 9
+    assert runs["short"].seconds == pytest.approx(3.0) and runs["long"].seconds == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize("steps, chunks", [(10, 0), (0, 4)])
+def test_no_steps_or_no_chunks_is_refused(benchlib, steps, chunks):
+    with pytest.raises(ValueError, match="steps and chunks"):
+        benchlib.interleaved_epoch({}, steps=steps, chunks=chunks, pause=0)
