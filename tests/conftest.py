@@ -1,5 +1,5 @@
 """Shared test configuration: the hypothesis profile, the optional PyTorch oracle, data paths,
-and generic hypothesis strategies (importable as ``from conftest import ...``).
+the benchmark scripts' loader, and generic hypothesis strategies (importable as ``from conftest import ...``).
 
 Profiles (choose with ``HYPOTHESIS_PROFILE=<name> pytest``):
 
@@ -10,9 +10,11 @@ Profiles (choose with ``HYPOTHESIS_PROFILE=<name> pytest``):
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -48,6 +50,18 @@ def mnist_dir() -> Path:
     if not MNIST_DIR.is_dir():
         pytest.skip(f"MNIST files not found in {MNIST_DIR}")
     return MNIST_DIR
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as the module ``name`` (the scripts are not a package:
+    they run as ``python benchmarks/NAME.py``)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
 
 
 # ----------------------------------------------------------------------------- strategies

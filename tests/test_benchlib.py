@@ -1,22 +1,13 @@
 """benchmarks/benchlib.py's interleaved epochs: the turns, and what each runner is charged."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "benchlib.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def benchlib():
-    spec = importlib.util.spec_from_file_location("benchlib", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("benchlib")
 
 
 class Clock:

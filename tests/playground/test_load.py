@@ -5,28 +5,15 @@ functional checks count (no latency thresholds: the machine may be busy).
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from conftest import load_benchmark
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "playground_load.py"
-
-
-def load_module():
-    spec = importlib.util.spec_from_file_location("playground_load", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_five_sessions_for_four_seconds():
-    r = load_module().run_load(sessions=5, seconds=4, mnist_sessions=1)
+    r = load_benchmark("playground_load").run_load(sessions=5, seconds=4, mnist_sessions=1)
     problems = [p for p in r["problems"] if "not responsive" not in p]
     assert problems == []
     assert r["frames_total"] >= 5 and r["steps_total"] > 0
