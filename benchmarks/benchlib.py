@@ -56,26 +56,27 @@ class EpochRun:
 
 
 def interleaved_epoch(epochs: dict[str, Iterator[Any]], steps: int, chunks: int,
-                      pause: float = SETTLE_SECONDS,
+                      pause: float = 0.0,
                       clock: Callable[[], float] = time.perf_counter) -> dict[str, EpochRun]:
     """Run one epoch of every runner, in turns of ``ceil(steps / chunks)`` steps each.
 
     ``epochs[name]`` is a generator that trains one epoch of ``steps`` steps, yielding after
     every step and returning its result (say the mean loss). The runners take turns (``a``'s
     first turn, ``b``'s first, ..., ``a``'s second, ...), each turn timed after ``pause``
-    seconds (see :func:`settled_seconds`), and a runner's epoch time is the sum of its turns.
+    seconds, and a runner's epoch time is the sum of its turns.
 
     Why turns: the machine's speed drifts over seconds (a shared virtual machine; this one
     swings by 1.4×), so two epochs run one after the other can meet two different machines,
     and their ratio moves by as much. Turns of a fraction of an epoch put the runners on
     nearly the same machine, so the ratio of their epoch times is a paired comparison.
 
-    What a turn costs: its first step finds caches holding the other runner's data, and after
-    a pause the core must wake up (measured: 2-4 ms per turn after a 0.3 s pause, nothing
-    without one). The same for every runner, so it pulls the ratio towards 1 by that time
-    over the turn's: negligible for turns of a second (a CNN's eighth of an epoch), not for a
-    0.35 s MLP epoch cut in eight, which is why runners sharing one BLAS (nothing of another
-    library left spinning) alternate with ``pause=0``. ``chunks=1``: whole epochs in turn.
+    What a turn costs: its first step finds the caches holding the other runner's data, alike
+    for all. A pause costs more, and not alike: after 0.3 s idle the vCPUs must wake up, which
+    cost a NumPy MLP turn 2-4 ms, a PyTorch CNN turn 1-5 ms, and a chainrule CNN step that
+    hands work to its threads 51 ms instead of 18 (docs/performance.md, "Paired turns"). So
+    keep ``pause`` short: 0 for runners that share one BLAS (nothing of another library left
+    spinning), a few milliseconds where another library's threads must stop spinning first.
+    ``chunks=1``: whole epochs in turn.
     """
     if chunks < 1 or steps < 1:
         raise ValueError("interleaved_epoch: steps and chunks must be >= 1")

@@ -186,6 +186,7 @@ def epoch_times(data, rounds: int, seed: int, chunks: int) -> dict[str, list[flo
     def run_pytorch(r: int) -> None:
         torch_epoch(torch, tmodel, topt, xt, yt, torch.from_numpy(rng.permutation(len(xtr))))
 
+    runners = {"chainrule": chainrule_run, "numpy": numpy_run}
     steps = -(-len(xtr) // BATCH)
     for r in range(rounds):
         # chainrule and NumPy share one BLAS: they alternate in turns of 1/chunks epoch with
@@ -193,7 +194,6 @@ def epoch_times(data, rounds: int, seed: int, chunks: int) -> dict[str, list[flo
         # threads would compete with OpenBLAS's still spinning ones, runs its epoch after a
         # pause, before or after the pair (alternately)
         pair = ["chainrule", "numpy"] if r % 2 == 0 else ["numpy", "chainrule"]
-        runners = {"chainrule": chainrule_run, "numpy": numpy_run}
         if torch is not None and r % 2:
             times["pytorch"].append(settled_seconds(run_pytorch, r))
         time.sleep(benchlib.SETTLE_SECONDS)
