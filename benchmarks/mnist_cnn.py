@@ -227,11 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:16s} {med[name]:10.1f} s {best * 100:12.2f} %")
     for name, order in (("pytorch", "the same layer order"), ("pytorch-textbook", "PyTorch in "
                         "the textbook order conv-ReLU-pool")):
-        if name in med:
-            each = ", ".join(f"{c['seconds'] / t['seconds']:.2f}"
-                             for c, t in zip(results["chainrule"], results[name]))
-            print(f"chainrule / {name} epoch time: {med['chainrule'] / med[name]:.2f}x "
-                  f"({order}; target <= 1.15x); epoch by epoch {each}")
+        if name in med:  # the median of the epochs' paired ratios (benchlib.paired_ratio)
+            ratio, each = benchlib.paired_ratio([r["seconds"] for r in results["chainrule"]],
+                                                [r["seconds"] for r in results[name]])
+            print(f"chainrule / {name} epoch time: {ratio:.2f}x ({order}; target <= 1.15x); "
+                  f"epoch by epoch {', '.join(f'{r:.2f}' for r in each)}; ratio of the median "
+                  f"epochs {med['chainrule'] / med[name]:.2f}x")
     flops = benchlib.epoch_flops(runners[0].model, xtr[:1], len(xtr))
     floor = benchlib.Floor(flops, max(rate_before, benchlib.gemm_rate()))
     print(floor.header())

@@ -65,3 +65,17 @@ def test_runners_of_different_lengths_all_finish(benchlib):
 def test_no_steps_or_no_chunks_is_refused(benchlib, steps, chunks):
     with pytest.raises(ValueError, match="steps and chunks"):
         benchlib.interleaved_epoch({}, steps=steps, chunks=chunks, pause=0)
+
+
+def test_the_paired_ratio_is_the_median_of_the_rounds_ratios(benchlib):
+    # the host got slower round by round, and the first round hit a stall: the ratio of the
+    # median epochs (2.5 / 2.0) would mix rounds; each round's own ratio does not
+    chainrule, numpy_ = [2.5, 2.1, 3.1], [1.0, 2.0, 3.0]
+    ratio, each = benchlib.paired_ratio(chainrule, numpy_)
+    assert each == pytest.approx([2.5, 1.05, 3.1 / 3.0])
+    assert ratio == pytest.approx(1.05)
+
+
+def test_a_paired_ratio_needs_a_round(benchlib):
+    with pytest.raises(ValueError, match="no rounds"):
+        benchlib.paired_ratio([], [])
