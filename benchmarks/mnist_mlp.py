@@ -6,9 +6,8 @@ trains one epoch of each. Machine noise must hit them alike, and this machine's 
 within seconds, so chainrule and NumPy (the tight comparison) alternate in turns of an eighth
 of an epoch (``--chunks``; benchlib.interleaved_epoch) and PyTorch's epoch comes before or
 after the pair; the median epochs and, as the ratios, the medians of the rounds' ratios are
-printed. Options add the wall time to
-reach 98% test accuracy with Adam (lr 1e-3) and the peak resident memory of a chainrule
-training process.
+printed. Options add the wall time to reach 98% test accuracy with Adam (lr 1e-3) and the peak
+resident memory of a chainrule training process.
 
     python benchmarks/mnist_mlp.py                 # epoch times, 3 rounds
     python benchmarks/mnist_mlp.py --to-98         # + time to 98% test accuracy (Adam 1e-3)
