@@ -50,10 +50,9 @@ def exhaust(steps: Iterator[Any]) -> Any:
 
 @dataclass
 class EpochRun:
-    """One runner's epoch under :func:`interleaved_epoch`: its time, its result, its turns."""
+    """One runner's epoch under :func:`interleaved_epoch`: its time and its result."""
     seconds: float = 0.0
     result: Any = None
-    turns: int = 0
 
 
 def interleaved_epoch(epochs: dict[str, Iterator[Any]], steps: int, chunks: int,
@@ -97,7 +96,6 @@ def interleaved_epoch(epochs: dict[str, Iterator[Any]], steps: int, chunks: int,
                 run.result = stop.value
                 del live[name]
             run.seconds += clock() - t0
-            run.turns += 1
     return runs
 
 

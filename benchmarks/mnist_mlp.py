@@ -192,7 +192,8 @@ def epoch_times(data, rounds: int, seed: int, chunks: int) -> dict[str, list[flo
         # chainrule and NumPy share one BLAS: they alternate in turns of 1/chunks epoch with
         # no pause (benchlib.interleaved_epoch), so both meet the same machine; PyTorch, whose
         # threads would compete with OpenBLAS's still spinning ones, runs its epoch after a
-        # pause, before or after the pair (alternately)
+        # pause, before or after the pair (alternately). The pair itself starts after a pause
+        # every round, so its first turn's wake-up falls on chainrule and NumPy alternately
         pair = ["chainrule", "numpy"] if r % 2 == 0 else ["numpy", "chainrule"]
         if torch is not None and r % 2:
             times["pytorch"].append(settled_seconds(run_pytorch, r))

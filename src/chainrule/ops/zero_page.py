@@ -23,7 +23,8 @@ _MIN_BYTES = 1 << 20
 
 
 def _zero_bytes(nbytes: int) -> np.ndarray | None:
-    """At least ``nbytes`` read-only zero bytes (C-contiguous), or None without mmap flags."""
+    """At least ``nbytes`` read-only zero bytes (C-contiguous), or None where no such mapping
+    can be made (no POSIX mmap flags, or no address space that large)."""
     global _pages
     pages = _pages
     if pages is not None and pages.size >= nbytes:
