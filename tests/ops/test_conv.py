@@ -237,16 +237,27 @@ def test_conv2d_bias_of_wrong_shape():
         F.conv2d(cr.zeros(1, 1, 4, 4), cr.zeros(2, 1, 3, 3), cr.zeros(3))
 
 
-@pytest.mark.parametrize("channels", [1, 6])
-def test_no_grad_conv_in_workspace_sized_slices_equals_the_whole_batch(monkeypatch, channels):
-    """Without a gradient to compute, im2col is built a slice of the batch at a time."""
+def _conv_and_grads(x, w, b):
+    """conv2d's output and the gradients of Σ out·r for a fixed r: (out, ∂x, ∂w, ∂b)."""
+    xt, wt, bt = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(xt, wt, bt, padding=1)
+    r = np.random.default_rng(6).standard_normal(out.shape).astype(np.float32)
+    (out * r).sum().backward()
+    return out.data, xt.grad, wt.grad, bt.grad
+
+
+@pytest.mark.parametrize("channels", [1, 6])  # colsᵀ built (few channels) and cols built
+def test_conv_in_chunks_of_samples_equals_the_whole_batch_at_once(monkeypatch, channels):
+    """im2col is built a few samples at a time (forward and ∂L/∂W): the same output and
+    gradients as one matrix for the whole batch, up to the order of float32 sums."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((9, channels, 8, 7)).astype(np.float32)
-    w = cr.tensor(rng.standard_normal((4, channels, 3, 3)).astype(np.float32), requires_grad=True)
-    b = cr.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
-    whole = F.conv2d(x, w, b, padding=1).data
-    per_sample = 8 * 7 * 9 * channels * 4
-    monkeypatch.setattr(conv_module, "_WORKSPACE_BYTES", 2 * per_sample)  # 2 samples a slice
-    with cr.no_grad():
-        sliced = F.conv2d(x, w, b, padding=1).data
-    np.testing.assert_allclose(sliced, whole, rtol=1e-6, atol=1e-6)
+    w = rng.standard_normal((4, channels, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1 << 30)  # the whole batch in one chunk
+    whole = _conv_and_grads(x, w, b)
+    per_sample = 8 * 7 * (9 * channels + 1) * 4
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 2 * per_sample)  # 2 samples a chunk
+    chunked = _conv_and_grads(x, w, b)
+    for got, want in zip(chunked, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -32,6 +32,13 @@ by the number of input channels (``_input_grad_by_one_gemm``): KH·KW thin produ
 offset, when C is large enough for BLAS to run them well, else one product for all of
 ∂L/∂cols.
 
+Cache: the im2col matrix is never built whole. Forward builds it a few samples at a time
+(about a core's L2 cache, ``_CHUNK_BYTES``), multiplies, and moves on; ∂L/∂W builds it again
+the same way from the input, which training keeps anyway. A whole batch's matrix (LeNet's
+second layer: 26 MB at batch 128) would be written to memory and read back twice; chunks are
+read back from the cache, and copying the windows again costs less than that traffic
+(LeNet's training step: 0.85x the time). It is also memory the step no longer holds.
+
 Threads: NumPy's products use every core through BLAS, its elementwise loops only one; the
 im2col copy and the col2im adds are split over the batch across threads when large
 (chainrule/parallel.py), so they do not leave a core idle.
@@ -51,7 +58,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..errors import ConfigError, ShapeError
 from ..opspec import define_op
 from ..parallel import over_batch
-from ..tensor import Tensor, is_grad_enabled, lift, make
+from ..tensor import Tensor, lift, make
 
 
 def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -75,47 +82,60 @@ _FEW_CHANNELS = 4  # below this, im2col lays out its matrix transposed (see conv
 _PER_OFFSET_MIN_CHANNELS = 16  # from this many input channels, ∂L/∂x is KH·KW products
 
 
-_WORKSPACE_BYTES = 32 << 20  # the largest im2col matrix built at once when no gradient is wanted
+#: the im2col rows built at once, per thread: about a core's L2 cache (1 MB here), so the
+#: GEMM reads the matrix back from the cache. Measured on LeNet's training step (2 threads):
+#: 0.85x the time of the whole batch's matrix at once with 1 MB, 0.90 with 512 KB, 0.88 with
+#: 2 MB, 1.01 with 256 KB (see docs/performance.md)
+_CHUNK_BYTES = 1 << 20
 
 
-def _im2col_gemm(win: np.ndarray, w2b: np.ndarray, out2: np.ndarray, ones: bool) -> np.ndarray:
-    """cols[(n, i, j), (p, q, c)] from the windows ``win`` (N, OH, OW, C, KH, KW), and the
-    forward GEMM ``out2 = cols W2bᵀ`` into ``out2`` (N·OH·OW, O); returns cols. With ``ones``
-    a last column of ones follows, which carries the bias through the GEMM (see conv2d).
+def _im2col(win: np.ndarray, ones: bool, dtype: np.dtype) -> np.ndarray:
+    """cols[(n, i, j), (p, q, c)] of the windows ``win`` (N, OH, OW, C, KH, KW): a fresh
+    (N·OH·OW, KH·KW·C (+1)) matrix; with ``ones`` a last column of ones follows, which carries
+    the bias through the GEMM (see conv2d). The copy is one pass over the windows.
 
-    The copy is the forward pass's one pass over the windows. Both are split over the batch
-    across chainrule's threads, each copying its samples' rows and multiplying them (OpenBLAS
-    held to one thread meanwhile): the rows of a product do not depend on the split."""
+    With C >= _FEW_CHANNELS the rows are copied in runs of C contiguous values. With fewer (an
+    image's first layer) runs of C values would be too short, so colsᵀ is built, in runs of OW
+    values, and returned as the transposed view ``cols``."""
     n, oh, ow, c, kh, kw = win.shape
-    k, extra, per = kh * kw * c, int(ones), oh * ow
-    if c >= _FEW_CHANNELS:  # copied in runs of C contiguous values
-        buf = np.empty((n * per, k + extra), dtype=out2.dtype)
-        cols6 = buf[:, :k].reshape(n, oh, ow, kh, kw, c)  # a view: rows keep their stride
-        src = win.transpose(0, 1, 2, 4, 5, 3)
+    k, extra = kh * kw * c, int(ones)
+    if c >= _FEW_CHANNELS:
+        buf = np.empty((n * oh * ow, k + extra), dtype=dtype)
+        np.copyto(buf[:, :k].reshape(n, oh, ow, kh, kw, c), win.transpose(0, 1, 2, 4, 5, 3))
         if ones:
             buf[:, k] = 1
-        cols = buf
+        return buf
+    buft = np.empty((k + extra, n * oh * ow), dtype=dtype)
+    np.copyto(buft[:k].reshape(kh, kw, c, n, oh, ow), win.transpose(4, 5, 3, 0, 1, 2))
+    if ones:
+        buft[k] = 1
+    return buft.T
 
-        def fill(s: slice) -> None:
-            np.copyto(cols6[s], src[s])
-    else:  # few channels (an image's first layer): build colsᵀ, in runs of OW values
-        buf = np.empty((k + extra, n * per), dtype=out2.dtype)
-        cols6 = buf[:k].reshape(kh, kw, c, n, oh, ow)
-        src = win.transpose(4, 5, 3, 0, 1, 2)
-        if ones:
-            buf[k] = 1
-        cols = buf.T
 
-        def fill(s: slice) -> None:
-            np.copyto(cols6[:, :, :, s], src[:, :, :, s])
+def _chunk(win: np.ndarray) -> int:
+    """How many samples' im2col rows are built and used at once: as many as fit in
+    _CHUNK_BYTES (at least one). The matrix is then read back from the core's cache instead
+    of memory, and no step ever holds the whole batch's (LeNet's second layer: 26 MB a batch
+    of 128); both passes that need it build it again, chunk by chunk, from the input."""
+    n, oh, ow, c, kh, kw = win.shape
+    per_sample = oh * ow * (kh * kw * c + 1) * win.dtype.itemsize
+    return max(1, _CHUNK_BYTES // per_sample)
+
+
+def _conv_gemm(win: np.ndarray, w2b: np.ndarray, out2: np.ndarray, ones: bool) -> None:
+    """The forward GEMM ``out2 = cols W2bᵀ`` into ``out2`` (N·OH·OW, O), cols built a chunk of
+    samples at a time (``_chunk``). The batch is split across chainrule's threads, each
+    building and multiplying its samples' chunks (OpenBLAS held to one thread meanwhile): the
+    rows of a product do not depend on the split."""
+    n, oh, ow, c, kh, kw = win.shape
+    per, chunk = oh * ow, _chunk(win)
 
     def rows(s: slice) -> None:
-        fill(s)
-        r = slice(s.start * per, s.stop * per)
-        np.matmul(cols[r], w2b.T, out=out2[r])
+        for lo in range(s.start, s.stop, chunk):
+            hi = min(s.stop, lo + chunk)
+            np.matmul(_im2col(win[lo:hi], ones, out2.dtype), w2b.T, out=out2[lo * per:hi * per])
 
-    over_batch(rows, n, cols6.size, products=True)
-    return cols
+    over_batch(rows, n, n * per * kh * kw * c, products=True)
 
 
 def _input_grad_by_one_gemm(c: int) -> bool:
@@ -178,24 +198,32 @@ def _col2im_gemm(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, 
     over_batch(add_rows, n, dcols.size)
 
 
-def _weight_grad_product(g2: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    """G2ᵀ cols, (O, K), summed over the rows of the two halves of the batch: each half's
-    product on one of chainrule's threads (OpenBLAS held to one thread), then one add.
+def _weight_grad_product(g2: np.ndarray, win: np.ndarray, ones: bool) -> np.ndarray:
+    """G2ᵀ [cols | 1], (O, K (+1)), with cols built again from the windows ``win`` a chunk at
+    a time (``_chunk``) and the chunks' products summed in order, over the two halves of the
+    batch: each half on one of chainrule's threads (OpenBLAS held to one thread), then one add.
 
     The product's inner dimension is every sample and position (N·OH·OW), and OpenBLAS
     splits only its (O, K) output between threads, which for a first layer (25 × 32) gains
-    nothing. Always two halves, whatever the thread count, so the sum is the same bit for
-    bit. ((colsᵀ G2)ᵀ when colsᵀ is what is stored (few channels): BLAS reads it row by
-    row.)"""
-    per = g2.shape[0] // max(n, 1)
-    parts: list[np.ndarray] = [np.empty(0), np.empty(0)]
+    nothing. Always two halves and the same chunks, whatever the thread count, so the sum is
+    the same bit for bit. ((colsᵀ G2)ᵀ when colsᵀ is what is built (few channels): BLAS reads
+    it row by row.)"""
+    n, oh, ow, c, kh, kw = win.shape
+    per, chunk = oh * ow, _chunk(win)
+    parts: list[np.ndarray] = [np.zeros((g2.shape[1], kh * kw * c + int(ones)), dtype=g2.dtype)] * 2
 
     def halves(s: slice) -> None:
         for i in range(s.start, s.stop):
-            r = slice(n * i // 2 * per, n * (i + 1) // 2 * per)
-            parts[i] = g2[r].T @ cols[r] if cols.flags.c_contiguous else (cols[r].T @ g2[r]).T
+            total = None
+            for lo in range(n * i // 2, n * (i + 1) // 2, chunk):
+                hi = min(n * (i + 1) // 2, lo + chunk)
+                cols, g = _im2col(win[lo:hi], ones, g2.dtype), g2[lo * per:hi * per]
+                part = g.T @ cols if cols.flags.c_contiguous else (cols.T @ g).T
+                total = part if total is None else np.add(total, part, out=total)
+            if total is not None:
+                parts[i] = total
 
-    over_batch(halves, 2, cols.size, products=True)
+    over_batch(halves, 2, n * per * kh * kw * c, products=True)
     result: np.ndarray = parts[0] + parts[1]
     return result
 
@@ -260,17 +288,9 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         w2b[:, k] = b.data
     w2 = w2b[:, :k]
     out2 = np.empty((n * oh * ow, o), dtype=dtype)       # (N·OH·OW, O): the output, NHWC
-    # Training keeps cols for ∂L/∂W. Without a gradient to compute, cols is only a workspace:
-    # it is built for a slice of the batch at a time, at most _WORKSPACE_BYTES (a batch of
-    # 1000 MNIST images would otherwise take 205 MB in LeNet's second layer).
-    needs_grad = is_grad_enabled() and (x.requires_grad or w.requires_grad or (
-        b is not None and b.requires_grad))
-    per_sample = oh * ow * (k + 1) * np.dtype(dtype).itemsize
-    step = n if needs_grad else max(1, _WORKSPACE_BYTES // per_sample)
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        # im2col and the GEMM (+ bias)
-        cols = _im2col_gemm(win[lo:hi], w2b, out2[lo * oh * ow:hi * oh * ow], b is not None)
+    # im2col and the GEMM (+ bias), a chunk of samples at a time; cols is never kept whole:
+    # ∂L/∂W builds it again (see _chunk)
+    _conv_gemm(win, w2b, out2, b is not None)
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
     cache: dict[str, np.ndarray] = {}
@@ -288,7 +308,7 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
         vjp_b (see ``_weight_grad_product``)."""
         if cache.get("gw") is not g:
             cache["gw"] = g
-            cache["dw2b"] = _weight_grad_product(g2_of(g), cols, n)
+            cache["dw2b"] = _weight_grad_product(g2_of(g), win, b is not None)
         return cache["dw2b"]
 
     def vjp_w(g: np.ndarray) -> np.ndarray:  # ∂L/∂W2 = G2ᵀ cols, then back to (O, C, KH, KW)
