@@ -225,6 +225,10 @@ def main() -> None:
         """Median over the rounds of the slowest rank's figure."""
         return statistics.median(max(r[key] for r in run["ranks"]) for run in runs[cfg])
 
+    def epochs(cfg: Config) -> list[float]:
+        """Each round's epoch seconds (its slowest rank's)."""
+        return [max(r["seconds"] for r in run["ranks"]) for run in runs[cfg]]
+
     def comm_share(cfg: Config) -> float:
         return statistics.median(statistics.mean(r["comm_seconds"] / r["seconds"] for r in run["ranks"])
                                  for run in runs[cfg])
@@ -243,6 +247,10 @@ def main() -> None:
         t2 = med(two)
         print(f"{title}: {two.name} vs {one.name}")
         print(f"  speed-up {t1 / t2:.2f}, scaling efficiency {t1 / (2 * t2):.2f} (target >= 0.85)")
+        # each round ran the 1-rank epoch and this one a few seconds apart: their pairs drift less
+        paired, rounds = benchlib.paired_ratio(epochs(one), [2 * t for t in epochs(two)])
+        print(f"  paired: median of the rounds' efficiencies {paired:.2f} (round by round "
+              f"{', '.join(f'{e:.2f}' for e in rounds)})")
         print(f"  vs {threads.name} (same global batch): {med(threads) / t2:.2f}x its speed "
               f"(epoch {t2:.3f} s vs {med(threads):.3f} s)")
         print(f"  communication share of the 2-rank epoch: {comm_share(two):.1%} (target <= 10 %), allreduce "
