@@ -109,7 +109,8 @@ def _im2col(win: np.ndarray, ones: bool, dtype: np.dtype) -> np.ndarray:
     np.copyto(buft[:k].reshape(kh, kw, c, n, oh, ow), win.transpose(4, 5, 3, 0, 1, 2))
     if ones:
         buft[k] = 1
-    return buft.T
+    cols: np.ndarray = buft.T
+    return cols
 
 
 def _chunk(win: np.ndarray) -> int:
@@ -118,7 +119,7 @@ def _chunk(win: np.ndarray) -> int:
     of memory, and no step ever holds the whole batch's (LeNet's second layer: 26 MB a batch
     of 128); both passes that need it build it again, chunk by chunk, from the input."""
     n, oh, ow, c, kh, kw = win.shape
-    per_sample = oh * ow * (kh * kw * c + 1) * win.dtype.itemsize
+    per_sample = int(oh * ow * (kh * kw * c + 1) * win.dtype.itemsize)
     return max(1, _CHUNK_BYTES // per_sample)
 
 
