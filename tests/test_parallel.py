@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 import chainrule.blas_threads as blas_threads
 import chainrule.nn.functional as F
+import chainrule.ops.conv as conv_module
 import chainrule.parallel as parallel
 from chainrule.errors import ConfigError
 
@@ -93,7 +94,10 @@ def _cnn_step(x, w1, w2):
     return [out.data, X.grad, W1.grad, W2.grad]
 
 
-def test_split_ops_give_the_same_numbers_bit_for_bit():
+@pytest.mark.parametrize("chunk_bytes", [None, 50_000])  # conv2d's own; 3 samples a chunk in conv 1
+def test_split_ops_give_the_same_numbers_bit_for_bit(monkeypatch, chunk_bytes):
+    if chunk_bytes is not None:  # im2col chunks that cut across the threads' slices of the batch
+        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 3, 14, 14)).astype(np.float32)
     w1 = rng.standard_normal((20, 3, 3, 3)).astype(np.float32)
