@@ -84,8 +84,8 @@ _PER_OFFSET_MIN_CHANNELS = 16  # from this many input channels, ∂L/∂x is KH�
 
 #: the im2col rows built at once, per thread: about a core's L2 cache (1 MB here), so the
 #: GEMM reads the matrix back from the cache. Measured on LeNet's training step (2 threads):
-#: 0.85x the time of the whole batch's matrix at once with 1 MB, 0.90 with 512 KB, 0.88 with
-#: 2 MB, 1.01 with 256 KB (see docs/performance.md)
+#: 0.84-0.86x the time of the whole batch's matrix at once with 1 MB, 0.88-0.90 with 512 KB,
+#: 0.86-0.88 with 2 MB, 0.94-1.01 with 256 KB (see docs/performance.md)
 _CHUNK_BYTES = 1 << 20
 
 
