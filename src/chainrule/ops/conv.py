@@ -50,6 +50,7 @@ the im2col copy and the col2im adds run over contiguous runs of C values.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -113,28 +114,30 @@ def _im2col(win: np.ndarray, ones: bool, dtype: np.dtype) -> np.ndarray:
     return cols
 
 
-def _chunk(win: np.ndarray) -> int:
-    """How many samples' im2col rows are built and used at once: as many as fit in
-    _CHUNK_BYTES (at least one). The matrix is then read back from the core's cache instead
-    of memory, and no step ever holds the whole batch's (LeNet's second layer: 26 MB a batch
-    of 128); both passes that need it build it again, chunk by chunk, from the input."""
-    n, oh, ow, c, kh, kw = win.shape
+def _chunks(win: np.ndarray, start: int, stop: int) -> Iterator[slice]:
+    """Samples ``start:stop`` of the windows ``win`` (N, OH, OW, C, KH, KW) as consecutive
+    slices, each of as many samples' im2col rows as fit in _CHUNK_BYTES (at least one). The
+    matrix is then read back from the core's cache instead of memory, and no step ever holds
+    the whole batch's (LeNet's second layer: 26 MB a batch of 128); both passes that need it
+    build it again, chunk by chunk, from the input."""
+    _, oh, ow, c, kh, kw = win.shape
     per_sample = int(oh * ow * (kh * kw * c + 1) * win.dtype.itemsize)
-    return max(1, _CHUNK_BYTES // per_sample)
+    size = max(1, _CHUNK_BYTES // per_sample)
+    for lo in range(start, stop, size):
+        yield slice(lo, min(stop, lo + size))
 
 
 def _conv_gemm(win: np.ndarray, w2b: np.ndarray, out2: np.ndarray, ones: bool) -> None:
     """The forward GEMM ``out2 = cols W2bᵀ`` into ``out2`` (N·OH·OW, O), cols built a chunk of
-    samples at a time (``_chunk``). The batch is split across chainrule's threads, each
+    samples at a time (``_chunks``). The batch is split across chainrule's threads, each
     building and multiplying its samples' chunks (OpenBLAS held to one thread meanwhile): the
     rows of a product do not depend on the split."""
     n, oh, ow, c, kh, kw = win.shape
-    per, chunk = oh * ow, _chunk(win)
+    per = oh * ow
 
     def rows(s: slice) -> None:
-        for lo in range(s.start, s.stop, chunk):
-            hi = min(s.stop, lo + chunk)
-            np.matmul(_im2col(win[lo:hi], ones, out2.dtype), w2b.T, out=out2[lo * per:hi * per])
+        for ch in _chunks(win, s.start, s.stop):
+            np.matmul(_im2col(win[ch], ones, out2.dtype), w2b.T, out=out2[ch.start * per:ch.stop * per])
 
     over_batch(rows, n, n * per * kh * kw * c, products=True)
 
@@ -201,7 +204,7 @@ def _col2im_gemm(g2: np.ndarray, w2: np.ndarray, dxp: np.ndarray, k: tuple[int, 
 
 def _weight_grad_product(g2: np.ndarray, win: np.ndarray, ones: bool) -> np.ndarray:
     """G2ᵀ [cols | 1], (O, K (+1)), with cols built again from the windows ``win`` a chunk at
-    a time (``_chunk``) and the chunks' products summed in order, over the two halves of the
+    a time (``_chunks``) and the chunks' products summed in order, over the two halves of the
     batch: each half on one of chainrule's threads (OpenBLAS held to one thread), then one add.
 
     The product's inner dimension is every sample and position (N·OH·OW), and OpenBLAS
@@ -210,19 +213,14 @@ def _weight_grad_product(g2: np.ndarray, win: np.ndarray, ones: bool) -> np.ndar
     the same bit for bit. ((colsᵀ G2)ᵀ when colsᵀ is what is built (few channels): BLAS reads
     it row by row.)"""
     n, oh, ow, c, kh, kw = win.shape
-    per, chunk = oh * ow, _chunk(win)
-    parts: list[np.ndarray] = [np.zeros((g2.shape[1], kh * kw * c + int(ones)), dtype=g2.dtype)] * 2
+    per = oh * ow
+    parts = [np.zeros((g2.shape[1], kh * kw * c + int(ones)), dtype=g2.dtype) for _ in range(2)]
 
     def halves(s: slice) -> None:
         for i in range(s.start, s.stop):
-            total = None
-            for lo in range(n * i // 2, n * (i + 1) // 2, chunk):
-                hi = min(n * (i + 1) // 2, lo + chunk)
-                cols, g = _im2col(win[lo:hi], ones, g2.dtype), g2[lo * per:hi * per]
-                part = g.T @ cols if cols.flags.c_contiguous else (cols.T @ g).T
-                total = part if total is None else np.add(total, part, out=total)
-            if total is not None:
-                parts[i] = total
+            for ch in _chunks(win, n * i // 2, n * (i + 1) // 2):
+                cols, g = _im2col(win[ch], ones, g2.dtype), g2[ch.start * per:ch.stop * per]
+                parts[i] += g.T @ cols if cols.flags.c_contiguous else (cols.T @ g).T
 
     over_batch(halves, 2, n * per * kh * kw * c, products=True)
     result: np.ndarray = parts[0] + parts[1]
@@ -290,7 +288,7 @@ def conv2d(x: Any, w: Tensor, b: Tensor | None = None, stride: Any = 1,
     w2 = w2b[:, :k]
     out2 = np.empty((n * oh * ow, o), dtype=dtype)       # (N·OH·OW, O): the output, NHWC
     # im2col and the GEMM (+ bias), a chunk of samples at a time; cols is never kept whole:
-    # ∂L/∂W builds it again (see _chunk)
+    # ∂L/∂W builds it again (see _chunks)
     _conv_gemm(win, w2b, out2, b is not None)
     out = out2.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
 
