@@ -221,13 +221,13 @@ def main() -> None:
                   f"{max(r['seconds'] for r in runs[cfg][-1]['ranks']):.3f} s", flush=True)
     load_after = os.getloadavg()
 
+    def per_round(cfg: Config, key: str = "seconds") -> list[float]:
+        """Each round's figure of its slowest rank."""
+        return [max(r[key] for r in run["ranks"]) for run in runs[cfg]]
+
     def med(cfg: Config, key: str = "seconds") -> float:
         """Median over the rounds of the slowest rank's figure."""
-        return statistics.median(max(r[key] for r in run["ranks"]) for run in runs[cfg])
-
-    def epochs(cfg: Config) -> list[float]:
-        """Each round's epoch seconds (its slowest rank's)."""
-        return [max(r["seconds"] for r in run["ranks"]) for run in runs[cfg]]
+        return statistics.median(per_round(cfg, key))
 
     def comm_share(cfg: Config) -> float:
         return statistics.median(statistics.mean(r["comm_seconds"] / r["seconds"] for r in run["ranks"])
@@ -248,7 +248,7 @@ def main() -> None:
         print(f"{title}: {two.name} vs {one.name}")
         print(f"  speed-up {t1 / t2:.2f}, scaling efficiency {t1 / (2 * t2):.2f} (target >= 0.85)")
         # each round ran the 1-rank epoch and this one a few seconds apart: their pairs drift less
-        paired, rounds = benchlib.paired_ratio(epochs(one), [2 * t for t in epochs(two)])
+        paired, rounds = benchlib.paired_ratio(per_round(one), [2 * t for t in per_round(two)])
         print(f"  paired: median of the rounds' efficiencies {paired:.2f} (round by round "
               f"{', '.join(f'{e:.2f}' for e in rounds)})")
         print(f"  vs {threads.name} (same global batch): {med(threads) / t2:.2f}x its speed "
