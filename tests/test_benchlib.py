@@ -29,11 +29,16 @@ def fake_epoch(name, steps, cost, clock, log):
     return f"{name} done"
 
 
-def test_runners_take_turns_of_a_fraction_of_an_epoch(benchlib):
+def turn_order(benchlib, steps, chunks):
+    """The order in which runners ``a`` and ``b``, ``steps`` steps each, ran their steps."""
     clock, log = Clock(), []
-    epochs = {n: fake_epoch(n, 10, 1.0, clock, log) for n in ("a", "b")}
-    benchlib.interleaved_epoch(epochs, steps=10, chunks=4, pause=0, clock=clock)
-    assert "".join(log) == "aaabbbaaabbbaaabbbab"
+    epochs = {n: fake_epoch(n, steps, 1.0, clock, log) for n in ("a", "b")}
+    benchlib.interleaved_epoch(epochs, steps=steps, chunks=chunks, pause=0, clock=clock)
+    return "".join(log)
+
+
+def test_runners_take_turns_of_a_fraction_of_an_epoch(benchlib):
+    assert turn_order(benchlib, steps=10, chunks=4) == "aaabbbaaabbbaaabbbab"
 
 
 def test_each_runner_is_charged_its_own_turns_and_keeps_its_result(benchlib):
@@ -47,10 +52,7 @@ def test_each_runner_is_charged_its_own_turns_and_keeps_its_result(benchlib):
 
 
 def test_one_chunk_runs_whole_epochs_one_after_the_other(benchlib):
-    clock, log = Clock(), []
-    epochs = {n: fake_epoch(n, 5, 1.0, clock, log) for n in ("a", "b")}
-    benchlib.interleaved_epoch(epochs, steps=5, chunks=1, pause=0, clock=clock)
-    assert "".join(log) == "aaaaabbbbb"
+    assert turn_order(benchlib, steps=5, chunks=1) == "aaaaabbbbb"
 
 
 def test_runners_of_different_lengths_all_finish(benchlib):
