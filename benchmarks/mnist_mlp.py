@@ -107,6 +107,11 @@ class NumpyMLP:
             yield
 
     def step(self, x, y) -> None:
+        self.update(self.gradients(x, y))
+
+    def gradients(self, x, y) -> list[np.ndarray]:
+        """∂L/∂θ of the batch's mean cross-entropy, one array per parameter (a separate
+        step, so the data-parallel benchmark can average them over the ranks first)."""
         acts = self.forward(x)
         z = acts[-1]
         p = np.exp(z - z.max(1, keepdims=True))
@@ -121,6 +126,10 @@ class NumpyMLP:
             grads[2 * layer + 1] = g.sum(0)
             if layer:
                 g = (g @ w.T) * (a_in > 0)
+        return grads
+
+    def update(self, grads: list[np.ndarray]) -> None:
+        """SGD with momentum, as torch.optim.SGD."""
         for p_, g_, buf in zip(self.params, grads, self.bufs):
             buf *= MOMENTUM
             buf += g_
