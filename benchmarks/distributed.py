@@ -18,9 +18,15 @@ training images. Every rank runs one BLAS thread unless said otherwise. Runs:
   two; compared with 1 rank x 2 threads at batch 128, and with its *ceiling*: two ranks that
   each train their own half-batches of 64 with no communication at all (what the fixed
   per-step costs — Python, the optimizer update of every parameter — allow);
+* **the same weak scaling in two baselines**, each against its own 1-rank epoch: the
+  hand-written NumPy MLP of benchmarks/mnist_mlp.py with the same exact average in shared
+  memory, written out with mpi4py (:class:`SharedAverage`: what the machine allows an
+  exact average at all, with no framework around it), and PyTorch's
+  ``DistributedDataParallel`` on its CPU backend, gloo (when PyTorch is installed);
 
-each one warm-up and one timed epoch between barriers. Printed: median epoch seconds,
-speed-up and efficiency (T1 / (N * TN)), the ratio against 1 rank x 2 threads, the share of
+each one warm-up and one timed epoch between barriers; every run checks that its ranks end
+with bitwise identical weights. Printed: median epoch seconds, speed-up and efficiency
+(T1 / (N * TN)), the ratio against 1 rank x 2 threads, the share of
 the epoch each rank spent in communication (packing, starting and waiting on the bucketed
 Iallreduce, waiting for the slower rank included) and how it is spread over the steps (the
 median step's against the mean, and the share carried by steps that waited for a stalled
@@ -35,13 +41,18 @@ measured gradient bytes) on 10 and 100 Gbit/s networks.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
+import itertools
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,73 +68,202 @@ NETWORKS = {"10 Gbit/s Ethernet (latency 20 us)": (20e-6, 10e9 / 8),
 
 
 # ----------------------------------------------------------------------------- one run (a rank)
-def worker(data_dir: Path, batch: int, seed: int, independent: bool, options: dict) -> None:
-    """Train a warm-up and a timed epoch at ``batch`` examples per rank; rank 0 prints one
-    JSON line of every rank's measurements. ``independent``: each rank trains its own model
-    on its shards with no gradient average (MPI only for the barriers around the epoch)."""
+@dataclass
+class Replica:
+    """One rank's side of a run, whatever trains it: chainrule, hand-written NumPy or PyTorch.
+
+    ``step(x, y, global_examples)`` trains one step on this rank's shard and returns the
+    seconds it spent averaging gradients (None where the library does not say)."""
+    rank: int
+    world: int
+    step: Callable[[np.ndarray, np.ndarray, int], float | None]
+    barrier: Callable[[], None]
+    gather: Callable[[dict], list[dict]]  # every rank's result, in rank order
+    algorithm: str
+    parameters: Callable[[], list[np.ndarray]]  # the model's, as arrays (checked after the epochs)
+
+
+def chainrule_replica(ranks: int, batch: int, seed: int, independent: bool, options: dict) -> Replica:
+    """chainrule's MLP, wrapped in ``DataParallel`` on more than one rank (unless ``independent``)."""
     import chainrule as cr
     import chainrule.distributed as dist
     import chainrule.nn.functional as F
     from chainrule import nn, optim
-    from chainrule.data import DataLoader, TensorDataset, mnist
 
-    distributed = dist.is_launched()
-    if distributed:
+    if ranks > 1:
         dist.init()
-    ds = mnist(data_dir)
-    x, y = ds.train.arrays
     cr.manual_seed(seed)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    data = TensorDataset(x, y)
-    ddp = dist.DataParallel(model, **options) if distributed and not independent else None
-    sampler = dist.DistributedSampler(len(data), batch, seed=seed) if distributed else None
-    loader = DataLoader(data, batch_sampler=sampler) if sampler is not None else \
-        DataLoader(data, batch, shuffle=True, seed=seed)
+    ddp = dist.DataParallel(model, **options) if ranks > 1 and not independent else None
+
+    def step(xb: np.ndarray, yb: np.ndarray, global_examples: int) -> float:
+        opt.zero_grad()
+        if ddp is None:
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+            return 0.0
+        comm_before = ddp.comm_seconds
+        ddp.set_batch(len(yb), global_examples)
+        F.cross_entropy(ddp(xb), yb).backward()
+        ddp.synchronize()
+        opt.step()
+        return ddp.comm_seconds - comm_before
+
+    def parameters() -> list[np.ndarray]:
+        return [p.data for p in model.parameters()]
+
+    if ranks == 1:
+        return Replica(0, 1, step, lambda: None, lambda r: [r], "none", parameters)
+    return Replica(dist.rank(), dist.world_size(), step, dist.barrier, dist.allgather_json,
+                   ddp.algorithm if ddp is not None else "none", parameters)
+
+
+class SharedAverage:
+    """The exact average of the ranks' gradients, written by hand with mpi4py: the fastest
+    way known here, and the same as chainrule's default on one machine, so the two differ
+    only by the framework around it. Each rank writes its scaled gradients into its slot of
+    one shared-memory window, one barrier, and every rank sums the slots in rank order (the
+    same bits everywhere). Two sets of slots alternate, so a rank that runs ahead never
+    overwrites a slot that a slower one still reads."""
+
+    def __init__(self, comm, shapes: list[tuple[int, ...]]) -> None:
+        from mpi4py import MPI
+
+        self.comm, self.rank, self.world = comm, comm.Get_rank(), comm.Get_size()
+        self.bounds = list(itertools.pairwise(np.cumsum([0] + [int(np.prod(s)) for s in shapes])))
+        self.shapes, size = shapes, self.bounds[-1][1]
+        self.win = MPI.Win.Allocate_shared(2 * self.world * size * 4 if self.rank == 0 else 0, 4, comm=comm)
+        memory, _ = self.win.Shared_query(0)
+        self.slots = np.frombuffer(memory, np.float32, count=2 * self.world * size).reshape(2, self.world, size)
+        self.win.Lock_all()
+        self.sum = np.empty(size, np.float32)
+        self.parity = 0
+
+    def __call__(self, grads: list[np.ndarray], scale: float) -> list[np.ndarray]:
+        mine = self.slots[self.parity, self.rank]
+        for g, (lo, hi) in zip(grads, self.bounds):
+            np.multiply(g.reshape(-1), scale, out=mine[lo:hi])
+        self.win.Sync()  # this rank's writes are visible before the barrier says they are there
+        self.comm.Barrier()
+        self.win.Sync()
+        rows = self.slots[self.parity]
+        np.add(rows[0], rows[1], out=self.sum)
+        for k in range(2, self.world):
+            np.add(self.sum, rows[k], out=self.sum)
+        self.parity ^= 1
+        return [self.sum[lo:hi].reshape(s) for (lo, hi), s in zip(self.bounds, self.shapes)]
+
+
+def numpy_replica(ranks: int, batch: int, seed: int, independent: bool, options: dict) -> Replica:
+    """mnist_mlp.py's hand-written NumPy MLP; on more than one rank its gradients are averaged
+    with :class:`SharedAverage`, weighted by examples as chainrule's are."""
+    from mnist_mlp import NumpyMLP
+
+    net = NumpyMLP(seed)
+    if ranks == 1:
+        def step1(xb: np.ndarray, yb: np.ndarray, global_examples: int) -> float:
+            net.step(xb, yb)
+            return 0.0
+
+        return Replica(0, 1, step1, lambda: None, lambda r: [r], "none", lambda: net.params)
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    average = SharedAverage(comm, [p.shape for p in net.params])
+
+    def step(xb: np.ndarray, yb: np.ndarray, global_examples: int) -> float:
+        grads = net.gradients(xb, yb)
+        t0 = time.perf_counter()
+        grads = average(grads, len(yb) / global_examples)
+        seconds = time.perf_counter() - t0
+        net.update(grads)
+        return seconds
+
+    return Replica(comm.Get_rank(), comm.Get_size(), step, comm.Barrier,
+                   lambda r: [json.loads(s) for s in comm.allgather(json.dumps(r))], "shared memory, by hand",
+                   lambda: net.params)
+
+
+def torch_replica(ranks: int, batch: int, seed: int, independent: bool, options: dict) -> Replica:
+    """mnist_mlp.py's PyTorch MLP; on more than one rank in ``DistributedDataParallel`` over
+    PyTorch's CPU backend, gloo (the parent sets MASTER_ADDR and MASTER_PORT; the rank comes
+    from MPI, which launched the processes)."""
+    from mnist_mlp import torch_setup
+
+    torch, model = torch_setup(seed)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    rank, world, gather, barrier = 0, 1, (lambda r: [r]), (lambda: None)
+    if ranks > 1:
+        import torch.distributed as tdist
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        rank, world = comm.Get_rank(), comm.Get_size()
+        tdist.init_process_group("gloo", rank=rank, world_size=world)
+        model = torch.nn.parallel.DistributedDataParallel(model)
+        barrier = tdist.barrier
+        gather = lambda r: [json.loads(s) for s in comm.allgather(json.dumps(r))]  # noqa: E731
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    lossf = torch.nn.functional.cross_entropy
+
+    def step(xb: np.ndarray, yb: np.ndarray, global_examples: int) -> None:
+        opt.zero_grad()
+        lossf(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+        opt.step()
+        return None
+
+    return Replica(rank, world, step, barrier, gather, "gloo" if ranks > 1 else "none",
+                   lambda: [p.detach().numpy() for p in model.parameters()])
+
+
+REPLICAS = {"chainrule": chainrule_replica, "numpy": numpy_replica, "torch": torch_replica}
+
+
+def worker(framework: str, ranks: int, data_dir: Path, batch: int, seed: int, independent: bool,
+           options: dict) -> None:
+    """Train a warm-up and a timed epoch at ``batch`` examples per rank; rank 0 prints one
+    JSON line of every rank's measurements. ``independent``: each rank trains its own model
+    on its shards with no gradient average (MPI only for the barriers around the epoch).
+    Every framework reads the same shards (chainrule's DistributedSampler, one index array
+    per rank and step) from the same arrays."""
+    from chainrule.data import mnist
+    from chainrule.distributed import DistributedSampler
+
+    x, y = mnist(data_dir).train.arrays
+    rep = REPLICAS[framework](ranks, batch, seed, independent, options)
+    sampler = DistributedSampler(len(x), batch, seed=seed, rank=rep.rank, world_size=rep.world)
 
     def epoch(k: int) -> float:
-        loader.set_epoch(k)
-        if distributed:
-            dist.barrier()
+        sampler.set_epoch(k)
+        rep.barrier()
         t0, c0 = time.perf_counter(), time.process_time()
         steps.clear()
-        for i, (xb, yb) in enumerate(loader):
+        for i, idx in enumerate(sampler):
             ts = time.perf_counter()
-            opt.zero_grad()
-            if ddp is not None:
-                assert sampler is not None
-                comm_before = ddp.comm_seconds
-                ddp.set_batch(len(yb), sampler.global_size(i))
-                F.cross_entropy(ddp(xb), yb).backward()
-                ddp.synchronize()
-                step_comm = ddp.comm_seconds - comm_before
-            else:
-                F.cross_entropy(model(xb), yb).backward()
-                step_comm = 0.0
-            opt.step()
+            step_comm = rep.step(x[idx], y[idx], sampler.global_size(i))
             steps.append((time.perf_counter() - ts, step_comm))
         cpu[0] = time.process_time() - c0
         seconds = time.perf_counter() - t0  # this rank's own epoch, before waiting for the others
-        if distributed:
-            dist.barrier()
+        rep.barrier()
         return seconds
 
     cpu = [0.0]
-    steps: list[tuple[float, float]] = []  # (seconds, communication seconds) of each step
+    steps: list[tuple[float, float | None]] = []  # (seconds, communication seconds) of each step
     epoch(0)
-    comm_before = ddp.comm_seconds if ddp is not None else 0.0
     seconds = epoch(1)
-    comm = (ddp.comm_seconds - comm_before) if ddp is not None else 0.0
+    comm = [c for _, c in steps]
     grad_bytes = 4 * sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
-    result = {"seconds": seconds, "cpu_seconds": cpu[0], "comm_seconds": comm, "grad_bytes": grad_bytes,
-              "steps": len(loader), "algorithm": ddp.algorithm if ddp is not None else "none",
-              "step_seconds": [round(t, 7) for t, _ in steps], "step_comm": [round(c, 7) for _, c in steps]}
-    if distributed:
-        per_rank = dist.allgather_json(result)
-        if dist.rank() == 0:
-            print(json.dumps({"ranks": per_rank}), flush=True)
-    else:
-        print(json.dumps({"ranks": [result]}), flush=True)
+    params = rep.parameters()
+    result = {"weights_sha256": hashlib.sha256(b"".join(p.tobytes() for p in params)).hexdigest(),
+              "weights_square_sum": float(sum(np.sum(p.astype(np.float64) ** 2) for p in params)),
+              "seconds": seconds, "cpu_seconds": cpu[0], "grad_bytes": grad_bytes, "steps": len(sampler),
+              "algorithm": rep.algorithm, "step_seconds": [round(t, 7) for t, _ in steps],
+              "comm_seconds": None if None in comm else sum(comm),
+              "step_comm": None if None in comm else [round(c, 7) for c in comm]}
+    per_rank = rep.gather(result)
+    if rep.rank == 0:
+        print(json.dumps({"ranks": per_rank}), flush=True)
 
 
 # ----------------------------------------------------------------------------- the comparison
@@ -134,6 +274,7 @@ class Config:
     threads: int
     batch: int  # per rank
     independent: bool = False  # no gradient average: the no-communication ceiling
+    framework: str = "chainrule"  # or the baselines: "numpy" (by hand), "torch" (DistributedDataParallel)
     env: tuple[tuple[str, str], ...] = ()  # extra environment (CHAINRULE_ALLREDUCE=mpi)
     options: str = "{}"  # DataParallel keyword arguments, as JSON
 
@@ -143,8 +284,13 @@ def run_config(cfg: Config, args: argparse.Namespace) -> dict:
            "MKL_NUM_THREADS": str(cfg.threads), **dict(cfg.env)}
     for var in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE"):
         env.pop(var, None)
-    cmd = [sys.executable, __file__, "--worker", "--data-dir", str(args.data_dir), "--batch", str(cfg.batch),
-           "--seed", str(args.seed), "--options", cfg.options] + (["--independent"] if cfg.independent else [])
+    if cfg.framework == "torch" and cfg.ranks > 1:  # where gloo's ranks meet: a free port of this machine
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(s.getsockname()[1]))
+    cmd = [sys.executable, __file__, "--worker", cfg.framework, "--ranks", str(cfg.ranks), "--data-dir",
+           str(args.data_dir), "--batch", str(cfg.batch), "--seed", str(args.seed), "--options", cfg.options] + (
+        ["--independent"] if cfg.independent else [])
     if cfg.ranks > 1:
         mpiexec = shutil.which("mpiexec")
         if mpiexec is None:
@@ -155,7 +301,11 @@ def run_config(cfg: Config, args: argparse.Namespace) -> dict:
     if r.returncode != 0:
         sys.exit(f"distributed.py: {cfg.name} failed:\n{r.stderr[-2000:]}")
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]
-    return json.loads(line)
+    result = json.loads(line)
+    if not cfg.independent and len({rank["weights_sha256"] for rank in result["ranks"]}) > 1:
+        sys.exit(f"distributed.py: {cfg.name}: the ranks' weights differ after training; the gradient "
+                 f"average is broken and no timing of it means anything")
+    return result
 
 
 def _epoch_flops(n_examples: int) -> int:
@@ -182,14 +332,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128,
                         help="the 1-rank batch: per-rank batch of weak scaling, global batch of strong (128)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=sorted(REPLICAS), help=argparse.SUPPRESS)
+    parser.add_argument("--ranks", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--variants", action="store_true",
                         help="instead: weak scaling with each DataParallel option turned off in turn")
     parser.add_argument("--independent", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.data_dir, args.batch, args.seed, args.independent, json.loads(args.options))
+        worker(args.worker, args.ranks, args.data_dir, args.batch, args.seed, args.independent,
+               json.loads(args.options))
         return
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         sys.exit(f"distributed.py: no MNIST in {args.data_dir} (--data-dir)")
@@ -212,6 +364,17 @@ def main() -> None:
     strong_threads = Config(f"1 rank x 2 threads, batch {b}", 1, 2, b)
     weak_mpi = Config(f"2 ranks x 1 thread, {b} per rank, MPI", 2, 1, b, env=(("CHAINRULE_ALLREDUCE", "mpi"),))
     configs = [one, weak, weak_mpi, weak_ceiling, weak_threads, strong, ceiling, strong_threads]
+    # the same weak scaling in hand-written NumPy and in PyTorch, each against its own 1 rank
+    baselines = {"hand-written NumPy, the same exact average in shared memory":
+                 (Config(f"NumPy 1 rank x 1 thread, batch {b}", 1, 1, b, framework="numpy"),
+                  Config(f"NumPy 2 ranks x 1 thread, {b} per rank", 2, 1, b, framework="numpy"))}
+    if importlib.util.find_spec("torch") is not None:
+        baselines["PyTorch DistributedDataParallel (gloo)"] = (
+            Config(f"PyTorch 1 rank x 1 thread, batch {b}", 1, 1, b, framework="torch"),
+            Config(f"PyTorch DDP 2 ranks x 1 thread, {b} per rank", 2, 1, b, framework="torch"))
+    else:
+        print("(PyTorch is not installed: no DistributedDataParallel baseline)")
+    configs += [c for pair in baselines.values() for c in pair]
     runs: dict[Config, list[dict]] = {c: [] for c in configs}
     load_before = os.getloadavg()
     for rnd in range(args.rounds):
@@ -233,6 +396,13 @@ def main() -> None:
         return statistics.median(statistics.mean(r["comm_seconds"] / r["seconds"] for r in run["ranks"])
                                  for run in runs[cfg])
 
+    def efficiency(single: Config, two: Config) -> str:
+        """Weak-scaling efficiency from the medians, and the median of the rounds' (each round ran
+        the two a few seconds apart, so their pairs drift less)."""
+        paired, rounds = benchlib.paired_ratio(per_round(single), [2 * t for t in per_round(two)])
+        return (f"efficiency {med(single) / (2 * med(two)):.2f}; paired: median of the rounds' {paired:.2f} "
+                f"(round by round {', '.join(f'{e:.2f}' for e in rounds)})")
+
     t1 = med(one)
     grad_bytes = runs[weak][0]["ranks"][0]["grad_bytes"]
     print(f"\nMNIST MLP {'-'.join(map(str, SIZES))}, SGD momentum, one epoch of 60,000 examples; median of "
@@ -246,11 +416,7 @@ def main() -> None:
                                                                                   strong_threads)):
         t2 = med(two)
         print(f"{title}: {two.name} vs {one.name}")
-        print(f"  speed-up {t1 / t2:.2f}, scaling efficiency {t1 / (2 * t2):.2f} (target >= 0.85)")
-        # each round ran the 1-rank epoch and this one a few seconds apart: their pairs drift less
-        paired, rounds = benchlib.paired_ratio(per_round(one), [2 * t for t in per_round(two)])
-        print(f"  paired: median of the rounds' efficiencies {paired:.2f} (round by round "
-              f"{', '.join(f'{e:.2f}' for e in rounds)})")
+        print(f"  speed-up {t1 / t2:.2f}, scaling {efficiency(one, two)} (target >= 0.85)")
         print(f"  vs {threads.name} (same global batch): {med(threads) / t2:.2f}x its speed "
               f"(epoch {t2:.3f} s vs {med(threads):.3f} s)")
         print(f"  communication share of the 2-rank epoch: {comm_share(two):.1%} (target <= 10 %), allreduce "
@@ -258,6 +424,12 @@ def main() -> None:
         if two is weak:
             print(f"  the same with the plain MPI Iallreduce: efficiency {t1 / (2 * med(weak_mpi)):.2f}, "
                   f"communication share {comm_share(weak_mpi):.1%}")
+            for name, (single, pair) in baselines.items():
+                shown = runs[pair][0]["ranks"][0]["comm_seconds"] is not None
+                print(f"  {name}: epoch {med(single):.3f} s on 1 rank, {med(pair):.3f} s on 2; "
+                      f"{efficiency(single, pair)}"
+                      + (f", communication share {comm_share(pair):.1%}" if shown else "")
+                      + f"; chainrule's 2-rank epoch is {t2 / med(pair):.2f}x this one's")
         print("  " + _per_step_line(runs[two]))
         top = weak_ceiling if two is weak else ceiling
         tc = med(top)
