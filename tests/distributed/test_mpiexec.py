@@ -339,6 +339,36 @@ def test_the_first_bucket_is_small_only_where_starting_early_can_overlap(env, op
         assert plan["sizes"][0] <= 2**20
 
 
+STARTED_IN_BACKWARD = """
+import json
+import numpy as np
+import chainrule.distributed as dist
+import chainrule.nn.functional as F
+from chainrule import nn
+dist.init()
+model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+ddp = dist.DataParallel(model)
+F.cross_entropy(ddp(np.ones((4, 784), np.float32)), np.arange(4)).backward()
+started = [b.started for b in ddp.buckets]
+ddp.synchronize()
+if dist.rank() == 0:
+    print(json.dumps(started))
+ddp.remove_hooks()
+"""
+
+
+@pytest.mark.parametrize("env, early", [
+    ({}, False),                                      # one machine: the cores that sum run backward
+    ({"CHAINRULE_TEST_RANKS_PER_NODE": "1"}, True),   # across machines: the network carries the slices
+    ({"CHAINRULE_ALLREDUCE": "mpi"}, True),           # MPI's own allreduce: progressed during backward
+], ids=["one-machine", "two-machines", "plain-mpi"])
+def test_buckets_start_during_backward_only_where_the_sum_can_overlap_it(env, early):
+    r = _mpiexec(2, sys.executable, "-c", STARTED_IN_BACKWARD, env=env)
+    assert r.returncode == 0, r.stderr
+    started = json.loads(r.stdout.strip().splitlines()[-1])
+    assert started and all(s is early for s in started)
+
+
 _SHOW_THREADS = """
 import json, os, sys
 import chainrule as cr

@@ -8,18 +8,21 @@ How PyTorch's DistributedDataParallel and Horovod do it, on MPI:
   each; when the job spans machines the first bucket is small (1 MB, as DDP) so the network
   starts carrying gradients early (on one machine the sum runs on the very cores that compute
   backward, so there is nothing to overlap and the first bucket is as large as the others);
-* a hook on every parameter (``Tensor.register_post_accumulate_grad_hook``) counts the
-  bucket's gradients as the engine finalises them — the engine stores a hooked parameter's
-  gradient the moment its last use has contributed, so the last layers' bucket is complete
-  while backward still works on the first layers; the gradients are then copied once,
-  scaled, into the bucket's slot and the bucket's sum over the ranks is started (a
-  :mod:`~chainrule.distributed.reducers` reducer: by default the hierarchical one,
-  shared-memory sums within a machine and ``Iallreduce`` across machines; or one
-  ``Iallreduce(MPI.IN_PLACE)`` per bucket), and every later hook moves it on;
-* :meth:`DataParallel.synchronize` (before ``optimizer.step()``) finishes every bucket and
-  hands each ``p.grad`` back as a view of the bucket's flat buffer (DDP's
-  ``gradient_as_bucket_view``: no copy back). Every rank then holds the same gradient, so
-  clipping, weight decay and any optimizer give every rank the same update.
+* each bucket's gradients are copied once, scaled, into the bucket's slot and the bucket's
+  sum over the ranks is started (a :mod:`~chainrule.distributed.reducers` reducer: by
+  default the hierarchical one, shared-memory sums within a machine and ``Iallreduce``
+  across machines; or one ``Iallreduce(MPI.IN_PLACE)`` per bucket). Where the sum can run
+  while backward goes on (a network carries it: the job spans machines, or the plain MPI
+  reducer), a hook on every parameter (``Tensor.register_post_accumulate_grad_hook``)
+  counts the bucket's gradients as the engine finalises them — the engine stores a hooked
+  parameter's gradient the moment its last use has contributed, so the last layers' bucket
+  starts while backward still works on the first layers — and every later hook moves it on.
+  Within one machine the sum is done by the cores that run backward, so there is nothing to
+  overlap and the buckets start in :meth:`DataParallel.synchronize` (no hooks at all);
+* :meth:`DataParallel.synchronize` (before ``optimizer.step()``) starts the buckets not yet
+  started, finishes every bucket and hands each ``p.grad`` back as a view of the bucket's
+  flat buffer (DDP's ``gradient_as_bucket_view``: no copy back). Every rank then holds the
+  same gradient, so clipping, weight decay and any optimizer give every rank the same update.
 
 The average is weighted by examples: each rank's gradient (the mean over its shard) is scaled
 by ``local / global`` examples before the sum, so a last batch split unevenly over the ranks
@@ -31,7 +34,7 @@ with every gradient average, so all replicas (and the saved model) hold rank 0's
     for xb, yb in loader:                  # this rank's shard
         optimizer.zero_grad()
         loss = loss_fn(ddp(xb), yb)
-        loss.backward()                    # buckets start communicating during this call
+        loss.backward()                    # across machines, buckets start during this call
         ddp.synchronize()                  # averaged gradients in p.grad
         optimizer.step()
 """
@@ -220,7 +223,10 @@ class DataParallel:
             if self.world_size > 1 else None
         self.algorithm = self.reducer.name if self.reducer is not None else "none"
         self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
-        self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
+        # start each bucket during backward only where that overlaps something (the reducer
+        # knows); otherwise synchronize() packs and starts every bucket itself
+        early = self.reducer is not None and self.reducer.overlaps_backward
+        self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params] if early else []
         self._buffer_owners = _buffer_owners(model)
         self._scale = 1.0 / self.world_size
         self._loss = 0.0
