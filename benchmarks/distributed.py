@@ -119,6 +119,11 @@ def chainrule_replica(ranks: int, batch: int, seed: int, independent: bool, opti
                    ddp.algorithm if ddp is not None else "none", parameters)
 
 
+def mpi_gather(comm) -> Callable[[dict], list[dict]]:
+    """Every rank's result dict, in rank order, over an mpi4py communicator (as JSON)."""
+    return lambda result: [json.loads(s) for s in comm.allgather(json.dumps(result))]
+
+
 class SharedAverage:
     """The exact average of the ranks' gradients, written by hand with mpi4py: the fastest
     way known here, and the same as chainrule's default on one machine, so the two differ
@@ -180,8 +185,7 @@ def numpy_replica(ranks: int, batch: int, seed: int, independent: bool, options:
         net.update(grads)
         return seconds
 
-    return Replica(comm.Get_rank(), comm.Get_size(), step, comm.Barrier,
-                   lambda r: [json.loads(s) for s in comm.allgather(json.dumps(r))], "shared memory, by hand",
+    return Replica(comm.Get_rank(), comm.Get_size(), step, comm.Barrier, mpi_gather(comm), "shared memory, by hand",
                    lambda: net.params)
 
 
@@ -203,7 +207,7 @@ def torch_replica(ranks: int, batch: int, seed: int, independent: bool, options:
         tdist.init_process_group("gloo", rank=rank, world_size=world)
         model = torch.nn.parallel.DistributedDataParallel(model)
         barrier = tdist.barrier
-        gather = lambda r: [json.loads(s) for s in comm.allgather(json.dumps(r))]  # noqa: E731
+        gather = mpi_gather(comm)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     lossf = torch.nn.functional.cross_entropy
 

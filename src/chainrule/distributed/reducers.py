@@ -119,8 +119,8 @@ class HierarchicalReducer:
         self.request: list[Any] = [None] * len(buffers)
         #: only the slices' Iallreduce across machines can run while backward goes on; within
         #: a machine the sum is done by the very cores that run backward, so starting a bucket
-        #: early overlaps nothing and only costs the hooks' bookkeeping (about 30-40 us a step of
-        #: the MNIST MLP, measured against a start in synchronize(); docs/distributed-training.md)
+        #: early overlaps nothing and only costs the hooks' bookkeeping (11-21 us a step of the
+        #: MNIST MLP against a start in synchronize(), in balanced A/B runs; docs/distributed-training.md)
         self.overlaps_backward = cross is not None
 
     def slot(self, i: int) -> np.ndarray:
