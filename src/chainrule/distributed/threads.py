@@ -41,6 +41,10 @@ class CoreShare:
     cores: int  # CPUs this process may run on
     local_ranks: int  # ranks of the job on this machine
     source: str  # "shared" (cores // local ranks), "bound" (the launcher's binding) or the variable's name
+    #: the rank has a core to itself (no more ranks on the machine than cores, or the launcher
+    #: bound it): a wait may keep its core spinning (comm.wait), as Open MPI does unless the
+    #: machine is oversubscribed
+    own_core: bool = True
 
     def describe(self) -> str:
         """One phrase for the start-up line: ``1 thread per rank (2 cores, 2 ranks on this machine)``."""
@@ -56,13 +60,15 @@ class CoreShare:
 
 def decide(local_ranks: int, cores: int, machine_cores: int, environ: dict[str, str]) -> CoreShare:
     """The share of one rank (pure: no effect), following the rules of the module docstring."""
+    bound = cores < machine_cores  # the launcher already gave this rank its own cores
+    own_core = bound or local_ranks <= cores
     for var in THREAD_VARIABLES:
         raw = environ.get(var, "").strip()
         if raw.isdigit() and int(raw) > 0:
-            return CoreShare(int(raw), cores, local_ranks, var)
-    if cores < machine_cores:  # the launcher already gave this rank its own cores
-        return CoreShare(max(1, cores), cores, local_ranks, "bound")
-    return CoreShare(max(1, cores // max(1, local_ranks)), cores, local_ranks, "shared")
+            return CoreShare(int(raw), cores, local_ranks, var, own_core)
+    if bound:
+        return CoreShare(max(1, cores), cores, local_ranks, "bound", own_core)
+    return CoreShare(max(1, cores // max(1, local_ranks)), cores, local_ranks, "shared", own_core)
 
 
 def share_cores(local_ranks: int) -> CoreShare:
