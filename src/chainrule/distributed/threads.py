@@ -44,7 +44,7 @@ class CoreShare:
     #: the rank has a core to itself (no more ranks on the machine than cores, or the launcher
     #: bound it): a wait may keep its core spinning (comm.wait), as Open MPI does unless the
     #: machine is oversubscribed
-    own_core: bool = True
+    own_core: bool
 
     def describe(self) -> str:
         """One phrase for the start-up line: ``1 thread per rank (2 cores, 2 ranks on this machine)``."""
