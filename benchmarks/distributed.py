@@ -166,25 +166,25 @@ def numpy_replica(ranks: int, batch: int, seed: int, independent: bool, options:
     from mnist_mlp import NumpyMLP
 
     net = NumpyMLP(seed)
-    if ranks == 1:
-        def step1(xb: np.ndarray, yb: np.ndarray, global_examples: int) -> float:
-            net.step(xb, yb)
-            return 0.0
+    average: SharedAverage | None = None
+    if ranks > 1:
+        from mpi4py import MPI
 
-        return Replica(0, 1, step1, lambda: None, lambda r: [r], "none", lambda: net.params)
-    from mpi4py import MPI
-
-    comm = MPI.COMM_WORLD
-    average = SharedAverage(comm, [p.shape for p in net.params])
+        comm = MPI.COMM_WORLD
+        average = SharedAverage(comm, [p.shape for p in net.params])
 
     def step(xb: np.ndarray, yb: np.ndarray, global_examples: int) -> float:
         grads = net.gradients(xb, yb)
-        t0 = time.perf_counter()
-        grads = average(grads, len(yb) / global_examples)
-        seconds = time.perf_counter() - t0
+        seconds = 0.0
+        if average is not None:
+            t0 = time.perf_counter()
+            grads = average(grads, len(yb) / global_examples)
+            seconds = time.perf_counter() - t0
         net.update(grads)
         return seconds
 
+    if average is None:
+        return Replica(0, 1, step, lambda: None, lambda r: [r], "none", lambda: net.params)
     return Replica(comm.Get_rank(), comm.Get_size(), step, comm.Barrier, mpi_gather(comm), "shared memory, by hand",
                    lambda: net.params)
 
@@ -260,7 +260,6 @@ def worker(framework: str, ranks: int, data_dir: Path, batch: int, seed: int, in
     grad_bytes = 4 * sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
     params = rep.parameters()
     result = {"weights_sha256": hashlib.sha256(b"".join(p.tobytes() for p in params)).hexdigest(),
-              "weights_square_sum": float(sum(np.sum(p.astype(np.float64) ** 2) for p in params)),
               "seconds": seconds, "cpu_seconds": cpu[0], "grad_bytes": grad_bytes, "steps": len(sampler),
               "algorithm": rep.algorithm, "step_seconds": [round(t, 7) for t, _ in steps],
               "comm_seconds": None if None in comm else sum(comm),
