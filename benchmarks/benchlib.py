@@ -15,11 +15,13 @@ this folder on ``sys.path``).
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -252,18 +254,48 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def cpu_report(cpuinfo: str | None = None, cache_dir: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> str:
+    """The processor every figure was measured on: its model name, the widest vector unit
+    NumPy's and PyTorch's kernels can use, and its per-core L2 cache (Linux's
+    ``/proc/cpuinfo`` and sysfs; ``cpuinfo`` passes that text instead). Ratios to PyTorch
+    depend on it: on a CPU with AVX-512 PyTorch's kernels and OpenBLAS's both use it, on an
+    AVX2-only one (this project's machine since 2 December 2026, an AMD EPYC) the gap between
+    a NumPy loop and PyTorch's fused ops changes, so a figure without its CPU is not comparable."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return f"CPU: {platform.processor() or platform.machine()} (no /proc/cpuinfo)"
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2" if flags else "?"
+    l2 = ""
+    for index in sorted(cache_dir.glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "2":
+                l2 = f", L2 {(index / 'size').read_text().strip()}B per core"
+        except OSError:
+            continue
+    return f"CPU: {fields.get('model name', platform.machine())}, {vector}{l2}"
+
+
 def blas_report() -> str:
-    """Which BLAS NumPy calls and which CPU kernels it runs, plus a warning when the
-    environment pins those kernels (OPENBLAS_CORETYPE), which slows every NumPy product."""
+    """The CPU (:func:`cpu_report`), which BLAS NumPy calls and which CPU kernels it runs,
+    plus a warning when the environment pins those kernels (OPENBLAS_CORETYPE), which slows
+    every NumPy product."""
     try:
         from threadpoolctl import threadpool_info
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     except ImportError:
-        return "BLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
+        return f"{cpu_report()}\nBLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
     if not info:
-        return "BLAS: none found"
+        return f"{cpu_report()}\nBLAS: none found"
     b = info[0]
-    line = (f"BLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
+    line = (f"{cpu_report()}\nBLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
             f"{b.get('architecture', '?')}, {b.get('num_threads')} threads")
     pinned = os.environ.get("OPENBLAS_CORETYPE")
     if pinned:

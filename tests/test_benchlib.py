@@ -81,3 +81,31 @@ def test_the_paired_ratio_is_the_median_of_the_rounds_ratios(benchlib):
 def test_a_paired_ratio_needs_a_round(benchlib):
     with pytest.raises(ValueError, match="no rounds"):
         benchlib.paired_ratio([], [])
+
+
+def fake_cache(tmp_path, levels):
+    """A sysfs cache folder with one indexN per (level, size)."""
+    for i, (level, size) in enumerate(levels):
+        index = tmp_path / f"index{i}"
+        index.mkdir()
+        (index / "level").write_text(f"{level}\n")
+        (index / "size").write_text(f"{size}\n")
+    return tmp_path
+
+
+def test_cpu_report_names_the_model_the_widest_vector_unit_and_the_l2(benchlib, tmp_path):
+    cpuinfo = ("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n\n"
+               "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    cache = fake_cache(tmp_path, [(1, "32K"), (1, "32K"), (2, "512K"), (3, "32768K")])
+    assert benchlib.cpu_report(cpuinfo, cache) == "CPU: AMD EPYC, AVX2, L2 512KB per core"
+
+
+def test_cpu_report_tells_avx512_apart_from_avx2(benchlib, tmp_path):
+    cpuinfo = "model name\t: Intel(R) Xeon(R) Platinum\nflags\t\t: avx2 avx512f avx512bw\n"
+    report = benchlib.cpu_report(cpuinfo, fake_cache(tmp_path, [(2, "2048K")]))
+    assert report == "CPU: Intel(R) Xeon(R) Platinum, AVX-512, L2 2048KB per core"
+
+
+def test_cpu_report_without_cache_information_still_names_the_cpu(benchlib, tmp_path):
+    report = benchlib.cpu_report("model name\t: Some CPU\nflags\t\t: sse2\n", tmp_path / "missing")
+    assert report == "CPU: Some CPU, no AVX2"
