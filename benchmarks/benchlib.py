@@ -257,10 +257,9 @@ def peak_rss_mb() -> float:
 def cpu_report(cpuinfo: str | None = None, cache_dir: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> str:
     """The processor every figure was measured on: its model name, the widest vector unit
     NumPy's and PyTorch's kernels can use, and its per-core L2 cache (Linux's
-    ``/proc/cpuinfo`` and sysfs; ``cpuinfo`` passes that text instead). Ratios to PyTorch
-    depend on it: on a CPU with AVX-512 PyTorch's kernels and OpenBLAS's both use it, on an
-    AVX2-only one (this project's machine since 2 December 2026, an AMD EPYC) the gap between
-    a NumPy loop and PyTorch's fused ops changes, so a figure without its CPU is not comparable."""
+    ``/proc/cpuinfo`` and sysfs; ``cpuinfo`` passes that text instead). The ratios to PyTorch
+    and to hand-written NumPy move with it (the interpreter's speed, AVX-512 or not: see
+    docs/performance.md, "Which processor"), so a figure printed without it cannot be compared."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
