@@ -12,6 +12,7 @@ resident memory of a chainrule training process.
     python benchmarks/mnist_mlp.py                 # epoch times, 3 rounds
     python benchmarks/mnist_mlp.py --to-98         # + time to 98% test accuracy (Adam 1e-3)
     python benchmarks/mnist_mlp.py --memory        # + peak RSS of a chainrule training process
+    python benchmarks/mnist_mlp.py --fixed-cost    # + each library's fixed cost a step (tiny arrays)
 
 With the epoch times it prints the floor: the epoch's FLOPs over this machine's float32 GEMM
 rate measured in the same run, and the fraction of it each library achieves (benchlib.py).
@@ -48,10 +49,13 @@ def load(data_dir: Path):
 
 
 # ----------------------------------------------------------------------------- chainrule
-def chainrule_model(seed: int) -> nn.Module:
+def chainrule_model(seed: int, sizes: tuple[int, ...] = SIZES) -> nn.Module:
+    """Linear layers of ``sizes`` with a ReLU between each two."""
     cr.manual_seed(seed)
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                         nn.Linear(256, 10))
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
 
 
 def chainrule_steps(model, opt, loader) -> Iterator[None]:
@@ -80,10 +84,10 @@ def chainrule_accuracy(model, x, y) -> float:
 class NumpyMLP:
     """The same MLP with its backward pass written out by hand (the baseline to match)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, sizes: tuple[int, ...] = SIZES) -> None:
         rng = np.random.default_rng(seed)
         self.params = []
-        for fan_in, fan_out in itertools.pairwise(SIZES):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             bound = 1 / np.sqrt(fan_in)  # PyTorch's default Linear init
             w = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32)
             b = rng.uniform(-bound, bound, fan_out).astype(np.float32)
@@ -261,6 +265,41 @@ def time_to_98(data, seed: int, max_epochs: int = 15) -> dict[str, tuple[int, fl
     return {name: (st[0], st[1], st[2]) for name, st in state.items()}
 
 
+#: the step of the MLP on arrays too small to cost anything: what is left is each library's
+#: fixed cost a step (Python, NumPy's call overhead, the engine's bookkeeping)
+FIXED_SIZES, FIXED_BATCH = (8, 8, 8, 4), 4
+
+
+def fixed_cost(seed: int, steps: int = 20000, chunks: int = 40) -> dict[str, float]:
+    """Seconds a training step takes when its arrays cost nothing: the same network shape,
+    loss and optimizer on ``FIXED_SIZES`` with a batch of ``FIXED_BATCH``, chainrule and the
+    hand-written loop taking turns of ``steps / chunks`` steps (benchlib.interleaved_epoch);
+    the mean step of each. On the real MLP a framework pays about this much more than the
+    hand-written loop a step, and more again where the products evict its working set from
+    the caches."""
+    model = chainrule_model(seed, FIXED_SIZES)
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    npm = NumpyMLP(seed, FIXED_SIZES)
+    rng = np.random.default_rng(seed)
+    x = rng.random((FIXED_BATCH, FIXED_SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, FIXED_SIZES[-1], FIXED_BATCH)
+
+    def chainrule_run() -> Iterator[None]:
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+            yield
+
+    def numpy_run() -> Iterator[None]:
+        for _ in range(steps):
+            npm.step(x, y)
+            yield
+
+    runs = benchlib.interleaved_epoch({"chainrule": chainrule_run(), "numpy": numpy_run()}, steps, chunks)
+    return {name: run.seconds / steps for name, run in runs.items()}
+
+
 def memory_child(data_dir: Path, seed: int) -> None:
     """Run in a subprocess (no PyTorch loaded): load MNIST, train 2 epochs, report peak RSS."""
     xtr, ytr, xte, yte = load(data_dir)
@@ -284,6 +323,8 @@ def main() -> None:
                              "1: whole epochs, one after the other)")
     parser.add_argument("--to-98", action="store_true", help="also time training to 98%% test accuracy")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS of chainrule training")
+    parser.add_argument("--fixed-cost", action="store_true",
+                        help="also time the step on tiny arrays (8-8-8-4, batch 4): each library's fixed cost a step")
     parser.add_argument("--skip-epochs", action="store_true", help="skip the epoch-time comparison")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,6 +358,11 @@ def main() -> None:
             print(f"  {k:10s} {ep:2d} epochs {secs:6.1f} s  (accuracy {acc:.4f})")
         if "pytorch" in res:
             print(f"  ratio chainrule/pytorch = {res['chainrule'][1] / res['pytorch'][1]:.2f}  (target <= 0.80)")
+    if args.fixed_cost:
+        cost = fixed_cost(args.seed)
+        print(f"fixed cost a step ({'-'.join(map(str, FIXED_SIZES))}, batch {FIXED_BATCH}, in turns): "
+              f"chainrule {cost['chainrule'] * 1e6:.1f} us, numpy {cost['numpy'] * 1e6:.1f} us "
+              f"(+{(cost['chainrule'] - cost['numpy']) * 1e6:.1f} us a step)")
     if args.memory:
         out = subprocess.run([sys.executable, __file__, "--memory-child", "--data-dir", str(args.data_dir),
                               "--seed", str(args.seed)], capture_output=True, text=True, check=True)
