@@ -284,19 +284,13 @@ def fixed_cost(seed: int, steps: int = 20000, chunks: int = 40) -> dict[str, flo
     x = rng.random((FIXED_BATCH, FIXED_SIZES[0]), dtype=np.float32)
     y = rng.integers(0, FIXED_SIZES[-1], FIXED_BATCH)
 
-    def chainrule_run() -> Iterator[None]:
-        for _ in range(steps):
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-            yield
-
     def numpy_run() -> Iterator[None]:
         for _ in range(steps):
             npm.step(x, y)
             yield
 
-    runs = benchlib.interleaved_epoch({"chainrule": chainrule_run(), "numpy": numpy_run()}, steps, chunks)
+    epochs = {"chainrule": chainrule_steps(model, opt, itertools.repeat((x, y), steps)), "numpy": numpy_run()}
+    runs = benchlib.interleaved_epoch(epochs, steps, chunks)
     return {name: run.seconds / steps for name, run in runs.items()}
 
 
