@@ -283,18 +283,22 @@ def cpu_report(cpuinfo: str | None = None, cache_dir: Path = Path("/sys/devices/
 
 
 def blas_report() -> str:
-    """The CPU (:func:`cpu_report`), which BLAS NumPy calls and which CPU kernels it runs,
-    plus a warning when the environment pins those kernels (OPENBLAS_CORETYPE), which slows
-    every NumPy product."""
+    """The CPU (:func:`cpu_report`) above :func:`blas_line`."""
+    return f"{cpu_report()}\n{blas_line()}"
+
+
+def blas_line() -> str:
+    """Which BLAS NumPy calls and which CPU kernels it runs, plus a warning when the
+    environment pins those kernels (OPENBLAS_CORETYPE), which slows every NumPy product."""
     try:
         from threadpoolctl import threadpool_info
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     except ImportError:
-        return f"{cpu_report()}\nBLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
+        return "BLAS: (pip install threadpoolctl to see which kernels NumPy runs)"
     if not info:
-        return f"{cpu_report()}\nBLAS: none found"
+        return "BLAS: none found"
     b = info[0]
-    line = (f"{cpu_report()}\nBLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
+    line = (f"BLAS: {b.get('internal_api')} {b.get('version')}, kernels for "
             f"{b.get('architecture', '?')}, {b.get('num_threads')} threads")
     pinned = os.environ.get("OPENBLAS_CORETYPE")
     if pinned:
