@@ -308,6 +308,35 @@ def blas_line() -> str:
     return line
 
 
+def cpu_times(stat: str | None = None) -> tuple[float, float] | None:
+    """(all CPUs' seconds, of which stolen) since boot, from the first line of Linux's
+    ``/proc/stat`` (``stat`` passes that text instead); None where there is none.
+
+    *Steal* is time a virtual CPU was ready to run but the hypervisor ran something else: on a
+    shared cloud host a rank can stop for milliseconds while its partner waits at the next
+    gradient average, and no code in the process can prevent it. Two readings around a run give
+    the share of the machine it lost that way (:func:`steal_share`)."""
+    if stat is None:
+        try:
+            stat = Path("/proc/stat").read_text()
+        except OSError:
+            return None
+    fields = stat.split("\n", 1)[0].split()
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return sum(ticks) / hz, ticks[7] / hz
+
+
+def steal_share(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float | None:
+    """The fraction of all CPUs' time between two :func:`cpu_times` readings that the hypervisor
+    took (None when either reading is missing or no time passed)."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return (after[1] - before[1]) / (after[0] - before[0])
+
+
 def load_line() -> str:
     """The machine's load average, printed with every result (a shared machine is noisy)."""
     one, five, _ = os.getloadavg()

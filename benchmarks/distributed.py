@@ -379,10 +379,15 @@ def main() -> None:
         print("(PyTorch is not installed: no DistributedDataParallel baseline)")
     configs += [c for pair in baselines.values() for c in pair]
     runs: dict[Config, list[dict]] = {c: [] for c in configs}
+    stolen: dict[Config, list[float]] = {c: [] for c in configs}  # the hypervisor's share of each run
     load_before = os.getloadavg()
     for rnd in range(args.rounds):
         for cfg in configs:
+            before = benchlib.cpu_times()
             runs[cfg].append(run_config(cfg, args))
+            share = benchlib.steal_share(before, benchlib.cpu_times())
+            if share is not None:
+                stolen[cfg].append(share)
             print(f"round {rnd + 1}/{args.rounds}  {cfg.name:34s} epoch "
                   f"{max(r['seconds'] for r in runs[cfg][-1]['ranks']):.3f} s", flush=True)
     load_after = os.getloadavg()
@@ -411,10 +416,15 @@ def main() -> None:
     print(f"\nMNIST MLP {'-'.join(map(str, SIZES))}, SGD momentum, one epoch of 60,000 examples; median of "
           f"{args.rounds} interleaved rounds; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
           f"({os.cpu_count()} cores); {grad_bytes:,} gradient bytes per allreduce step")
+    if any(stolen.values()):
+        print("  (stolen: the share of all CPUs' time during the run, start-up included, that the "
+              "hypervisor gave to other machines; a rank stopped so makes its partner wait)")
     for cfg in configs:
         cpu = statistics.median(sum(r["cpu_seconds"] for r in run["ranks"]) for run in runs[cfg])
         steps = runs[cfg][0]["ranks"][0]["steps"]
-        print(f"  {cfg.name:36s} epoch {med(cfg):6.3f} s wall ({steps} steps), {cpu:5.2f} CPU s (all ranks)")
+        steal = f", {statistics.median(stolen[cfg]):.1%} stolen" if stolen[cfg] else ""
+        print(f"  {cfg.name:36s} epoch {med(cfg):6.3f} s wall ({steps} steps), {cpu:5.2f} CPU s (all ranks)"
+              f"{steal}")
     for title, two, threads in (("weak scaling (headline)", weak, weak_threads), ("strong scaling", strong,
                                                                                   strong_threads)):
         t2 = med(two)

@@ -1,6 +1,8 @@
 """benchmarks/benchlib.py's interleaved epochs: the turns, and what each runner is charged."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import load_benchmark
 
@@ -109,3 +111,19 @@ def test_cpu_report_tells_avx512_apart_from_avx2(benchlib, tmp_path):
 def test_cpu_report_without_cache_information_still_names_the_cpu(benchlib, tmp_path):
     report = benchlib.cpu_report("model name\t: Some CPU\nflags\t\t: sse2\n", tmp_path / "missing")
     assert report == "CPU: Some CPU, no AVX2"
+
+
+def test_cpu_times_reads_all_cpus_seconds_and_the_stolen_part(benchlib):
+    hz = os.sysconf("SC_CLK_TCK")
+    stat = f"cpu  {hz * 6} 0 {hz} {hz * 2} 0 0 0 {hz}\ncpu0 1 2 3 4 5 6 7 8\n"
+    assert benchlib.cpu_times(stat) == (10.0, 1.0)
+
+
+def test_cpu_times_without_a_cpu_line_is_none(benchlib):
+    assert benchlib.cpu_times("intr 1 2 3\n") is None
+
+
+def test_steal_share_is_the_stolen_fraction_between_two_readings(benchlib):
+    assert benchlib.steal_share((10.0, 1.0), (30.0, 2.0)) == 0.05
+    assert benchlib.steal_share(None, (30.0, 2.0)) is None
+    assert benchlib.steal_share((10.0, 1.0), (10.0, 1.0)) is None
