@@ -337,6 +337,13 @@ def steal_share(before: tuple[float, float] | None, after: tuple[float, float] |
     return (after[1] - before[1]) / (after[0] - before[0])
 
 
+def steal_line(since: tuple[float, float] | None) -> str:
+    """What the hypervisor took since the :func:`cpu_times` reading ``since``, as a line to
+    print beside the results (empty where the system does not report it)."""
+    share = steal_share(since, cpu_times())
+    return "" if share is None else f"stolen by the hypervisor meanwhile: {share:.1%} of the CPUs' time"
+
+
 def load_line() -> str:
     """The machine's load average, printed with every result (a shared machine is noisy)."""
     one, five, _ = os.getloadavg()

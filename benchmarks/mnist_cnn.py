@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     rate_before = benchlib.gemm_rate()  # the floor's GEMM rate: measured before and after
     results: dict[str, list[dict]] = {r.name: [] for r in runners}
     steps = -(-len(xtr) // args.batch_size)
+    cpu_before = benchlib.cpu_times()
     for epoch in range(1, args.epochs + 1):
         # every runner's epoch in turns of 1/chunks epoch, who goes first rotating. A turn
         # waits TURN_PAUSE: enough for the other library's idle threads to stop spinning (both
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  epoch {epoch}  {r.name:16s} {seconds:7.1f} s  train loss {loss:.4f}  "
                   f"test accuracy {acc * 100:.2f} %", flush=True)
 
+    print(benchlib.steal_line(cpu_before))
     print(f"\n{'':16s} {'median epoch':>12s} {'best test acc':>14s}"
           + ("   (CPU seconds, one thread each)" if args.cpu_time else ""))
     med = {}

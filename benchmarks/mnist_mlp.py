@@ -13,6 +13,7 @@ resident memory of a chainrule training process.
     python benchmarks/mnist_mlp.py --to-98         # + time to 98% test accuracy (Adam 1e-3)
     python benchmarks/mnist_mlp.py --memory        # + peak RSS of a chainrule training process
     python benchmarks/mnist_mlp.py --fixed-cost    # + each library's fixed cost a step (tiny arrays)
+    python benchmarks/mnist_mlp.py --phases        # + each phase of a step, both libraries in turns
 
 With the epoch times it prints the floor: the epoch's FLOPs over this machine's float32 GEMM
 rate measured in the same run, and the fraction of it each library achieves (benchlib.py).
@@ -26,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import benchlib
@@ -94,12 +95,18 @@ class NumpyMLP:
             self.params += [w, b]
         self.bufs = [np.zeros_like(p) for p in self.params]
 
-    def forward(self, x):
+    def forward(self, x, mark: Callable[[str], None] | None = None):
+        """Every layer's output, ``x`` first. ``mark(name)``, if given, is called as each
+        layer and each ReLU ends (``--phases`` times them)."""
         acts = [x]
         for i in range(0, len(self.params), 2):
             x = x @ self.params[i] + self.params[i + 1]
+            if mark:
+                mark(f"linear {i // 2 + 1}")
             if i < len(self.params) - 2:
                 x = np.maximum(x, 0)
+                if mark:
+                    mark(f"ReLU {i // 2 + 1}")
             acts.append(x)
         return acts
 
@@ -113,15 +120,17 @@ class NumpyMLP:
     def step(self, x, y) -> None:
         self.update(self.gradients(x, y))
 
-    def gradients(self, x, y) -> list[np.ndarray]:
+    def gradients(self, x, y, mark: Callable[[str], None] | None = None) -> list[np.ndarray]:
         """∂L/∂θ of the batch's mean cross-entropy, one array per parameter (a separate
         step, so the data-parallel benchmark can average them over the ranks first)."""
-        acts = self.forward(x)
+        acts = self.forward(x, mark)
         z = acts[-1]
         p = np.exp(z - z.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         p[np.arange(len(y)), y] -= 1
         g = p / len(y)                      # ∂L/∂logits
+        if mark:
+            mark("loss")
         grads = [None] * len(self.params)
         for layer in reversed(range(len(self.params) // 2)):
             w = self.params[2 * layer]
@@ -130,6 +139,8 @@ class NumpyMLP:
             grads[2 * layer + 1] = g.sum(0)
             if layer:
                 g = (g @ w.T) * (a_in > 0)
+        if mark:
+            mark("backward")
         return grads
 
     def update(self, grads: list[np.ndarray]) -> None:
@@ -294,6 +305,75 @@ def fixed_cost(seed: int, steps: int = 20000, chunks: int = 40) -> dict[str, flo
     return {name: run.seconds / steps for name, run in runs.items()}
 
 
+class PhaseClock:
+    """Seconds of each named phase of a step: ``start()`` as the step begins, ``mark(name)``
+    as each phase ends (the time since the previous mark is that phase's)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+        self.last = time.perf_counter()
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds.setdefault(name, []).append(now - self.last)
+        self.last = now
+
+
+def phases(data, seed: int, epochs: int = 2, warmup: int = 100, sizes: tuple[int, ...] = SIZES,
+           batch: int = BATCH) -> dict[str, dict[str, float]]:
+    """Median seconds of each phase of a training step, library by library: the batch's
+    gather, each layer and ReLU, the loss, backward and the update. chainrule's model is
+    called layer by layer (what ``Sequential`` does) and the hand-written step through
+    :class:`NumpyMLP` with its marks; the two take the same batches, which one goes first
+    swapping every step, and the first ``warmup`` steps are left out. The hand-written loss
+    is its gradient only, which chainrule computes in backward."""
+    xtr, ytr = data[0], data[1]
+    model = chainrule_model(seed, sizes)
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    npm = NumpyMLP(seed, sizes)
+    clocks = {"chainrule": PhaseClock(), "numpy": PhaseClock()}
+    rng = np.random.default_rng(seed)
+
+    def chainrule_step(idx: np.ndarray, clock: PhaseClock) -> None:
+        clock.start()
+        x, y = xtr[idx], ytr[idx]
+        clock.mark("batch")
+        h = x
+        for k, layer in enumerate(model):
+            h = layer(h)
+            clock.mark(f"{'linear' if k % 2 == 0 else 'ReLU'} {k // 2 + 1}")
+        loss = F.cross_entropy(h, y)
+        clock.mark("loss")
+        loss.backward()
+        clock.mark("backward")
+        opt.step()
+        opt.zero_grad()  # here rather than before the forward pass, so the first layer is the layer alone
+        clock.mark("update")
+
+    def numpy_step(idx: np.ndarray, clock: PhaseClock) -> None:
+        clock.start()
+        x, y = xtr[idx], ytr[idx]
+        clock.mark("batch")
+        grads = npm.gradients(x, y, clock.mark)
+        npm.update(grads)
+        clock.mark("update")
+
+    steps = {"chainrule": chainrule_step, "numpy": numpy_step}
+    k = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(xtr))
+        for i in range(0, len(order) - batch + 1, batch):
+            pair = ("chainrule", "numpy") if k % 2 == 0 else ("numpy", "chainrule")
+            for name in pair:
+                steps[name](order[i:i + batch], clocks[name])
+            k += 1
+    return {name: {phase: statistics.median(v[warmup:] or v) for phase, v in clock.seconds.items()}
+            for name, clock in clocks.items()}
+
+
 def memory_child(data_dir: Path, seed: int) -> None:
     """Run in a subprocess (no PyTorch loaded): load MNIST, train 2 epochs, report peak RSS."""
     xtr, ytr, xte, yte = load(data_dir)
@@ -319,6 +399,8 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS of chainrule training")
     parser.add_argument("--fixed-cost", action="store_true",
                         help="also time the step on tiny arrays (8-8-8-4, batch 4): each library's fixed cost a step")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time each phase of a step (layers, loss, backward, update) in both, in turns")
     parser.add_argument("--skip-epochs", action="store_true", help="skip the epoch-time comparison")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -332,7 +414,9 @@ def main() -> None:
         print(f"MNIST MLP 784-256-256-10, SGD momentum {MOMENTUM}, lr {LR}, batch {BATCH}, float32; "
               f"{args.rounds} rounds; chainrule and NumPy in turns of 1/{args.chunks} epoch")
         rate_before = benchlib.gemm_rate()  # the floor's GEMM rate, measured before and after
+        cpu_before = benchlib.cpu_times()
         times = epoch_times(data, args.rounds, args.seed, args.chunks)
+        print(benchlib.steal_line(cpu_before))
         med = {k: statistics.median(v) for k, v in times.items()}
         print("median epoch time:")
         for k, v in med.items():
@@ -357,6 +441,18 @@ def main() -> None:
         print(f"fixed cost a step ({'-'.join(map(str, FIXED_SIZES))}, batch {FIXED_BATCH}, in turns): "
               f"chainrule {cost['chainrule'] * 1e6:.1f} us, numpy {cost['numpy'] * 1e6:.1f} us "
               f"(+{(cost['chainrule'] - cost['numpy']) * 1e6:.1f} us a step)")
+    if args.phases:
+        med = phases(data, args.seed)
+        names = list(med["chainrule"])
+        names += [n for n in med["numpy"] if n not in names]
+        print("each phase of a step, median us over two epochs of steps in turns (the hand-written "
+              "loss is its gradient; chainrule's is in its backward):")
+        print(f"  {'phase':10s} {'chainrule':>10s} {'numpy':>10s} {'difference':>11s}")
+        for n in names:
+            c, h = med["chainrule"].get(n, 0.0) * 1e6, med["numpy"].get(n, 0.0) * 1e6
+            print(f"  {n:10s} {c:10.1f} {h:10.1f} {c - h:+11.1f}")
+        c, h = (sum(med[k].values()) * 1e6 for k in ("chainrule", "numpy"))
+        print(f"  {'step':10s} {c:10.1f} {h:10.1f} {c - h:+11.1f}  ({c / h:.2f}x)")
     if args.memory:
         out = subprocess.run([sys.executable, __file__, "--memory-child", "--data-dir", str(args.data_dir),
                               "--seed", str(args.seed)], capture_output=True, text=True, check=True)

@@ -127,3 +127,7 @@ def test_steal_share_is_the_stolen_fraction_between_two_readings(benchlib):
     assert benchlib.steal_share((10.0, 1.0), (30.0, 2.0)) == 0.05
     assert benchlib.steal_share(None, (30.0, 2.0)) is None
     assert benchlib.steal_share((10.0, 1.0), (10.0, 1.0)) is None
+
+
+def test_steal_line_is_empty_without_a_reading(benchlib):
+    assert benchlib.steal_line(None) == ""

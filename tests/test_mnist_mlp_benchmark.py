@@ -43,3 +43,13 @@ def test_the_fixed_cost_is_the_mean_step_of_each_library(bench):
     cost = bench.fixed_cost(0, steps=4, chunks=2)
     assert set(cost) == {"chainrule", "numpy"}
     assert all(0 < seconds < 1 for seconds in cost.values())
+
+
+def test_phases_times_the_same_phases_in_both_libraries(bench):
+    rng = np.random.default_rng(0)
+    data = (rng.random((16, 8), dtype=np.float32), rng.integers(0, 4, 16))
+    med = bench.phases(data, 0, epochs=1, warmup=0, sizes=bench.FIXED_SIZES, batch=4)
+    names = ["batch", "linear 1", "ReLU 1", "linear 2", "ReLU 2", "linear 3", "loss", "backward", "update"]
+    assert list(med["chainrule"]) == names
+    assert list(med["numpy"]) == names
+    assert all(s > 0 for m in med.values() for s in m.values())
