@@ -339,9 +339,10 @@ def steal_share(before: tuple[float, float] | None, after: tuple[float, float] |
 
 def steal_line(since: tuple[float, float] | None) -> str:
     """What the hypervisor took since the :func:`cpu_times` reading ``since``, as a line to
-    print beside the results (empty where the system does not report it)."""
+    print beside the results."""
     share = steal_share(since, cpu_times())
-    return "" if share is None else f"stolen by the hypervisor meanwhile: {share:.1%} of the CPUs' time"
+    return ("stolen by the hypervisor meanwhile: " + ("not reported by this system" if share is None
+                                                      else f"{share:.1%} of the CPUs' time"))
 
 
 def load_line() -> str:

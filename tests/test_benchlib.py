@@ -129,5 +129,5 @@ def test_steal_share_is_the_stolen_fraction_between_two_readings(benchlib):
     assert benchlib.steal_share((10.0, 1.0), (10.0, 1.0)) is None
 
 
-def test_steal_line_is_empty_without_a_reading(benchlib):
-    assert benchlib.steal_line(None) == ""
+def test_steal_line_says_when_the_system_does_not_report_it(benchlib):
+    assert benchlib.steal_line(None).endswith("not reported by this system")
