@@ -59,6 +59,18 @@ def chainrule_model(seed: int, sizes: tuple[int, ...] = SIZES) -> nn.Module:
     return nn.Sequential(*layers[:-1])
 
 
+def chainrule_training(seed: int, sizes: tuple[int, ...] = SIZES) -> tuple[nn.Module, optim.SGD]:
+    """The benchmark's model and its optimizer (SGD, ``LR``, ``MOMENTUM``)."""
+    model = chainrule_model(seed, sizes)
+    return model, optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+
+def layer_phase(k: int) -> str:
+    """The name ``--phases`` gives layer ``k`` of the stack (0-based, Linear and ReLU
+    alternating): "linear 1", "ReLU 1", "linear 2", ..."""
+    return f"{'linear' if k % 2 == 0 else 'ReLU'} {k // 2 + 1}"
+
+
 def chainrule_steps(model, opt, loader) -> Iterator[None]:
     """One epoch, yielding after every step (see benchlib.interleaved_epoch)."""
     model.train()
@@ -102,11 +114,11 @@ class NumpyMLP:
         for i in range(0, len(self.params), 2):
             x = x @ self.params[i] + self.params[i + 1]
             if mark:
-                mark(f"linear {i // 2 + 1}")
+                mark(layer_phase(i))  # parameters i, i + 1 are the stack's layer i
             if i < len(self.params) - 2:
                 x = np.maximum(x, 0)
                 if mark:
-                    mark(f"ReLU {i // 2 + 1}")
+                    mark(layer_phase(i + 1))
             acts.append(x)
         return acts
 
@@ -185,8 +197,7 @@ def torch_accuracy(torch, model, x, y) -> float:
 def epoch_times(data, rounds: int, seed: int, chunks: int) -> dict[str, list[float]]:
     xtr, ytr, xte, yte = data
     times: dict[str, list[float]] = {"chainrule": [], "numpy": [], "pytorch": []}
-    cmodel = chainrule_model(seed)
-    copt = optim.SGD(cmodel.parameters(), lr=LR, momentum=MOMENTUM)
+    cmodel, copt = chainrule_training(seed)
     loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=seed)
     npm = NumpyMLP(seed)
     try:
@@ -288,8 +299,7 @@ def fixed_cost(seed: int, steps: int = 20000, chunks: int = 40) -> dict[str, flo
     the mean step of each. On the real MLP a framework pays about this much more than the
     hand-written loop a step, and more again where the products evict its working set from
     the caches."""
-    model = chainrule_model(seed, FIXED_SIZES)
-    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    model, opt = chainrule_training(seed, FIXED_SIZES)
     npm = NumpyMLP(seed, FIXED_SIZES)
     rng = np.random.default_rng(seed)
     x = rng.random((FIXED_BATCH, FIXED_SIZES[0]), dtype=np.float32)
@@ -331,8 +341,7 @@ def phases(data, seed: int, epochs: int = 2, warmup: int = 100, sizes: tuple[int
     swapping every step, and the first ``warmup`` steps are left out. The hand-written loss
     is its gradient only, which chainrule computes in backward."""
     xtr, ytr = data[0], data[1]
-    model = chainrule_model(seed, sizes)
-    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    model, opt = chainrule_training(seed, sizes)
     npm = NumpyMLP(seed, sizes)
     clocks = {"chainrule": PhaseClock(), "numpy": PhaseClock()}
     rng = np.random.default_rng(seed)
@@ -344,7 +353,7 @@ def phases(data, seed: int, epochs: int = 2, warmup: int = 100, sizes: tuple[int
         h = x
         for k, layer in enumerate(model):
             h = layer(h)
-            clock.mark(f"{'linear' if k % 2 == 0 else 'ReLU'} {k // 2 + 1}")
+            clock.mark(layer_phase(k))
         loss = F.cross_entropy(h, y)
         clock.mark("loss")
         loss.backward()
@@ -377,8 +386,7 @@ def phases(data, seed: int, epochs: int = 2, warmup: int = 100, sizes: tuple[int
 def memory_child(data_dir: Path, seed: int) -> None:
     """Run in a subprocess (no PyTorch loaded): load MNIST, train 2 epochs, report peak RSS."""
     xtr, ytr, xte, yte = load(data_dir)
-    model = chainrule_model(seed)
-    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    model, opt = chainrule_training(seed)
     loader = DataLoader(TensorDataset(xtr, ytr), batch_size=BATCH, shuffle=True, seed=seed)
     for epoch in range(2):
         loader.set_epoch(epoch)
@@ -443,13 +451,11 @@ def main() -> None:
               f"(+{(cost['chainrule'] - cost['numpy']) * 1e6:.1f} us a step)")
     if args.phases:
         med = phases(data, args.seed)
-        names = list(med["chainrule"])
-        names += [n for n in med["numpy"] if n not in names]
         print("each phase of a step, median us over two epochs of steps in turns (the hand-written "
               "loss is its gradient; chainrule's is in its backward):")
         print(f"  {'phase':10s} {'chainrule':>10s} {'numpy':>10s} {'difference':>11s}")
-        for n in names:
-            c, h = med["chainrule"].get(n, 0.0) * 1e6, med["numpy"].get(n, 0.0) * 1e6
+        for n in med["chainrule"]:
+            c, h = med["chainrule"][n] * 1e6, med["numpy"][n] * 1e6
             print(f"  {n:10s} {c:10.1f} {h:10.1f} {c - h:+11.1f}")
         c, h = (sum(med[k].values()) * 1e6 for k in ("chainrule", "numpy"))
         print(f"  {'step':10s} {c:10.1f} {h:10.1f} {c - h:+11.1f}  ({c / h:.2f}x)")
