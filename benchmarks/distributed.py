@@ -444,6 +444,7 @@ def main() -> None:
                       + (f", communication share {comm_share(pair):.1%}" if shown else "")
                       + f"; chainrule's 2-rank epoch is {t2 / med(pair):.2f}x this one's")
         print("  " + _per_step_line(runs[two]))
+        print("  " + _split_line(runs[two]))
         top = weak_ceiling if two is weak else ceiling
         tc = med(top)
         print(f"  ceiling with no communication ({top.name}): epoch {tc:.3f} s, efficiency "
@@ -512,6 +513,33 @@ def _per_step_line(runs: list[dict]) -> str:
             f"of the median step, {np.median(step) * 1e3:.2f} ms), mean {comm.mean() * 1e3:.3f} ms; the "
             f"{stalls.mean():.1%} of steps waiting > {STALL_SECONDS * 1e3:g} ms for a stalled rank carry "
             f"{comm[stalls].sum() / comm.sum():.0%} of it")
+
+
+def rank_split(run: dict) -> tuple[float, float, float]:
+    """One run's communication taken apart, from its ranks' per-step records: the ranks'
+    speed difference (the slowest rank's median computing time a step, its step minus its
+    communication, over the fastest's, minus 1), the median communication a step of the rank
+    that waits least (the average's own work: packing, barrier, sum) and the median step."""
+    compute, comm = [], []
+    for r in run["ranks"]:
+        step, c = np.asarray(r["step_seconds"]), np.asarray(r["step_comm"])
+        compute.append(float(np.median(step - c)))
+        comm.append(float(np.median(c)))
+    step = float(np.median(np.concatenate([r["step_seconds"] for r in run["ranks"]])))
+    return max(compute) / min(compute) - 1, min(comm), step
+
+
+def _split_line(runs: list[dict]) -> str:
+    """What the communication share is made of, median over the rounds (see rank_split): a
+    synchronous exact average waits every step for the slowest rank, whatever it costs itself."""
+    if any(r["step_comm"] is None for run in runs for r in run["ranks"]):
+        return "per rank: no communication recorded"
+    splits = [rank_split(run) for run in runs]
+    gap, own, step = (statistics.median(x) for x in zip(*splits))
+    return (f"per rank: computing a step takes the slowest rank {gap:.1%} longer than the fastest (median "
+            f"of the rounds; round by round {', '.join(f'{s[0]:.1%}' for s in splits)}), which the others "
+            f"wait out; the rank that waits least spends {own * 1e3:.3f} ms a step in the average itself "
+            f"({own / step:.1%} of the median step)")
 
 
 def _pass_seconds(nbytes: int) -> float:
