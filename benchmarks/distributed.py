@@ -23,6 +23,9 @@ training images. Every rank runs one BLAS thread unless said otherwise. Runs:
   memory, written out with mpi4py (:class:`SharedAverage`: what the machine allows an
   exact average at all, with no framework around it), and PyTorch's
   ``DistributedDataParallel`` on its CPU backend, gloo (when PyTorch is installed);
+* **an experiment, not a chainrule option**: the same weak scaling with each global batch
+  split between the ranks by their measured speeds (:func:`speed_balanced_sampler`), to
+  measure how much of the communication share is one rank waiting for a slower one;
 
 each one warm-up and one timed epoch between barriers; every run checks that its ranks end
 with bitwise identical weights. Printed: median epoch seconds, speed-up and efficiency
@@ -225,7 +228,7 @@ REPLICAS = {"chainrule": chainrule_replica, "numpy": numpy_replica, "torch": tor
 
 
 def worker(framework: str, ranks: int, data_dir: Path, batch: int, seed: int, independent: bool,
-           options: dict) -> None:
+           options: dict, balance: bool = False) -> None:
     """Train a warm-up and a timed epoch at ``batch`` examples per rank; rank 0 prints one
     JSON line of every rank's measurements. ``independent``: each rank trains its own model
     on its shards with no gradient average (MPI only for the barriers around the epoch).
@@ -236,7 +239,8 @@ def worker(framework: str, ranks: int, data_dir: Path, batch: int, seed: int, in
 
     x, y = mnist(data_dir).train.arrays
     rep = REPLICAS[framework](ranks, batch, seed, independent, options)
-    sampler = DistributedSampler(len(x), batch, seed=seed, rank=rep.rank, world_size=rep.world)
+    sampler = (speed_balanced_sampler(len(x), batch, seed, rep) if balance
+               else DistributedSampler(len(x), batch, seed=seed, rank=rep.rank, world_size=rep.world))
 
     def epoch(k: int) -> float:
         sampler.set_epoch(k)
@@ -246,6 +250,8 @@ def worker(framework: str, ranks: int, data_dir: Path, batch: int, seed: int, in
         for i, idx in enumerate(sampler):
             ts = time.perf_counter()
             step_comm = rep.step(x[idx], y[idx], sampler.global_size(i))
+            if balance:  # the exchange of speeds is communication too
+                step_comm += sampler.observe(len(idx), time.perf_counter() - ts - step_comm)
             steps.append((time.perf_counter() - ts, step_comm))
         cpu[0] = time.process_time() - c0
         seconds = time.perf_counter() - t0  # this rank's own epoch, before waiting for the others
@@ -269,6 +275,60 @@ def worker(framework: str, ranks: int, data_dir: Path, batch: int, seed: int, in
         print(json.dumps({"ranks": per_rank}), flush=True)
 
 
+#: a speed-balanced run re-splits the global batch after this many steps
+BALANCE_EVERY = 10
+
+
+def split_counts(shares: np.ndarray, size: int) -> np.ndarray:
+    """``size`` examples dealt to the ranks in proportion to ``shares`` (summing to 1), as
+    integers summing to ``size``: each rank its floor, the rest one each to the largest
+    remainders (ties to the lower rank), so every rank computes the same split."""
+    raw = shares * size
+    counts = np.floor(raw).astype(np.int64)
+    for r in np.argsort(-(raw - counts), kind="stable")[:size - int(counts.sum())]:
+        counts[r] += 1
+    return counts
+
+
+def speed_balanced_sampler(n: int, batch: int, seed: int, rep: Replica):
+    """This benchmark's experiment, not a chainrule option: chainrule's DistributedSampler
+    (the same global batches, in the same order) with each global batch split between the
+    ranks in proportion to their measured speeds instead of evenly. ``observe(examples,
+    seconds)`` records a step's computing time (its communication left out); every
+    BALANCE_EVERY steps the ranks exchange their examples a second, and each rank's share
+    moves halfway to its share of the summed speed, so the split settles where the ranks
+    compute a step in the same time. The gradient stays the global batch's (DataParallel
+    weights each rank's by its examples); which rank computes which example, and so the
+    rounding of the sum, depends on the timing: runs no longer repeat bit for bit."""
+    from chainrule.distributed import DistributedSampler
+
+    class SpeedBalanced(DistributedSampler):
+        def __init__(self) -> None:
+            super().__init__(n, batch, seed=seed, rank=rep.rank, world_size=rep.world)
+            self.shares = np.full(rep.world, 1 / rep.world)
+            self.seen: list[tuple[int, float]] = []
+
+        def shard_bounds(self, size: int) -> tuple[int, int]:
+            counts = split_counts(self.shares, size)
+            lo = int(counts[:self.rank].sum())
+            return lo, lo + int(counts[self.rank])
+
+        def observe(self, examples: int, seconds: float) -> float:
+            """Record a step; re-split every BALANCE_EVERY steps. Returns the seconds spent
+            exchanging the speeds (a collective: it waits for every rank)."""
+            self.seen.append((examples, seconds))
+            if len(self.seen) < BALANCE_EVERY:
+                return 0.0
+            t0 = time.perf_counter()
+            done, took = (sum(v) for v in zip(*self.seen))
+            self.seen.clear()
+            speeds = np.array([r["speed"] for r in rep.gather({"speed": done / max(took, 1e-9)})])
+            self.shares = 0.5 * self.shares + 0.5 * speeds / speeds.sum()
+            return time.perf_counter() - t0
+
+    return SpeedBalanced()
+
+
 # ----------------------------------------------------------------------------- the comparison
 @dataclass(frozen=True)
 class Config:
@@ -280,6 +340,7 @@ class Config:
     framework: str = "chainrule"  # or the baselines: "numpy" (by hand), "torch" (DistributedDataParallel)
     env: tuple[tuple[str, str], ...] = ()  # extra environment (CHAINRULE_ALLREDUCE=mpi)
     options: str = "{}"  # DataParallel keyword arguments, as JSON
+    balance: bool = False  # split each global batch by the ranks' measured speeds (the experiment)
 
 
 def run_config(cfg: Config, args: argparse.Namespace) -> dict:
@@ -293,7 +354,7 @@ def run_config(cfg: Config, args: argparse.Namespace) -> dict:
             env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(s.getsockname()[1]))
     cmd = [sys.executable, __file__, "--worker", cfg.framework, "--ranks", str(cfg.ranks), "--data-dir",
            str(args.data_dir), "--batch", str(cfg.batch), "--seed", str(args.seed), "--options", cfg.options] + (
-        ["--independent"] if cfg.independent else [])
+        ["--independent"] if cfg.independent else []) + (["--balance"] if cfg.balance else [])
     if cfg.ranks > 1:
         mpiexec = shutil.which("mpiexec")
         if mpiexec is None:
@@ -341,10 +402,11 @@ def main() -> None:
                         help="instead: weak scaling with each DataParallel option turned off in turn")
     parser.add_argument("--independent", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--balance", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.ranks, args.data_dir, args.batch, args.seed, args.independent,
-               json.loads(args.options))
+               json.loads(args.options), args.balance)
         return
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         sys.exit(f"distributed.py: no MNIST in {args.data_dir} (--data-dir)")
@@ -366,7 +428,8 @@ def main() -> None:
     ceiling = Config(f"2 independent ranks, {b // 2} each", 2, 1, b // 2, independent=True)
     strong_threads = Config(f"1 rank x 2 threads, batch {b}", 1, 2, b)
     weak_mpi = Config(f"2 ranks x 1 thread, {b} per rank, MPI", 2, 1, b, env=(("CHAINRULE_ALLREDUCE", "mpi"),))
-    configs = [one, weak, weak_mpi, weak_ceiling, weak_threads, strong, ceiling, strong_threads]
+    weak_balanced = Config(f"2 ranks x 1 thread, {2 * b} a step split by speed", 2, 1, b, balance=True)
+    configs = [one, weak, weak_mpi, weak_balanced, weak_ceiling, weak_threads, strong, ceiling, strong_threads]
     # the same weak scaling in hand-written NumPy and in PyTorch, each against its own 1 rank
     baselines = {"hand-written NumPy, the same exact average in shared memory":
                  (Config(f"NumPy 1 rank x 1 thread, batch {b}", 1, 1, b, framework="numpy"),
@@ -437,6 +500,10 @@ def main() -> None:
         if two is weak:
             print(f"  the same with the plain MPI Iallreduce: efficiency {t1 / (2 * med(weak_mpi)):.2f}, "
                   f"communication share {comm_share(weak_mpi):.1%}")
+            print(f"  the same with each global batch split by the ranks' measured speeds (this benchmark's "
+                  f"experiment, not a chainrule option; runs no longer repeat bit for bit): "
+                  f"{efficiency(one, weak_balanced)}, communication share {comm_share(weak_balanced):.1%}; "
+                  + _split_line(runs[weak_balanced]))
             for name, (single, pair) in baselines.items():
                 shown = runs[pair][0]["ranks"][0]["comm_seconds"] is not None
                 print(f"  {name}: epoch {med(single):.3f} s on 1 rank, {med(pair):.3f} s on 2; "
@@ -516,30 +583,30 @@ def _per_step_line(runs: list[dict]) -> str:
 
 
 def rank_split(run: dict) -> tuple[float, float, float]:
-    """One run's communication taken apart, from its ranks' per-step records: the ranks'
-    speed difference (the slowest rank's median computing time a step, its step minus its
-    communication, over the fastest's, minus 1), the median communication a step of the rank
-    that waits least (the average's own work: packing, barrier, sum) and the median step."""
-    compute, comm = [], []
-    for r in run["ranks"]:
-        step, c = np.asarray(r["step_seconds"]), np.asarray(r["step_comm"])
-        compute.append(float(np.median(step - c)))
-        comm.append(float(np.median(c)))
-    step = float(np.median(np.concatenate([r["step_seconds"] for r in run["ranks"]])))
-    return max(compute) / min(compute) - 1, min(comm), step
+    """One run's communication taken apart, from its ranks' per-step records (the steps are
+    synchronous, so step i is the same average on every rank): the ranks' speed difference
+    (the slowest rank's median computing time a step, its step minus its communication, over
+    the fastest's, minus 1); the median over the steps of the least communication any rank
+    had in that step, which is the average's own work (packing, barrier, sum) as the last rank
+    to arrive meets it, with no waiting in it; and the median step."""
+    steps = np.array([r["step_seconds"] for r in run["ranks"]])  # (ranks, steps)
+    comm = np.array([r["step_comm"] for r in run["ranks"]])
+    compute = np.median(steps - comm, axis=1)
+    return (float(compute.max() / compute.min() - 1), float(np.median(comm.min(axis=0))),
+            float(np.median(steps)))
 
 
 def _split_line(runs: list[dict]) -> str:
     """What the communication share is made of, median over the rounds (see rank_split): a
-    synchronous exact average waits every step for the slowest rank, whatever it costs itself."""
+    synchronous exact average waits every step for the last rank, whatever it costs itself."""
     if any(r["step_comm"] is None for run in runs for r in run["ranks"]):
         return "per rank: no communication recorded"
     splits = [rank_split(run) for run in runs]
     gap, own, step = (statistics.median(x) for x in zip(*splits))
     return (f"per rank: computing a step takes the slowest rank {gap:.1%} longer than the fastest (median "
             f"of the rounds; round by round {', '.join(f'{s[0]:.1%}' for s in splits)}), which the others "
-            f"wait out; the rank that waits least spends {own * 1e3:.3f} ms a step in the average itself "
-            f"({own / step:.1%} of the median step)")
+            f"wait out; the average's own work, as the last rank to arrive meets it, {own * 1e3:.3f} ms a "
+            f"step ({own / step:.1%} of the median step)")
 
 
 def _pass_seconds(nbytes: int) -> float:
