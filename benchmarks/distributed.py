@@ -33,7 +33,8 @@ with bitwise identical weights. Printed: median epoch seconds, speed-up and effi
 the epoch each rank spent in communication (packing, starting and waiting on the bucketed
 Iallreduce, waiting for the slower rank included) and how it is spread over the steps (the
 median step's against the mean, and the share carried by steps that waited for a stalled
-rank), the share of benchlib's GEMM floor each run
+rank) and what it is made of (:func:`rank_split`: how much longer the slowest rank computes,
+and the average's own work), the share of benchlib's GEMM floor each run
 reaches, and a model of the weak-scaling epoch on 8, 64 and 256 ranks (ring allreduce of the
 measured gradient bytes) on 10 and 100 Gbit/s networks.
 
