@@ -283,7 +283,9 @@ BALANCE_EVERY = 10
 def split_counts(shares: np.ndarray, size: int) -> np.ndarray:
     """``size`` examples dealt to the ranks in proportion to ``shares`` (summing to 1), as
     integers summing to ``size``: each rank its floor, the rest one each to the largest
-    remainders (ties to the lower rank), so every rank computes the same split."""
+    remainders (ties to the lower rank), so every rank computes the same split. (random_split's
+    fractions hand the rest out round-robin from the first part, as PyTorch's do; here the
+    split should follow the speeds as closely as whole examples allow.)"""
     raw = shares * size
     counts = np.floor(raw).astype(np.int64)
     for r in np.argsort(-(raw - counts), kind="stable")[:size - int(counts.sum())]:
